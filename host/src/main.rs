@@ -1,0 +1,27 @@
+//! `robofish`: the host command line.
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// robofish: quantised MERFISH emitter localisation and barcode decoding.
+#[derive(Parser, Debug)]
+#[command(name = "robofish", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<()> = match cli.command {};
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! robofish-shared: the `no_std` core of robofish.
+//!
+//! Everything the host and the device must agree on bit for bit lives here:
+//! the int8 model format, the fixed-point arithmetic, the kernels, the
+//! allocation-free engine, post-processing and the wire protocol.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
