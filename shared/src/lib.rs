@@ -11,3 +11,17 @@
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+pub mod checksum;
+pub mod engine;
+pub mod kernels;
+pub mod quant;
+
+#[cfg(feature = "alloc")]
+pub mod model;
+pub mod rng;
+
+#[cfg(feature = "std")]
+pub mod quantize;
+#[cfg(feature = "std")]
+pub mod reference;

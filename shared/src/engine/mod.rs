@@ -1,0 +1,98 @@
+//! The allocation-free int8 engine.
+//!
+//! [`Network`] prepares a validated [`crate::model::Model`] for one kernel
+//! path (weights packed, zero points folded into biases). [`Plan`] fixes, for
+//! one tile size, where every tensor lives in a single arena. [`Network::run`]
+//! then executes the graph into caller-provided buffers without allocating.
+
+mod image;
+#[cfg(feature = "alloc")]
+mod network;
+#[cfg(feature = "alloc")]
+mod plan;
+
+pub use image::{InputImage, Pixels};
+#[cfg(feature = "alloc")]
+pub use network::Network;
+#[cfg(feature = "alloc")]
+pub use plan::{Plan, TensorPlacement, ARENA_ALIGN, CHANNEL_ALIGN};
+
+use core::fmt;
+
+/// Why the engine refused to plan or run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The tile size does not fit the network's pooling depth.
+    BadTileSize {
+        /// Requested height.
+        height: usize,
+        /// Requested width.
+        width: usize,
+        /// Required divisor (2^depth).
+        multiple: usize,
+        /// Smallest allowed side.
+        minimum: usize,
+    },
+    /// The arena is smaller than the plan needs.
+    ArenaTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        given: usize,
+    },
+    /// The plan was made for another network.
+    PlanMismatch,
+    /// The input image does not match the plan or its buffer.
+    BadInput(&'static str),
+    /// Output buffers do not match the model's outputs.
+    BadOutputs {
+        /// Which output (index), or the count when the count is wrong.
+        index: usize,
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes given.
+        given: usize,
+    },
+    /// The requested kernel path cannot run here.
+    Kernel(crate::kernels::KernelPathError),
+    /// An internal invariant failed (a bug; please report it).
+    Internal(&'static str),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::BadTileSize {
+                height,
+                width,
+                multiple,
+                minimum,
+            } => write!(
+                f,
+                "tile {height}x{width} cannot run: height and width must be multiples of {multiple} \
+                 (the network pools {} times) and at least {minimum}; pad or crop the tile",
+                multiple.trailing_zeros()
+            ),
+            EngineError::ArenaTooSmall { needed, given } => {
+                write!(f, "arena of {given} bytes is too small; the plan needs {needed}")
+            }
+            EngineError::PlanMismatch => {
+                write!(f, "this plan was built for a different network")
+            }
+            EngineError::BadInput(why) => write!(f, "bad input image: {why}"),
+            EngineError::BadOutputs {
+                index,
+                expected,
+                given,
+            } => write!(
+                f,
+                "output buffer {index} holds {given} bytes, expected {expected}"
+            ),
+            EngineError::Kernel(e) => write!(f, "{e}"),
+            EngineError::Internal(why) => write!(f, "internal engine error: {why}"),
+        }
+    }
+}
+
+impl core::error::Error for EngineError {}

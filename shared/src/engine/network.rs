@@ -1,0 +1,288 @@
+//! A model prepared for one kernel path, and the allocation-free `run`.
+
+use alloc::vec::Vec;
+use core::ops::Range;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use super::image::InputImage;
+use super::plan::Plan;
+use super::EngineError;
+use crate::kernels::{scalar, ConvParams, KernelPath};
+use crate::model::{Model, Node};
+
+static NEXT_NETWORK_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// A convolution ready for its kernel path.
+#[derive(Clone, Debug)]
+struct PreparedConv {
+    weights: Vec<i8>,
+    bias: Vec<i32>,
+    lut: Option<[i8; 256]>,
+}
+
+/// A validated model prepared for one kernel path.
+#[derive(Debug)]
+pub struct Network {
+    id: usize,
+    model: Model,
+    path: KernelPath,
+    /// Indexed by node; `Some` for convolutions.
+    convs: Vec<Option<PreparedConv>>,
+}
+
+impl Network {
+    /// Prepares `model` (validated when it was decoded or built) for `path`.
+    pub fn new(model: Model, path: KernelPath) -> Result<Network, EngineError> {
+        if !path.is_supported() {
+            return Err(EngineError::Kernel(
+                crate::kernels::KernelPathError::Unsupported(path),
+            ));
+        }
+        crate::model::validate::validate(&model)
+            .map_err(|_| EngineError::Internal("model failed validation"))?;
+        let convs = model
+            .graph
+            .nodes
+            .iter()
+            .map(|node| {
+                let Node::Conv(conv) = node else { return None };
+                let blob = &model.weights[conv.weights as usize];
+                let cin = blob.in_channels as usize * 9;
+                let input_zp = model.tensor_quant[conv.input as usize].zero_point as i64;
+                let bias = conv
+                    .bias
+                    .iter()
+                    .zip(blob.data.chunks_exact(cin))
+                    .map(|(&b, w)| {
+                        let sum: i64 = w.iter().map(|&v| v as i64).sum();
+                        // Reflect padding reads real pixels at every tap, so
+                        // sum(w * (x - zp)) = sum(w * x) - zp * sum(w) exactly.
+                        (b as i64 - input_zp * sum) as i32
+                    })
+                    .collect();
+                let lut = (conv.lut.len() == 256).then(|| {
+                    let mut table = [0i8; 256];
+                    table.copy_from_slice(&conv.lut);
+                    table
+                });
+                Some(PreparedConv {
+                    weights: blob.data.clone(),
+                    bias,
+                    lut,
+                })
+            })
+            .collect();
+        Ok(Network {
+            id: NEXT_NETWORK_ID.fetch_add(1, Ordering::Relaxed),
+            model,
+            path,
+            convs,
+        })
+    }
+
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The model this network runs.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The kernel path in use.
+    pub fn kernel_path(&self) -> KernelPath {
+        self.path
+    }
+
+    /// Plans this network for `height x width` tiles.
+    pub fn plan(&self, height: usize, width: usize) -> Result<Plan, EngineError> {
+        Plan::new(self, height, width)
+    }
+
+    /// Runs the network on one tile. `outputs[i]` receives graph output `i`
+    /// as planar u8 probability maps (`[channel][y][x]`, probability =
+    /// value / 255). Allocates nothing.
+    pub fn run(
+        &self,
+        plan: &Plan,
+        arena: &mut [u8],
+        input: &InputImage<'_>,
+        outputs: &mut [&mut [u8]],
+    ) -> Result<(), EngineError> {
+        let graph = &self.model.graph;
+        if plan.network_id != self.id {
+            return Err(EngineError::PlanMismatch);
+        }
+        if arena.len() < plan.arena_bytes() {
+            return Err(EngineError::ArenaTooSmall {
+                needed: plan.arena_bytes(),
+                given: arena.len(),
+            });
+        }
+        if input.height() != plan.height() || input.width() != plan.width() {
+            return Err(EngineError::BadInput(
+                "image size differs from the plan's tile size",
+            ));
+        }
+        if input.channels() < graph.input_channels as usize {
+            return Err(EngineError::BadInput(
+                "fewer images than the model's input channels",
+            ));
+        }
+        if outputs.len() != graph.outputs.len() {
+            return Err(EngineError::BadOutputs {
+                index: outputs.len(),
+                expected: graph.outputs.len(),
+                given: outputs.len(),
+            });
+        }
+        for (i, (out, spec)) in outputs.iter().zip(&graph.outputs).enumerate() {
+            let expected = plan.placement(spec.tensor).dims.channels * plan.height() * plan.width();
+            if out.len() != expected {
+                return Err(EngineError::BadOutputs {
+                    index: i,
+                    expected,
+                    given: out.len(),
+                });
+            }
+        }
+        let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
+        for step in 0..graph.nodes.len() {
+            let rows = 0..plan.placement(graph.nodes[step].output()).dims.height;
+            self.run_node(plan, arena, input, step, rows)?;
+        }
+        for (out, spec) in outputs.iter_mut().zip(&graph.outputs) {
+            let place = plan.placement(spec.tensor);
+            let span = place.offset..place.offset + place.dims.span();
+            scalar::to_probability_maps(&arena[span], place.dims, out, 0..place.dims.height);
+        }
+        Ok(())
+    }
+
+    /// Runs only the first `steps` nodes (no output maps), so tools can read
+    /// intermediate tensors from the arena at [`Plan::placement`] for
+    /// layer-by-layer error analysis. Allocates nothing.
+    pub fn run_prefix(
+        &self,
+        plan: &Plan,
+        arena: &mut [u8],
+        input: &InputImage<'_>,
+        steps: usize,
+    ) -> Result<(), EngineError> {
+        let graph = &self.model.graph;
+        if plan.network_id != self.id {
+            return Err(EngineError::PlanMismatch);
+        }
+        if arena.len() < plan.arena_bytes() {
+            return Err(EngineError::ArenaTooSmall {
+                needed: plan.arena_bytes(),
+                given: arena.len(),
+            });
+        }
+        if input.height() != plan.height()
+            || input.width() != plan.width()
+            || input.channels() < graph.input_channels as usize
+        {
+            return Err(EngineError::BadInput(
+                "image does not match the plan and model",
+            ));
+        }
+        let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
+        for step in 0..steps.min(graph.nodes.len()) {
+            let rows = 0..plan.placement(graph.nodes[step].output()).dims.height;
+            self.run_node(plan, arena, input, step, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Runs node `step` for output rows `rows`.
+    fn run_node(
+        &self,
+        plan: &Plan,
+        arena: &mut [i8],
+        image: &InputImage<'_>,
+        step: usize,
+        rows: Range<usize>,
+    ) -> Result<(), EngineError> {
+        let model = &self.model;
+        let node = &model.graph.nodes[step];
+        let out = plan.placement(node.output());
+        let out_range = out.offset..out.offset + out.dims.span();
+        match node {
+            Node::Input(input) => {
+                let zp = model.tensor_quant[input.output as usize].zero_point;
+                let output = &mut arena[out_range];
+                let first = input.first_channel as usize;
+                scalar::quantise_input(image, first, &input.quant, zp, output, out.dims, rows);
+            }
+            Node::Conv(conv) => {
+                let prepared = self.convs[step]
+                    .as_ref()
+                    .ok_or(EngineError::Internal("conv not prepared"))?;
+                let inp = plan.placement(conv.input);
+                let (input, output) =
+                    split_io(arena, inp.offset..inp.offset + inp.dims.span(), out_range)?;
+                let params = ConvParams {
+                    in_channels: inp.dims.channels,
+                    out_channels: out.dims.channels,
+                    weights: &prepared.weights,
+                    bias: &prepared.bias,
+                    requant: &conv.requant,
+                    pre_zero_point: conv.pre_activation.zero_point,
+                    lut: prepared.lut.as_ref(),
+                };
+                match self.path {
+                    KernelPath::Scalar => {
+                        scalar::conv3x3(input, inp.dims, &params, output, out.dims, rows)
+                    }
+                }
+            }
+            Node::MaxPool(u) | Node::Upsample(u) => {
+                let inp = plan.placement(u.input);
+                let (input, output) =
+                    split_io(arena, inp.offset..inp.offset + inp.dims.span(), out_range)?;
+                if matches!(node, Node::MaxPool(_)) {
+                    scalar::maxpool2(input, inp.dims, output, out.dims, rows);
+                } else {
+                    scalar::upsample2(input, inp.dims, output, out.dims, rows);
+                }
+            }
+            Node::Concat(concat) => {
+                let mut channel = 0;
+                for &t in &concat.inputs {
+                    let part = plan.placement(t);
+                    if !part.in_concat || part.offset != out.offset + channel {
+                        let dest = out.offset + channel;
+                        let (input, output) = split_io(
+                            arena,
+                            part.offset..part.offset + part.dims.span(),
+                            dest..dest + out.dims.span() - channel,
+                        )?;
+                        scalar::copy_channels(input, part.dims, output, out.dims, rows.clone());
+                    }
+                    channel += part.dims.channels;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Borrows a read region and a disjoint write region of the arena.
+fn split_io(
+    arena: &mut [i8],
+    read: Range<usize>,
+    write: Range<usize>,
+) -> Result<(&[i8], &mut [i8]), EngineError> {
+    if read.end <= write.start {
+        let (a, b) = arena.split_at_mut(write.start);
+        Ok((&a[read], &mut b[..write.len()]))
+    } else if write.end <= read.start {
+        let (a, b) = arena.split_at_mut(read.start);
+        Ok((&b[..read.len()], &mut a[write]))
+    } else {
+        Err(EngineError::Internal(
+            "planned read and write regions overlap",
+        ))
+    }
+}

@@ -1,0 +1,279 @@
+//! Graph validation: after this, every index is in range and every shape
+//! agrees, so the planner and kernels can index without checks failing.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+
+use super::error::ModelError;
+use super::graph::{ActivationKind, Model, Node, OutputKind, QuantParams};
+
+/// Most tensors a graph may have.
+pub const MAX_TENSORS: usize = 4096;
+/// Most channels a tensor may have.
+pub const MAX_CHANNELS: u16 = 4096;
+/// Largest |bias|: with at most 4096 input channels, bias plus the folded
+/// zero-point correction plus 9 x 4096 products of 127 x 128 stays below 2^31.
+pub const MAX_BIAS: u32 = 1 << 30;
+/// Deepest resolution level.
+pub const MAX_LEVEL: u8 = 8;
+
+fn invalid(msg: String) -> ModelError {
+    ModelError::Invalid(msg)
+}
+
+fn same_grid(a: QuantParams, b: QuantParams) -> bool {
+    a.zero_point == b.zero_point && a.scale == b.scale
+}
+
+/// Checks that a model is internally consistent.
+pub fn validate(model: &Model) -> Result<(), ModelError> {
+    let graph = &model.graph;
+    let tensors = &graph.tensors;
+    if graph.input_channels == 0 || graph.input_channels > 256 {
+        return Err(invalid(format!(
+            "{} raw input channels (expected 1..=256)",
+            graph.input_channels
+        )));
+    }
+    if tensors.is_empty() || tensors.len() > MAX_TENSORS {
+        return Err(invalid(format!(
+            "{} tensors (expected 1..={MAX_TENSORS})",
+            tensors.len()
+        )));
+    }
+    if model.tensor_quant.len() != tensors.len() {
+        return Err(invalid(format!(
+            "{} tensor grids for {} tensors",
+            model.tensor_quant.len(),
+            tensors.len()
+        )));
+    }
+    for (i, (shape, q)) in tensors.iter().zip(&model.tensor_quant).enumerate() {
+        if shape.channels == 0 || shape.channels > MAX_CHANNELS || shape.level > MAX_LEVEL {
+            return Err(invalid(format!(
+                "tensor {i} has {} channels at level {} (limits {MAX_CHANNELS}, {MAX_LEVEL})",
+                shape.channels, shape.level
+            )));
+        }
+        if !(q.scale.is_finite() && q.scale > 0.0) {
+            return Err(invalid(format!("tensor {i} has scale {}", q.scale)));
+        }
+    }
+    let norm = &model.metadata.normalisation;
+    let channels = graph.input_channels as usize;
+    if norm.mean.len() != channels || norm.std.len() != channels {
+        return Err(invalid(format!(
+            "normalisation has {} means and {} stds for {channels} input channels",
+            norm.mean.len(),
+            norm.std.len()
+        )));
+    }
+    if norm.mean.iter().any(|m| !m.is_finite())
+        || norm.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+    {
+        return Err(invalid(
+            "normalisation has a non-finite mean or a std <= 0".into(),
+        ));
+    }
+
+    let mut produced = vec![false; tensors.len()];
+    let tensor = |id: u16, node: usize| {
+        tensors.get(id as usize).copied().ok_or_else(|| {
+            invalid(format!(
+                "node {node} refers to tensor {id}, which does not exist"
+            ))
+        })
+    };
+    for (n, node) in graph.nodes.iter().enumerate() {
+        let mut read_error = None;
+        node.for_each_input(|t| {
+            if read_error.is_none() && !produced.get(t as usize).copied().unwrap_or(false) {
+                read_error = Some(invalid(format!(
+                    "node {n} ({}) reads tensor {t} before any node writes it",
+                    node.kind_name()
+                )));
+            }
+        });
+        if let Some(e) = read_error {
+            return Err(e);
+        }
+        let out_id = node.output();
+        let out = tensor(out_id, n)?;
+        if produced[out_id as usize] {
+            return Err(invalid(format!(
+                "tensor {out_id} is written twice (node {n})"
+            )));
+        }
+        let out_q = model.tensor_quant[out_id as usize];
+        match node {
+            Node::Input(input) => {
+                let end = input.first_channel as usize + input.channels as usize;
+                if out.level != 0 || out.channels != input.channels || end > channels {
+                    return Err(invalid(format!(
+                        "input node {n} reads raw channels {}..{end} of {channels} into a \
+                         {}-channel tensor at level {}",
+                        input.first_channel, out.channels, out.level
+                    )));
+                }
+                if input.quant.len() != input.channels as usize
+                    || input.quant.iter().any(|q| {
+                        !q.requant.is_valid() || q.offset.abs() >= crate::quant::MAX_INPUT_OFFSET
+                    })
+                {
+                    return Err(invalid(format!(
+                        "input node {n} has bad per-channel quantisation"
+                    )));
+                }
+            }
+            Node::Conv(conv) => {
+                let inp = tensor(conv.input, n)?;
+                let blob = model.weights.get(conv.weights as usize).ok_or_else(|| {
+                    invalid(format!(
+                        "conv node {n} uses weight blob {}, which does not exist",
+                        conv.weights
+                    ))
+                })?;
+                let cout = out.channels as usize;
+                if inp.level != out.level
+                    || blob.in_channels != inp.channels
+                    || blob.out_channels != out.channels
+                {
+                    return Err(invalid(format!(
+                        "conv node {n}: weights are {}->{} channels but tensors are {}->{} \
+                         (levels {} and {})",
+                        blob.in_channels,
+                        blob.out_channels,
+                        inp.channels,
+                        out.channels,
+                        inp.level,
+                        out.level
+                    )));
+                }
+                let expected = cout * 9 * inp.channels as usize;
+                if blob.data.len() != expected || blob.scales.len() != cout {
+                    return Err(invalid(format!(
+                        "weight blob {} has {} values and {} scales, expected {expected} and {cout}",
+                        conv.weights,
+                        blob.data.len(),
+                        blob.scales.len()
+                    )));
+                }
+                if blob.data.contains(&i8::MIN) {
+                    return Err(invalid(format!(
+                        "weight blob {} contains -128; weights are clamped to [-127, 127]",
+                        conv.weights
+                    )));
+                }
+                if conv.bias.len() != cout || conv.requant.len() != cout {
+                    return Err(invalid(format!(
+                        "conv node {n} has {} biases and {} multipliers for {cout} output channels",
+                        conv.bias.len(),
+                        conv.requant.len()
+                    )));
+                }
+                if conv.bias.iter().any(|b| b.unsigned_abs() > MAX_BIAS) {
+                    return Err(invalid(format!(
+                        "conv node {n} has a bias beyond +-2^30 (the accumulator could overflow)"
+                    )));
+                }
+                if let Some(bad) = conv.requant.iter().find(|r| !r.is_valid()) {
+                    return Err(invalid(format!(
+                        "conv node {n} has an invalid multiplier {bad:?}"
+                    )));
+                }
+                let lut_ok = match conv.activation {
+                    ActivationKind::Identity => {
+                        conv.lut.is_empty() && conv.pre_activation.zero_point == out_q.zero_point
+                    }
+                    _ => conv.lut.len() == 256,
+                };
+                if !lut_ok {
+                    return Err(invalid(format!(
+                        "conv node {n}: {} activation with a {}-entry lookup table \
+                         (identity needs none and the output grid; others need 256)",
+                        conv.activation.name(),
+                        conv.lut.len()
+                    )));
+                }
+            }
+            Node::MaxPool(u) | Node::Upsample(u) => {
+                let inp = tensor(u.input, n)?;
+                let pool = matches!(node, Node::MaxPool(_));
+                let level_ok = if pool {
+                    out.level == inp.level + 1
+                } else {
+                    inp.level >= 1 && out.level + 1 == inp.level
+                };
+                if !level_ok || inp.channels != out.channels {
+                    return Err(invalid(format!(
+                        "{} node {n} maps level {} ({} ch) to level {} ({} ch)",
+                        node.kind_name(),
+                        inp.level,
+                        inp.channels,
+                        out.level,
+                        out.channels
+                    )));
+                }
+                if !same_grid(model.tensor_quant[u.input as usize], out_q) {
+                    return Err(invalid(format!(
+                        "{} node {n} changes the int8 grid; it must keep its input's",
+                        node.kind_name()
+                    )));
+                }
+            }
+            Node::Concat(c) => {
+                if c.inputs.is_empty() {
+                    return Err(invalid(format!("concat node {n} has no inputs")));
+                }
+                let mut sum = 0u32;
+                for &t in &c.inputs {
+                    let shape = tensor(t, n)?;
+                    sum += shape.channels as u32;
+                    if shape.level != out.level {
+                        return Err(invalid(format!(
+                            "concat node {n} joins level {} with level {}",
+                            shape.level, out.level
+                        )));
+                    }
+                    if !same_grid(model.tensor_quant[t as usize], out_q) {
+                        return Err(invalid(format!(
+                            "concat node {n}: input tensor {t} is on another int8 grid; \
+                             concat inputs must share one scale"
+                        )));
+                    }
+                }
+                if sum != out.channels as u32 {
+                    return Err(invalid(format!(
+                        "concat node {n} joins {sum} channels into a {}-channel tensor",
+                        out.channels
+                    )));
+                }
+            }
+        }
+        produced[out_id as usize] = true;
+    }
+    if let Some(t) = produced.iter().position(|p| !p) {
+        return Err(invalid(format!("tensor {t} is never written")));
+    }
+    if graph.outputs.is_empty() {
+        return Err(invalid("graph has no outputs".into()));
+    }
+    for out in &graph.outputs {
+        let shape = tensor(out.tensor, graph.nodes.len())?;
+        let q = model.tensor_quant[out.tensor as usize];
+        if shape.level != 0 || q.zero_point != QuantParams::PROBABILITY.zero_point {
+            return Err(invalid(format!(
+                "output tensor {} must be a full-resolution probability map (level 0, zero point -128)",
+                out.tensor
+            )));
+        }
+        if out.kind == OutputKind::Position && shape.channels != 1 {
+            return Err(invalid(format!(
+                "position output has {} channels, expected 1",
+                shape.channels
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! Post-training quantisation of a [`FloatModel`] into an int8 [`Model`].
+//!
+//! - Activation grids: per tensor, asymmetric, from calibrated ranges
+//!   (always containing 0). Tensors joined by max-pool, upsample or concat
+//!   share one grid (their ranges are merged), so those ops stay pure int8.
+//!   Graph outputs use the probability grid `(q + 128) / 255`.
+//! - Weights: per output channel, symmetric, `max|w| / 127`, clamped to
+//!   `[-127, 127]`. Bias: i32 at `input_scale * weight_scale`.
+//! - Activations: exact 256-entry lookup tables from the pre-activation grid
+//!   (calibrated separately) to the output grid.
+
+use std::format;
+use std::string::String;
+use std::vec;
+use std::vec::Vec;
+
+use crate::model::{
+    ActivationKind, BitOrder, ConvOp, Graph, InputNode, Metadata, Model, Node, Provenance,
+    QuantMode, QuantParams, WeightBlob,
+};
+use crate::quant::{round_half_away, InputQuant, Requant};
+use crate::reference::{Activations, FloatModel};
+
+/// How a tensor's calibrated range is chosen from the observed values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observer {
+    /// Smallest and largest value seen.
+    MinMax,
+    /// The given two-sided percentile (e.g. 99.99) of all values seen,
+    /// estimated from a histogram over the min/max range.
+    Percentile(f64),
+}
+
+const HISTOGRAM_BINS: usize = 2048;
+
+#[derive(Clone, Debug)]
+struct RangeStat {
+    min: f32,
+    max: f32,
+    /// Values kept for the percentile observer (subsampled).
+    samples: Vec<f32>,
+}
+
+impl RangeStat {
+    fn new() -> RangeStat {
+        RangeStat {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            samples: Vec::new(),
+        }
+    }
+
+    fn observe(&mut self, values: &[f32], keep_samples: bool) {
+        for &v in values {
+            if v.is_finite() {
+                self.min = self.min.min(v);
+                self.max = self.max.max(v);
+            }
+        }
+        if keep_samples {
+            let step = (values.len() / 4096).max(1);
+            self.samples
+                .extend(values.iter().step_by(step).filter(|v| v.is_finite()));
+        }
+    }
+
+    fn range(&self, observer: Observer) -> (f32, f32) {
+        if self.min > self.max {
+            return (0.0, 0.0);
+        }
+        match observer {
+            Observer::MinMax => (self.min, self.max),
+            Observer::Percentile(p) => {
+                let mut hist = vec![0u64; HISTOGRAM_BINS];
+                let width = (self.max - self.min).max(f32::MIN_POSITIVE);
+                for &v in &self.samples {
+                    let bin = (((v - self.min) / width) * (HISTOGRAM_BINS as f32 - 1.0)) as usize;
+                    hist[bin.min(HISTOGRAM_BINS - 1)] += 1;
+                }
+                let total: u64 = hist.iter().sum();
+                let tail = ((1.0 - p / 100.0) * total as f64 / 2.0) as u64;
+                let bin_value =
+                    |b: usize| self.min + width * b as f32 / (HISTOGRAM_BINS as f32 - 1.0);
+                let (mut lo, mut seen) = (0, 0);
+                while lo < HISTOGRAM_BINS - 1 && seen + hist[lo] <= tail {
+                    seen += hist[lo];
+                    lo += 1;
+                }
+                let (mut hi, mut seen) = (HISTOGRAM_BINS - 1, 0);
+                while hi > 0 && seen + hist[hi] <= tail {
+                    seen += hist[hi];
+                    hi -= 1;
+                }
+                (bin_value(lo), bin_value(hi))
+            }
+        }
+    }
+}
+
+/// Collects activation ranges over calibration tiles.
+#[derive(Clone, Debug)]
+pub struct Calibrator {
+    observer: Observer,
+    tensors: Vec<RangeStat>,
+    pre_activations: Vec<Option<RangeStat>>,
+    tiles: usize,
+}
+
+impl Calibrator {
+    /// A calibrator for `model` using `observer`.
+    pub fn new(model: &FloatModel, observer: Observer) -> Calibrator {
+        Calibrator {
+            observer,
+            tensors: vec![RangeStat::new(); model.graph.tensors.len()],
+            pre_activations: model
+                .graph
+                .nodes
+                .iter()
+                .map(|n| match n {
+                    Node::Conv(c) if c.activation != ActivationKind::Identity => {
+                        Some(RangeStat::new())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            tiles: 0,
+        }
+    }
+
+    /// Records one forward pass.
+    pub fn observe(&mut self, acts: &Activations) {
+        let keep = matches!(self.observer, Observer::Percentile(_));
+        for (stat, values) in self.tensors.iter_mut().zip(&acts.tensors) {
+            stat.observe(values, keep);
+        }
+        for (stat, values) in self.pre_activations.iter_mut().zip(&acts.pre_activations) {
+            if let (Some(stat), Some(values)) = (stat, values) {
+                stat.observe(values, keep);
+            }
+        }
+        self.tiles += 1;
+    }
+
+    /// Tiles observed so far.
+    pub fn tiles(&self) -> usize {
+        self.tiles
+    }
+}
+
+/// Descriptive fields of the produced model.
+#[derive(Clone, Debug)]
+pub struct QuantiseOptions {
+    /// Model name.
+    pub name: String,
+    /// Mode recorded in the file.
+    pub mode: QuantMode,
+    /// Barcode bit order of the training data.
+    pub bit_order: BitOrder,
+    /// Codebook to embed.
+    pub codebook: Option<Vec<crate::model::CodebookEntry>>,
+    /// Provenance to embed.
+    pub provenance: Provenance,
+}
+
+impl Default for QuantiseOptions {
+    fn default() -> Self {
+        QuantiseOptions {
+            name: "anglerfish".into(),
+            mode: QuantMode::Static,
+            bit_order: BitOrder::Blocked,
+            codebook: None,
+            provenance: Provenance::default(),
+        }
+    }
+}
+
+/// The asymmetric int8 grid covering `[lo, hi]` (widened to contain 0).
+pub fn grid_for_range(lo: f32, hi: f32) -> QuantParams {
+    let lo = lo.min(0.0) as f64;
+    let hi = hi.max(0.0) as f64;
+    let scale = ((hi - lo) / 255.0).max(1e-8);
+    let zero_point = round_half_away(-128.0 - lo / scale).clamp(-128.0, 127.0) as i8;
+    QuantParams {
+        scale: scale as f32,
+        zero_point,
+    }
+}
+
+fn find(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
+/// Quantises `float` with the ranges collected by `calib`.
+pub fn quantise(
+    float: &FloatModel,
+    calib: &Calibrator,
+    opts: &QuantiseOptions,
+) -> Result<Model, String> {
+    if calib.tiles == 0 {
+        return Err("calibration saw no tiles".into());
+    }
+    let graph = &float.graph;
+    let n = graph.tensors.len();
+    // Tensors on one grid: union-find over pool / upsample / concat.
+    let mut parent: Vec<usize> = (0..n).collect();
+    let union = |a: usize, b: usize, parent: &mut Vec<usize>| {
+        let (ra, rb) = (find(parent, a), find(parent, b));
+        parent[ra] = rb;
+    };
+    for node in &graph.nodes {
+        match node {
+            Node::MaxPool(u) | Node::Upsample(u) => {
+                union(u.input as usize, u.output as usize, &mut parent)
+            }
+            Node::Concat(c) => {
+                for &t in &c.inputs {
+                    union(t as usize, c.output as usize, &mut parent);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut group_range: Vec<(f32, f32)> = vec![(0.0, 0.0); n];
+    for t in 0..n {
+        let root = find(&mut parent, t);
+        let (lo, hi) = calib.tensors[t].range(calib.observer);
+        let r = &mut group_range[root];
+        *r = (r.0.min(lo), r.1.max(hi));
+    }
+    let outputs: Vec<usize> = graph
+        .outputs
+        .iter()
+        .map(|o| find(&mut parent, o.tensor as usize))
+        .collect();
+    let tensor_quant: Vec<QuantParams> = (0..n)
+        .map(|t| {
+            let root = find(&mut parent, t);
+            if outputs.contains(&root) {
+                QuantParams::PROBABILITY
+            } else {
+                let (lo, hi) = group_range[root];
+                grid_for_range(lo, hi)
+            }
+        })
+        .collect();
+
+    let mut weights: Vec<WeightBlob> = Vec::new();
+    let mut blob_names: Vec<String> = Vec::new();
+    let mut nodes = Vec::with_capacity(graph.nodes.len());
+    for (step, node) in graph.nodes.iter().enumerate() {
+        nodes.push(match node {
+            Node::Input(input) => {
+                let grid = tensor_quant[input.output as usize];
+                let quant = (0..input.channels as usize)
+                    .map(|c| {
+                        let raw = input.first_channel as usize + c;
+                        InputQuant::new(
+                            float.normalisation.mean[raw] as f64,
+                            float.normalisation.std[raw] as f64,
+                            grid.scale as f64,
+                        )
+                        .map_err(|e| format!("input channel {raw}: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Node::Input(InputNode {
+                    output: input.output,
+                    first_channel: input.first_channel,
+                    channels: input.channels,
+                    quant,
+                })
+            }
+            Node::Conv(conv) => {
+                let blob_index = match blob_names.iter().position(|name| *name == conv.weight_name)
+                {
+                    Some(i) => i,
+                    None => {
+                        weights.push(quantise_weights(
+                            &conv.weights,
+                            conv.in_channels,
+                            conv.out_channels,
+                        ));
+                        blob_names.push(conv.weight_name.clone());
+                        weights.len() - 1
+                    }
+                };
+                let blob = &weights[blob_index];
+                let input_grid = tensor_quant[conv.input as usize];
+                let output_grid = tensor_quant[conv.output as usize];
+                let pre_grid = match &calib.pre_activations[step] {
+                    Some(stat) => {
+                        let (lo, hi) = stat.range(calib.observer);
+                        grid_for_range(lo, hi)
+                    }
+                    None => output_grid,
+                };
+                let mut bias = Vec::with_capacity(conv.out_channels);
+                let mut requant = Vec::with_capacity(conv.out_channels);
+                for (c, &b) in conv.bias.iter().enumerate() {
+                    let acc_scale = input_grid.scale as f64 * blob.scales[c] as f64;
+                    let q = round_half_away(b as f64 / acc_scale);
+                    let limit = crate::model::validate::MAX_BIAS as f64;
+                    bias.push(q.clamp(-limit, limit) as i32);
+                    requant.push(
+                        Requant::from_real(acc_scale / pre_grid.scale as f64)
+                            .map_err(|e| format!("{}: channel {c}: {e}", conv.name))?,
+                    );
+                }
+                let lut = match conv.activation {
+                    ActivationKind::Identity => Vec::new(),
+                    act => build_lut(act, pre_grid, output_grid),
+                };
+                Node::Conv(ConvOp {
+                    input: conv.input,
+                    output: conv.output,
+                    weights: blob_index as u32,
+                    bias,
+                    requant,
+                    pre_activation: pre_grid,
+                    activation: conv.activation,
+                    lut,
+                })
+            }
+            Node::MaxPool(u) => Node::MaxPool(*u),
+            Node::Upsample(u) => Node::Upsample(*u),
+            Node::Concat(c) => Node::Concat(c.clone()),
+        });
+    }
+    let model = Model {
+        metadata: Metadata {
+            name: opts.name.clone(),
+            arch: float.arch.clone(),
+            mode: opts.mode,
+            normalisation: float.normalisation.clone(),
+            bit_order: opts.bit_order,
+            codebook: opts.codebook.clone(),
+            provenance: opts.provenance.clone(),
+        },
+        graph: Graph {
+            input_channels: graph.input_channels,
+            tensors: graph.tensors.clone(),
+            nodes,
+            outputs: graph.outputs.clone(),
+        },
+        tensor_quant,
+        weights,
+    };
+    crate::model::validate::validate(&model).map_err(|e| format!("{e}"))?;
+    Ok(model)
+}
+
+/// Per-output-channel symmetric int8 weights.
+pub fn quantise_weights(weights: &[f32], in_channels: usize, out_channels: usize) -> WeightBlob {
+    let per_channel = 9 * in_channels;
+    let mut scales = Vec::with_capacity(out_channels);
+    let mut data = Vec::with_capacity(weights.len());
+    for chunk in weights.chunks_exact(per_channel) {
+        let max = chunk.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        scales.push(scale);
+        data.extend(
+            chunk
+                .iter()
+                .map(|&w| round_half_away((w / scale) as f64).clamp(-127.0, 127.0) as i8),
+        );
+    }
+    WeightBlob {
+        out_channels: out_channels as u16,
+        in_channels: in_channels as u16,
+        scales,
+        data,
+    }
+}
+
+/// `lut[q + 128]`: the activation from the pre-activation grid to the output grid.
+pub fn build_lut(act: ActivationKind, pre: QuantParams, out: QuantParams) -> Vec<i8> {
+    (-128i32..=127)
+        .map(|q| {
+            let real = act.eval(pre.dequantise(q as i8) as f64);
+            let code = round_half_away(real / out.scale as f64) + out.zero_point as f64;
+            code.clamp(-128.0, 127.0) as i8
+        })
+        .collect()
+}
