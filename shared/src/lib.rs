@@ -15,6 +15,7 @@ extern crate std;
 pub mod checksum;
 pub mod engine;
 pub mod kernels;
+pub mod post;
 pub mod quant;
 
 #[cfg(feature = "alloc")]

@@ -1,0 +1,581 @@
+//! Barcode decoding: a spot's 16 bit probabilities against a codebook, with
+//! one-bit error correction.
+//!
+//! # Rule
+//!
+//! 1. Binarise each bit at probability 0.5: value `>= 128` is a 1
+//!    ([`BIT_ON`]). This gives the observed word.
+//! 2. Find the codewords nearest to it in Hamming distance.
+//! 3. Distance 0 is an exact call, distance 1 a corrected call, provided
+//!    exactly one codeword is that near. In a codebook with minimum distance
+//!    4 (MHD4) or 3 the nearest word within distance 1 is always unique; in
+//!    a weaker codebook a tie leaves the spot unassigned rather than guess.
+//! 4. Anything farther is unassigned.
+//!
+//! # Confidence
+//!
+//! A call's confidence is the posterior probability of the called codeword
+//! among all codewords of the codebook, assuming independent bits, a uniform
+//! prior over codewords, and bit probabilities `(2v + 1) / 512` for a map
+//! value `v`. That probability is never 0 or 1 (so a single wrong bit
+//! cannot zero a likelihood) and is above 1/2 exactly when `v >= 128`, the
+//! hard-decision rule. Likelihoods are taken relative to the observed word:
+//! a codeword's relative likelihood is the product, over the bits where it
+//! differs from the observed word, of `min(2v + 1, 511 - 2v) / max(...)`,
+//! so each factor is at most 1 and nothing overflows. The posterior is near
+//! 1 when the call is clearly better than every alternative and falls
+//! towards 1/2 or below when a runner-up is about as likely; a call's
+//! posterior can be low when soft evidence prefers another codeword than
+//! the nearest in Hamming distance. The arithmetic is f32 in a fixed order,
+//! so host and device agree bit for bit.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Number of barcode bits (8 rounds x 2 colours).
+pub const BARCODE_BITS: usize = 16;
+
+/// A bit map value at or above this reads as a 1 (probability >= 0.5).
+pub const BIT_ON: u8 = 128;
+
+/// Largest number of codewords a decoder accepts: calls report the index
+/// as `u16`.
+pub const MAX_CODEWORDS: usize = 1 << 16;
+
+/// Why decoding could not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The codeword and blank-flag slices differ in length.
+    BlankFlagsMismatch {
+        /// Number of codewords.
+        codewords: usize,
+        /// Number of blank flags.
+        flags: usize,
+    },
+    /// The codebook has more than [`MAX_CODEWORDS`] words.
+    TooManyCodewords {
+        /// Number of codewords given.
+        codewords: usize,
+    },
+    /// The bit maps' length is not `16 * height * width`.
+    BitMapsSizeMismatch {
+        /// Height the caller gave.
+        height: usize,
+        /// Width the caller gave.
+        width: usize,
+        /// Length of the bit-map slice.
+        len: usize,
+    },
+    /// The pixel asked for is outside the maps.
+    PixelOutOfBounds {
+        /// Row asked for.
+        row: usize,
+        /// Column asked for.
+        col: usize,
+        /// Height of the maps.
+        height: usize,
+        /// Width of the maps.
+        width: usize,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DecodeError::BlankFlagsMismatch { codewords, flags } => write!(
+                f,
+                "codebook has {codewords} codewords but {flags} blank flags"
+            ),
+            DecodeError::TooManyCodewords { codewords } => write!(
+                f,
+                "codebook has {codewords} codewords; at most {MAX_CODEWORDS} are supported"
+            ),
+            DecodeError::BitMapsSizeMismatch { height, width, len } => write!(
+                f,
+                "bit maps have {len} values but 16 maps of {height} x {width} need {}",
+                height.saturating_mul(width).saturating_mul(BARCODE_BITS)
+            ),
+            DecodeError::PixelOutOfBounds {
+                row,
+                col,
+                height,
+                width,
+            } => write!(
+                f,
+                "pixel ({row}, {col}) is outside maps of {height} x {width}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+/// A spot assigned to a codeword.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Call {
+    /// Index of the codeword in the codebook.
+    pub codeword: u16,
+    /// Hamming distance from the observed word: 0 (exact) or 1 (corrected).
+    pub distance: u8,
+    /// Whether the codeword is a blank (never carried by a real molecule).
+    pub blank: bool,
+    /// Posterior probability of the codeword; see the [module docs](self).
+    pub confidence: f32,
+}
+
+/// What decoding one spot gave.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Decoded {
+    /// The 16 bits binarised at [`BIT_ON`].
+    pub word: u16,
+    /// Hamming distance from `word` to the nearest codeword (17 for an empty
+    /// codebook).
+    pub nearest_distance: u8,
+    /// The call, or `None` when the spot is unassigned: no codeword within
+    /// distance 1, or (only in codebooks of minimum distance below 3) more
+    /// than one at the nearest distance.
+    pub call: Option<Call>,
+}
+
+/// A codebook to decode against, borrowed: building one allocates and
+/// precomputes nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Decoder<'a> {
+    codewords: &'a [u16],
+    blank: &'a [bool],
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder over `codewords`, where `blank[i]` says whether codeword
+    /// `i` is a blank.
+    pub fn new(codewords: &'a [u16], blank: &'a [bool]) -> Result<Self, DecodeError> {
+        if codewords.len() != blank.len() {
+            return Err(DecodeError::BlankFlagsMismatch {
+                codewords: codewords.len(),
+                flags: blank.len(),
+            });
+        }
+        if codewords.len() > MAX_CODEWORDS {
+            return Err(DecodeError::TooManyCodewords {
+                codewords: codewords.len(),
+            });
+        }
+        Ok(Decoder { codewords, blank })
+    }
+
+    /// The codewords.
+    pub fn codewords(&self) -> &'a [u16] {
+        self.codewords
+    }
+
+    /// Number of blank codewords.
+    pub fn blank_codewords(&self) -> usize {
+        self.blank.iter().filter(|&&b| b).count()
+    }
+
+    /// Number of coding (non-blank) codewords.
+    pub fn coding_codewords(&self) -> usize {
+        self.codewords.len() - self.blank_codewords()
+    }
+
+    /// Decodes one spot's 16 bit-map values (index `i` is barcode bit `i`).
+    pub fn decode(&self, bit_values: &[u8; BARCODE_BITS]) -> Decoded {
+        let word = binarise(bit_values);
+        let mut nearest_distance = (BARCODE_BITS + 1) as u32;
+        let mut nearest_index = 0usize;
+        let mut nearest_count = 0usize;
+        for (index, &codeword) in self.codewords.iter().enumerate() {
+            let distance = (codeword ^ word).count_ones();
+            if distance < nearest_distance {
+                nearest_distance = distance;
+                nearest_index = index;
+                nearest_count = 1;
+            } else if distance == nearest_distance {
+                nearest_count += 1;
+            }
+        }
+        let call = (nearest_distance <= 1 && nearest_count == 1).then(|| Call {
+            // The constructor caps the codebook at 2^16 words.
+            codeword: nearest_index as u16,
+            distance: nearest_distance as u8,
+            blank: self.blank[nearest_index],
+            confidence: self.posterior(bit_values, word, nearest_index),
+        });
+        Decoded {
+            word,
+            nearest_distance: nearest_distance as u8,
+            call,
+        }
+    }
+
+    /// Decodes the spot at pixel `(row, col)` of the planar bit maps
+    /// (`bits[b * height * width + row * width + col]`).
+    pub fn decode_at(
+        &self,
+        bits: &[u8],
+        height: usize,
+        width: usize,
+        row: usize,
+        col: usize,
+    ) -> Result<Decoded, DecodeError> {
+        Ok(self.decode(&gather_bits(bits, height, width, row, col)?))
+    }
+
+    fn posterior(&self, bit_values: &[u8; BARCODE_BITS], word: u16, called: usize) -> f32 {
+        let mut odds_against_flip = [0f32; BARCODE_BITS];
+        for (ratio, &v) in odds_against_flip.iter_mut().zip(bit_values) {
+            let (one, zero) = (2 * u32::from(v) + 1, 511 - 2 * u32::from(v));
+            *ratio = one.min(zero) as f32 / one.max(zero) as f32;
+        }
+        let relative_likelihood = |codeword: u16| {
+            let mut differing = codeword ^ word;
+            let mut product = 1f32;
+            while differing != 0 {
+                product *= odds_against_flip[differing.trailing_zeros() as usize];
+                differing &= differing - 1;
+            }
+            product
+        };
+        let total: f32 = self.codewords.iter().map(|&c| relative_likelihood(c)).sum();
+        let called_likelihood = relative_likelihood(self.codewords[called]);
+        // A call is within one bit, so called_likelihood >= 1/511 and total
+        // is at least that: the guard never fires, it only rules out NaN.
+        if total > 0.0 {
+            called_likelihood / total
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The 16 bit-map values at pixel `(row, col)` of planar bit maps.
+pub fn gather_bits(
+    bits: &[u8],
+    height: usize,
+    width: usize,
+    row: usize,
+    col: usize,
+) -> Result<[u8; BARCODE_BITS], DecodeError> {
+    let plane = height.checked_mul(width);
+    if plane.and_then(|p| p.checked_mul(BARCODE_BITS)) != Some(bits.len()) {
+        return Err(DecodeError::BitMapsSizeMismatch {
+            height,
+            width,
+            len: bits.len(),
+        });
+    }
+    if row >= height || col >= width {
+        return Err(DecodeError::PixelOutOfBounds {
+            row,
+            col,
+            height,
+            width,
+        });
+    }
+    let plane = height * width;
+    let offset = row * width + col;
+    let mut values = [0u8; BARCODE_BITS];
+    for (bit, value) in values.iter_mut().enumerate() {
+        *value = bits[bit * plane + offset];
+    }
+    Ok(values)
+}
+
+/// The observed word: bit `i` set when `bit_values[i] >= BIT_ON`.
+pub fn binarise(bit_values: &[u8; BARCODE_BITS]) -> u16 {
+    bit_values.iter().enumerate().fold(0u16, |word, (bit, &v)| {
+        word | (u16::from(v >= BIT_ON) << bit)
+    })
+}
+
+/// Running totals of decoding outcomes; merge the counts of tiles or bands
+/// with [`DecodeCounts::merge`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodeCounts {
+    /// Calls with distance 0.
+    pub exact: u64,
+    /// Calls with distance 1.
+    pub corrected: u64,
+    /// Calls (exact or corrected) to blank codewords.
+    pub blank: u64,
+    /// Spots with no call.
+    pub unassigned: u64,
+}
+
+impl DecodeCounts {
+    /// Counts one decoded spot.
+    pub fn record(&mut self, decoded: &Decoded) {
+        match decoded.call {
+            None => self.unassigned += 1,
+            Some(call) => {
+                if call.distance == 0 {
+                    self.exact += 1;
+                } else {
+                    self.corrected += 1;
+                }
+                if call.blank {
+                    self.blank += 1;
+                }
+            }
+        }
+    }
+
+    /// Adds another set of counts to this one.
+    pub fn merge(&mut self, other: &DecodeCounts) {
+        self.exact += other.exact;
+        self.corrected += other.corrected;
+        self.blank += other.blank;
+        self.unassigned += other.unassigned;
+    }
+
+    /// All calls, blank or not.
+    pub fn calls(&self) -> u64 {
+        self.exact + self.corrected
+    }
+
+    /// Calls to coding (non-blank) codewords.
+    pub fn coding_calls(&self) -> u64 {
+        self.calls().saturating_sub(self.blank)
+    }
+
+    /// All decoded spots, called or not.
+    pub fn spots(&self) -> u64 {
+        self.calls() + self.unassigned
+    }
+
+    /// The blank misidentification rate of these calls against `decoder`'s
+    /// codebook; see [`crate::post::metrics::misidentification_rate`].
+    pub fn misidentification_rate(&self, decoder: &Decoder<'_>) -> Option<f64> {
+        crate::post::metrics::misidentification_rate(
+            self.blank,
+            self.coding_calls(),
+            decoder.blank_codewords(),
+            decoder.coding_codewords(),
+        )
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// The 140 codewords of the MHD4 code: the weight-4 words of the
+    /// extended Hamming [16, 11, 4] code, in increasing order.
+    pub(crate) fn mhd4_codebook() -> Vec<u16> {
+        // Hamming [15, 11]: position p (1..=15) of a codeword contributes p
+        // to an XOR syndrome that must be 0; bit 15 is the overall parity,
+        // which weight 4 makes even already.
+        let is_extended_hamming = |word: u16| {
+            let syndrome = (0..15)
+                .filter(|&i| word & (1 << i) != 0)
+                .fold(0u32, |s, i| s ^ (i + 1));
+            syndrome == 0
+        };
+        (0..=u16::MAX)
+            .filter(|w| w.count_ones() == 4 && is_extended_hamming(*w))
+            .collect()
+    }
+
+    /// Bit-map values for a word: `on` where set, `off` elsewhere.
+    pub(crate) fn values_of(word: u16, on: u8, off: u8) -> [u8; BARCODE_BITS] {
+        core::array::from_fn(|bit| if word & (1 << bit) != 0 { on } else { off })
+    }
+
+    #[test]
+    fn mhd4_codebook_has_140_words_at_distance_at_least_4() {
+        let book = mhd4_codebook();
+        assert_eq!(book.len(), 140);
+        for (i, a) in book.iter().enumerate() {
+            assert_eq!(a.count_ones(), 4);
+            for b in &book[i + 1..] {
+                assert!((a ^ b).count_ones() >= 4);
+            }
+        }
+    }
+
+    fn decoder_with_last_blanks(book: &[u16], blank: &mut Vec<bool>, blanks: usize) {
+        blank.clear();
+        blank.extend((0..book.len()).map(|i| i + blanks >= book.len()));
+    }
+
+    #[test]
+    fn exact_corrected_and_unassigned() {
+        let book = mhd4_codebook();
+        let mut blank = Vec::new();
+        decoder_with_last_blanks(&book, &mut blank, 10);
+        let decoder = Decoder::new(&book, &blank).unwrap();
+
+        let exact = decoder.decode(&values_of(book[3], 230, 20));
+        let call = exact.call.unwrap();
+        assert_eq!((call.codeword, call.distance, call.blank), (3, 0, false));
+        assert_eq!(exact.nearest_distance, 0);
+        assert!(call.confidence > 0.99);
+
+        let corrected = decoder.decode(&values_of(book[139] ^ 0b1000, 230, 20));
+        let call = corrected.call.unwrap();
+        assert_eq!((call.codeword, call.distance, call.blank), (139, 1, true));
+
+        // Two flipped bits from a codeword: distance 2, never corrected.
+        let word = book[0] ^ (1 << 15) ^ (1 << 14);
+        let two_off = decoder.decode(&values_of(word, 230, 20));
+        assert_eq!(two_off.call, None);
+        assert_eq!(two_off.word, word);
+        assert!(two_off.nearest_distance >= 2);
+    }
+
+    #[test]
+    fn binarisation_threshold_is_128() {
+        let mut values = [127u8; BARCODE_BITS];
+        assert_eq!(binarise(&values), 0);
+        values[5] = 128;
+        assert_eq!(binarise(&values), 1 << 5);
+    }
+
+    #[test]
+    fn ambiguous_nearest_word_is_unassigned() {
+        // Distance 2 apart: 0b01 is distance 1 from both.
+        let book = [0b00u16, 0b11];
+        let decoder = Decoder::new(&book, &[false, false]).unwrap();
+        let decoded = decoder.decode(&values_of(0b01, 255, 0));
+        assert_eq!((decoded.call, decoded.nearest_distance), (None, 1));
+    }
+
+    #[test]
+    fn empty_codebook_leaves_everything_unassigned() {
+        let decoder = Decoder::new(&[], &[]).unwrap();
+        let decoded = decoder.decode(&[255; BARCODE_BITS]);
+        assert_eq!((decoded.call, decoded.nearest_distance), (None, 17));
+    }
+
+    #[test]
+    fn confidence_is_the_codebook_posterior() {
+        // Two codewords differing only in bit 0. Bit 0 at v = 128 gives
+        // probability 257/512 for a 1, so the posterior of codeword 1 is
+        // 257/512 and of codeword 0 (which it is not called) 255/512.
+        let book = [0b10u16, 0b11];
+        let decoder = Decoder::new(&book, &[false, false]).unwrap();
+        let mut values = values_of(0b10, 255, 0);
+        values[0] = 128;
+        let call = decoder.decode(&values).call.unwrap();
+        assert_eq!(call.codeword, 1);
+        assert!((call.confidence - 257.0 / 512.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn confidence_drops_when_bits_are_unsure() {
+        let book = mhd4_codebook();
+        let blank = std::vec![false; book.len()];
+        let decoder = Decoder::new(&book, &blank).unwrap();
+        let sure = decoder.decode(&values_of(book[7], 250, 5)).call.unwrap();
+        let unsure = decoder.decode(&values_of(book[7], 140, 115)).call.unwrap();
+        assert_eq!((sure.codeword, unsure.codeword), (7, 7));
+        assert!(sure.confidence > unsure.confidence);
+        assert!(unsure.confidence > 0.0 && sure.confidence <= 1.0);
+    }
+
+    #[test]
+    fn constructor_and_lookup_errors() {
+        assert_eq!(
+            Decoder::new(&[1, 2], &[false]).unwrap_err(),
+            DecodeError::BlankFlagsMismatch {
+                codewords: 2,
+                flags: 1
+            }
+        );
+        let decoder = Decoder::new(&[1], &[false]).unwrap();
+        let maps = [0u8; 16 * 6];
+        assert!(decoder.decode_at(&maps, 2, 3, 1, 2).is_ok());
+        assert!(matches!(
+            decoder.decode_at(&maps, 2, 3, 2, 0),
+            Err(DecodeError::PixelOutOfBounds { .. })
+        ));
+        assert!(matches!(
+            decoder.decode_at(&maps, 3, 3, 0, 0),
+            Err(DecodeError::BitMapsSizeMismatch { .. })
+        ));
+        assert!(decoder.decode_at(&maps, usize::MAX, 3, 0, 0).is_err());
+    }
+
+    #[test]
+    fn gather_reads_planar_bits() {
+        let (height, width) = (2, 3);
+        let maps: Vec<u8> = (0..16 * height * width).map(|i| i as u8).collect();
+        let values = gather_bits(&maps, height, width, 1, 2).unwrap();
+        let expected: [u8; 16] = core::array::from_fn(|b| (b * 6 + 5) as u8);
+        assert_eq!(values, expected);
+    }
+
+    #[test]
+    fn counts_and_misidentification_rate() {
+        let book = mhd4_codebook();
+        let mut blank = Vec::new();
+        decoder_with_last_blanks(&book, &mut blank, 10);
+        let decoder = Decoder::new(&book, &blank).unwrap();
+        let mut counts = DecodeCounts::default();
+        for word in [book[0], book[1] ^ 1, book[135], 0] {
+            counts.record(&decoder.decode(&values_of(word, 230, 20)));
+        }
+        assert_eq!(
+            counts,
+            DecodeCounts {
+                exact: 2,
+                corrected: 1,
+                blank: 1,
+                unassigned: 1
+            }
+        );
+        assert_eq!(
+            (counts.calls(), counts.coding_calls(), counts.spots()),
+            (3, 2, 4)
+        );
+        // (1 blank call / 10 blanks) / (2 coding calls / 130 coding words).
+        let rate = counts.misidentification_rate(&decoder).unwrap();
+        assert!((rate - 6.5).abs() < 1e-12);
+        let mut merged = counts;
+        merged.merge(&counts);
+        assert_eq!(merged.spots(), 8);
+    }
+
+    proptest! {
+        #[test]
+        fn any_single_bit_flip_decodes_to_the_codeword(
+            index in 0usize..140,
+            bit in 0usize..16,
+            on in 128u8..=255,
+            off in 0u8..128,
+        ) {
+            let book = mhd4_codebook();
+            let blank = std::vec![false; book.len()];
+            let decoder = Decoder::new(&book, &blank).unwrap();
+            let decoded = decoder.decode(&values_of(book[index] ^ (1 << bit), on, off));
+            let call = decoded.call.unwrap();
+            prop_assert_eq!(call.codeword as usize, index);
+            prop_assert_eq!(call.distance, 1);
+            prop_assert!(call.confidence > 0.0 && call.confidence <= 1.0);
+        }
+
+        #[test]
+        fn decoding_never_panics_and_confidence_is_a_probability(
+            values in proptest::array::uniform16(any::<u8>()),
+        ) {
+            let book = mhd4_codebook();
+            let blank = std::vec![false; book.len()];
+            let decoder = Decoder::new(&book, &blank).unwrap();
+            let decoded = decoder.decode(&values);
+            if let Some(call) = decoded.call {
+                prop_assert!(call.distance <= 1);
+                prop_assert!((0.0..=1.0).contains(&call.confidence));
+                prop_assert_eq!(
+                    (book[call.codeword as usize] ^ decoded.word).count_ones(),
+                    u32::from(call.distance)
+                );
+            } else {
+                prop_assert!(decoded.nearest_distance >= 2);
+            }
+        }
+    }
+}
