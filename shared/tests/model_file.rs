@@ -29,7 +29,11 @@ fn round_trip_is_lossless() {
     let bytes = encode_model(&model).unwrap();
     let back = decode_model(&bytes).unwrap();
     assert_eq!(back, model);
-    assert_eq!(encode_model(&back).unwrap(), bytes, "re-encoding is byte-identical");
+    assert_eq!(
+        encode_model(&back).unwrap(),
+        bytes,
+        "re-encoding is byte-identical"
+    );
 }
 
 #[test]
@@ -37,10 +41,19 @@ fn every_corruption_class_has_its_own_error() {
     let bytes = encode_model(&small_model()).unwrap();
 
     let truncated = decode_model(&bytes[..bytes.len() - 1]);
-    assert!(matches!(truncated, Err(ModelError::Truncated { .. })), "{truncated:?}");
+    assert!(
+        matches!(truncated, Err(ModelError::Truncated { .. })),
+        "{truncated:?}"
+    );
     let header_only = decode_model(&bytes[..10]);
-    assert!(matches!(header_only, Err(ModelError::Truncated { .. })), "{header_only:?}");
-    assert!(matches!(decode_model(&[]), Err(ModelError::Truncated { .. })));
+    assert!(
+        matches!(header_only, Err(ModelError::Truncated { .. })),
+        "{header_only:?}"
+    );
+    assert!(matches!(
+        decode_model(&[]),
+        Err(ModelError::Truncated { .. })
+    ));
 
     let mut magic = bytes.clone();
     magic[0] = b'X';
@@ -56,7 +69,10 @@ fn every_corruption_class_has_its_own_error() {
     let mut flipped = bytes.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x10;
-    assert!(matches!(decode_model(&flipped), Err(ModelError::BadChecksum { .. })));
+    assert!(matches!(
+        decode_model(&flipped),
+        Err(ModelError::BadChecksum { .. })
+    ));
 
     let mut trailing = bytes.clone();
     trailing.push(0);
@@ -67,7 +83,10 @@ fn every_corruption_class_has_its_own_error() {
     assert!(matches!(decode_model(&huge), Err(ModelError::TooLarge(_))));
 
     let garbage = frame(&[0xff; 64]);
-    assert!(matches!(decode_model(&garbage), Err(ModelError::Malformed(_))));
+    assert!(matches!(
+        decode_model(&garbage),
+        Err(ModelError::Malformed(_))
+    ));
 
     // Valid encoding, inconsistent graph: a conv whose weights don't match.
     let mut model = small_model();
@@ -83,31 +102,49 @@ fn invalid_graphs_are_refused_with_reasons() {
     let base = small_model();
     let cases: Vec<(&str, Box<dyn Fn(&mut Model)>)> = vec![
         ("never written", Box::new(|m| m.graph.nodes.truncate(3))),
-        ("does not exist", Box::new(|m| {
-            if let Node::Conv(c) = &mut m.graph.nodes[1] {
-                c.weights = 10_000;
-            }
-        })),
+        (
+            "does not exist",
+            Box::new(|m| {
+                if let Node::Conv(c) = &mut m.graph.nodes[1] {
+                    c.weights = 10_000;
+                }
+            }),
+        ),
         ("-128", Box::new(|m| m.weights[0].data[0] = -128)),
-        ("multiplier", Box::new(|m| {
-            if let Node::Conv(c) = &mut m.graph.nodes[1] {
-                c.requant[0].shift = 0;
-            }
-        })),
-        ("lookup table", Box::new(|m| {
-            if let Node::Conv(c) = &mut m.graph.nodes[1] {
-                c.lut.pop();
-            }
-        })),
-        ("int8 grid", Box::new(|m| {
-            let t = m.graph.nodes.iter().find_map(|n| match n {
-                Node::Concat(c) => Some(c.inputs[0]),
-                _ => None,
-            });
-            m.tensor_quant[t.unwrap() as usize].scale *= 2.0;
-        })),
-        ("normalisation", Box::new(|m| m.metadata.normalisation.std[0] = 0.0)),
-        ("before any node writes", Box::new(|m| m.graph.nodes.swap(1, 2))),
+        (
+            "multiplier",
+            Box::new(|m| {
+                if let Node::Conv(c) = &mut m.graph.nodes[1] {
+                    c.requant[0].shift = 0;
+                }
+            }),
+        ),
+        (
+            "lookup table",
+            Box::new(|m| {
+                if let Node::Conv(c) = &mut m.graph.nodes[1] {
+                    c.lut.pop();
+                }
+            }),
+        ),
+        (
+            "int8 grid",
+            Box::new(|m| {
+                let t = m.graph.nodes.iter().find_map(|n| match n {
+                    Node::Concat(c) => Some(c.inputs[0]),
+                    _ => None,
+                });
+                m.tensor_quant[t.unwrap() as usize].scale *= 2.0;
+            }),
+        ),
+        (
+            "normalisation",
+            Box::new(|m| m.metadata.normalisation.std[0] = 0.0),
+        ),
+        (
+            "before any node writes",
+            Box::new(|m| m.graph.nodes.swap(1, 2)),
+        ),
     ];
     for (expect, corrupt) in cases {
         let mut model = base.clone();

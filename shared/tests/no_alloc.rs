@@ -48,10 +48,23 @@ fn run_allocates_nothing() {
         let mut barcode = vec![0u8; 16 * 32 * 24];
         let before = ALLOCATIONS.load(Ordering::SeqCst);
         network
-            .run(&plan, &mut arena, &image, &mut [&mut position, &mut barcode])
+            .run(
+                &plan,
+                &mut arena,
+                &image,
+                &mut [&mut position, &mut barcode],
+            )
             .unwrap();
         let after = ALLOCATIONS.load(Ordering::SeqCst);
-        assert_eq!(after - before, 0, "{path}: run allocated {} times", after - before);
-        assert!(position.iter().any(|&p| p != position[0]), "outputs were written");
+        assert_eq!(
+            after - before,
+            0,
+            "{path}: run allocated {} times",
+            after - before
+        );
+        assert!(
+            position.iter().any(|&p| p != position[0]),
+            "outputs were written"
+        );
     }
 }

@@ -16,7 +16,17 @@ fn tile_sizes_not_fitting_the_depth_are_refused() {
     let net = network();
     for (h, w) in [(42, 40), (40, 6), (4, 4), (0, 8)] {
         let err = net.plan(h, w).unwrap_err();
-        assert!(matches!(err, EngineError::BadTileSize { multiple: 4, minimum: 8, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                EngineError::BadTileSize {
+                    multiple: 4,
+                    minimum: 8,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("multiples of 4"), "{err}");
     }
     assert!(net.plan(8, 8).is_ok());
@@ -70,7 +80,10 @@ fn live_tensors_never_overlap() {
             let (sa, ea) = span(a);
             let (sb, eb) = span(b);
             if overlap_in_time {
-                assert!(ea <= sb || eb <= sa, "tensors {a} and {b} overlap while both alive");
+                assert!(
+                    ea <= sb || eb <= sa,
+                    "tensors {a} and {b} overlap while both alive"
+                );
             }
         }
     }
@@ -87,14 +100,20 @@ fn run_rejects_mismatched_buffers() {
     let mut small = vec![0u8; plan.arena_bytes() - 1];
     let mut pos = vec![0u8; 256];
     let mut bc = vec![0u8; 16 * 256];
-    let err = net.run(&plan, &mut small, &image, &mut [&mut pos, &mut bc]).unwrap_err();
+    let err = net
+        .run(&plan, &mut small, &image, &mut [&mut pos, &mut bc])
+        .unwrap_err();
     assert!(matches!(err, EngineError::ArenaTooSmall { .. }));
     let mut arena = vec![0u8; plan.arena_bytes()];
     let mut short = vec![0u8; 255];
-    let err = net.run(&plan, &mut arena, &image, &mut [&mut short, &mut bc]).unwrap_err();
+    let err = net
+        .run(&plan, &mut arena, &image, &mut [&mut short, &mut bc])
+        .unwrap_err();
     assert!(matches!(err, EngineError::BadOutputs { index: 0, .. }));
     let other = network();
-    let err = other.run(&plan, &mut arena, &image, &mut [&mut pos, &mut bc]).unwrap_err();
+    let err = other
+        .run(&plan, &mut arena, &image, &mut [&mut pos, &mut bc])
+        .unwrap_err();
     assert_eq!(err, EngineError::PlanMismatch);
     assert!(InputImage::planar(Pixels::U16(&tile[..100]), 16, 16, 16).is_err());
 }
@@ -121,7 +140,8 @@ fn layouts_give_identical_results() {
         let mut arena = vec![0u8; plan.arena_bytes()];
         let mut pos = vec![0u8; 16 * 24];
         let mut bc = vec![0u8; 16 * 16 * 24];
-        net.run(&plan, &mut arena, &image, &mut [&mut pos, &mut bc]).unwrap();
+        net.run(&plan, &mut arena, &image, &mut [&mut pos, &mut bc])
+            .unwrap();
         results.push((pos, bc));
     }
     assert_eq!(results[0], results[1]);

@@ -1,0 +1,225 @@
+//! `robofish inspect MODEL`: what a model file holds and what it costs to run.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use robofish_shared::checksum::crc32;
+use robofish_shared::engine::Network;
+use robofish_shared::kernels::KernelPath;
+use robofish_shared::model::file::{FORMAT_VERSION, HEADER_LEN};
+use robofish_shared::model::{decode_model, model_hash, Model, Node};
+
+use super::TileSize;
+
+/// Print a model's architecture, size, cost and provenance.
+#[derive(Args, Debug)]
+pub struct Inspect {
+    /// Model file (robofish int8 format).
+    pub model: PathBuf,
+    /// Tile sizes to report arena bytes and MACs for (repeatable).
+    #[arg(long = "tile", value_name = "HxW", default_values = ["40x40", "256x256"])]
+    pub tiles: Vec<TileSize>,
+    /// Also list every node with its shapes and int8 grids.
+    #[arg(long)]
+    pub layers: bool,
+}
+
+impl Inspect {
+    pub fn run(self) -> Result<()> {
+        let bytes = std::fs::read(&self.model)
+            .with_context(|| format!("cannot read model file {}", self.model.display()))?;
+        let model = decode_model(&bytes).with_context(|| {
+            let header = if bytes.len() >= HEADER_LEN {
+                let stored = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+                format!(
+                    " (header CRC-32 {stored:#010x}, payload CRC-32 {:#010x})",
+                    crc32(&bytes[HEADER_LEN..])
+                )
+            } else {
+                String::new()
+            };
+            format!("{} is not a usable model{header}", self.model.display())
+        })?;
+        let crc = crc32(&bytes[HEADER_LEN..]);
+        println!(
+            "file          {} ({} bytes)",
+            self.model.display(),
+            bytes.len()
+        );
+        println!(
+            "format        version {FORMAT_VERSION}, CRC-32 {crc:#010x} ok, model hash {:016x}",
+            model_hash(&bytes)
+        );
+        print_summary(&model);
+        let path = KernelPath::from_env().context("ROBOFISH_KERNELS names an unusable path")?;
+        let network = Network::new(model, path).context("model cannot be prepared")?;
+        let macs = network.model().graph.macs_per_pixel();
+        for tile in &self.tiles {
+            match network.plan(tile.height, tile.width) {
+                Ok(plan) => println!(
+                    "tile {:>9}  arena {:>12} bytes, {:.3} G MAC",
+                    tile.to_string(),
+                    group_digits(plan.arena_bytes() as u64),
+                    macs * (tile.height * tile.width) as f64 / 1e9
+                ),
+                Err(e) => println!("tile {:>9}  {e}", tile.to_string()),
+            }
+        }
+        let supported: Vec<&str> = KernelPath::ALL
+            .iter()
+            .filter(|p| p.is_supported())
+            .map(|p| p.name())
+            .collect();
+        println!(
+            "kernels       {} (supported here: {})",
+            network.kernel_path(),
+            supported.join(", ")
+        );
+        if self.layers {
+            print_layers(network.model());
+        }
+        Ok(())
+    }
+}
+
+fn print_summary(model: &Model) {
+    let meta = &model.metadata;
+    let graph = &model.graph;
+    println!("name          {}", meta.name);
+    println!(
+        "quantisation  {} (int8 weights per output channel, int8 activations per tensor)",
+        meta.mode.name()
+    );
+    match &meta.arch {
+        Some(a) => {
+            println!(
+            "architecture  anglerFISH: widths {}, depth {}, {} convs/block, stage outputs {}/{}, \
+             heads {}, {} barcode bits, {} rounds x {} colours, first stage {}",
+            a.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("/"),
+            a.depth(),
+            a.convs_per_block,
+            a.first_stage_out,
+            a.second_stage_out,
+            a.head_width,
+            a.barcode_bits,
+            a.rounds,
+            a.colours,
+            if a.shared_first_stage { "shared by both colours" } else { "one per colour" }
+        )
+        }
+        None => println!("architecture  custom graph"),
+    }
+    let count = |f: fn(&Node<_, _>) -> bool| graph.nodes.iter().filter(|n| f(n)).count();
+    println!(
+        "graph         {} nodes ({} conv, {} max-pool, {} upsample, {} concat, {} input), {} tensors, {} raw channels",
+        graph.nodes.len(),
+        count(|n| matches!(n, Node::Conv(_))),
+        count(|n| matches!(n, Node::MaxPool(_))),
+        count(|n| matches!(n, Node::Upsample(_))),
+        count(|n| matches!(n, Node::Concat(_))),
+        count(|n| matches!(n, Node::Input(_))),
+        graph.tensors.len(),
+        graph.input_channels
+    );
+    let params = model.parameter_count();
+    println!(
+        "parameters    {} ({} weight blobs; {:.2} MB as int8 + i32 bias, {:.2} MB as fp32)",
+        group_digits(params as u64),
+        model.weights.len(),
+        (params as f64 + 3.0 * bias_count(model) as f64) / 1e6,
+        params as f64 * 4.0 / 1e6
+    );
+    println!(
+        "MACs          {:.3} M per pixel",
+        graph.macs_per_pixel() / 1e6
+    );
+    let norm = &meta.normalisation;
+    println!(
+        "normalisation (raw - mean) / std; mean {:.1}..{:.1}, std {:.1}..{:.1}",
+        norm.mean.iter().cloned().fold(f32::INFINITY, f32::min),
+        norm.mean.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+        norm.std.iter().cloned().fold(f32::INFINITY, f32::min),
+        norm.std.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+    );
+    println!("bit order     {:?}", meta.bit_order);
+    match &meta.codebook {
+        Some(words) => {
+            let blank = words
+                .iter()
+                .filter(|w| w.name.to_ascii_lowercase().starts_with("blank"))
+                .count();
+            println!("codebook      {} words ({} blank)", words.len(), blank);
+        }
+        None => println!(
+            "codebook      none stored (give one with --codebook or the dataset's codebook.csv)"
+        ),
+    }
+    let prov = &meta.provenance;
+    for (label, value) in [
+        ("made by", &prov.tool),
+        ("command", &prov.command),
+        ("data", &prov.data),
+        ("notes", &prov.notes),
+    ] {
+        if !value.is_empty() {
+            println!("{label:<13} {value}");
+        }
+    }
+}
+
+fn bias_count(model: &Model) -> usize {
+    model
+        .graph
+        .nodes
+        .iter()
+        .map(|n| match n {
+            Node::Conv(c) => c.bias.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn print_layers(model: &Model) {
+    println!(
+        "\n{:>4}  {:<10} {:>5} -> {:<5} {:>5}  {:<9} {:>10} {:>5}",
+        "node", "kind", "in", "out", "level", "act", "scale", "zp"
+    );
+    for (i, node) in model.graph.nodes.iter().enumerate() {
+        let out = node.output() as usize;
+        let shape = model.graph.tensors[out];
+        let q = model.tensor_quant[out];
+        let mut input_channels = 0u32;
+        node.for_each_input(|t| input_channels += model.graph.tensors[t as usize].channels as u32);
+        if let Node::Input(input) = node {
+            input_channels = input.channels as u32;
+        }
+        let act = match node {
+            Node::Conv(c) => c.activation.name(),
+            _ => "",
+        };
+        println!(
+            "{i:>4}  {:<10} {:>5} -> {:<5} {:>5}  {:<9} {:>10.6} {:>5}",
+            node.kind_name(),
+            input_channels,
+            shape.channels,
+            shape.level,
+            act,
+            q.scale,
+            q.zero_point
+        );
+    }
+}
+
+/// 1234567 -> "1,234,567".
+pub fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The whole robofish test suite, from a fresh clone: installs what it needs
+# (rustup targets and components; Debian cross gcc + qemu-user when root),
+# then runs formatting, lints, the no_std build, native tests, a forced-scalar
+# run and the aarch64 tests under qemu on CPUs with and without dotprod.
+#
+#   bash scripts/test.sh            # everything
+#   QUICK=1 bash scripts/test.sh    # skip the qemu and forced-scalar runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: rustup targets and components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf thumbv7em-none-eabihf >/dev/null
+
+have_cross() { command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; }
+if ! have_cross; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        step "installing Debian cross gcc and qemu-user"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
+    else
+        echo "warning: aarch64-linux-gnu-gcc / qemu-aarch64 missing and not root: aarch64 tests will be skipped" >&2
+    fi
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, all features, -D warnings)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "no_std build of robofish-shared for thumbv7em-none-eabihf (with and without alloc)"
+cargo check -p robofish-shared --no-default-features --target thumbv7em-none-eabihf
+cargo check -p robofish-shared --no-default-features --features alloc --target thumbv7em-none-eabihf
+
+step "rustdoc with -D warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc -p robofish-shared --no-deps --quiet
+
+step "native tests (best kernel path of this CPU)"
+cargo test --workspace
+
+if [ "${QUICK:-0}" != 1 ]; then
+    step "forced-scalar run of the whole suite (ROBOFISH_KERNELS=scalar)"
+    ROBOFISH_KERNELS=scalar cargo test --workspace
+
+    if have_cross; then
+        for cpu in cortex-a53 cortex-a76 max; do
+            step "aarch64 tests of robofish-shared under qemu-aarch64 -cpu $cpu"
+            QEMU_CPU=$cpu cargo test -p robofish-shared --target aarch64-unknown-linux-gnu
+        done
+    fi
+fi
+
+step "all checks passed"
