@@ -11,3 +11,6 @@
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+
+pub mod checksum;
+pub mod protocol;
