@@ -1,70 +1,179 @@
-//! Checksums: CRC-32 (IEEE 802.3) for integrity, FNV-1a 64 for identity.
+//! CRC-32 (IEEE 802.3, the zlib / PNG / Ethernet polynomial) without `std`.
+//!
+//! Used by the wire protocol for model chunks and whole-FOV pixel checksums,
+//! and reusable for model files. Parameters (the "CRC-32/ISO-HDLC" entry of
+//! the CRC catalogue): reflected polynomial `0xEDB8_8320`, initial value and
+//! final XOR `0xFFFF_FFFF`; the check value of `b"123456789"` is
+//! `0xCBF4_3926`, the same as zlib's `crc32()` and Python's
+//! `zlib.crc32`.
+//!
+//! The implementation is table-driven "slicing-by-8" with tables computed at
+//! compile time (8 KiB of read-only data): about eight bytes per table round
+//! instead of one, which matters when a 2048 x 2048 x 16 x u16 field of view
+//! (128 MiB) is checksummed as it streams in.
 
-const CRC32_POLY: u32 = 0xEDB8_8320;
+/// Reflected IEEE polynomial.
+const POLYNOMIAL: u32 = 0xEDB8_8320;
 
-const fn crc32_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                CRC32_POLY ^ (c >> 1)
+/// `TABLES[0]` is the classic byte-at-a-time table; `TABLES[k][b]` is the CRC
+/// of byte `b` followed by `k` zero bytes, which lets eight input bytes be
+/// folded per step.
+const TABLES: [[u32; 256]; 8] = build_tables();
+
+const fn build_tables() -> [[u32; 256]; 8] {
+    let mut tables = [[0u32; 256]; 8];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut crc = byte as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 != 0 {
+                POLYNOMIAL ^ (crc >> 1)
             } else {
-                c >> 1
+                crc >> 1
             };
-            k += 1;
+            bit += 1;
         }
-        table[i] = c;
-        i += 1;
+        tables[0][byte] = crc;
+        byte += 1;
     }
-    table
+    let mut slice = 1;
+    while slice < 8 {
+        let mut byte = 0;
+        while byte < 256 {
+            let previous = tables[slice - 1][byte];
+            tables[slice][byte] = (previous >> 8) ^ tables[0][(previous & 0xFF) as usize];
+            byte += 1;
+        }
+        slice += 1;
+    }
+    tables
 }
 
-static CRC32_TABLE: [u32; 256] = crc32_table();
-
-/// Incremental CRC-32 (IEEE, reflected, as zlib and PNG compute it).
-#[derive(Clone, Copy, Debug)]
+/// Incremental CRC-32 (IEEE): feed bytes in any number of pieces with
+/// [`Crc32::update`]; the result equals [`crc32`] of their concatenation.
+///
+/// ```
+/// use robofish_shared::checksum::{crc32, Crc32};
+/// let mut hasher = Crc32::new();
+/// hasher.update(b"12345");
+/// hasher.update(b"6789");
+/// assert_eq!(hasher.finalize(), 0xCBF4_3926);
+/// assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Crc32 {
-    state: u32,
+    /// Running register, pre-inverted (the final XOR is applied on read).
+    register: u32,
 }
 
 impl Default for Crc32 {
     fn default() -> Self {
-        Crc32::new()
+        Self::new()
     }
 }
 
 impl Crc32 {
-    /// A fresh hasher.
-    pub const fn new() -> Crc32 {
-        Crc32 { state: !0 }
-    }
-
-    /// Feeds bytes.
-    pub fn update(&mut self, bytes: &[u8]) {
-        let mut c = self.state;
-        for &b in bytes {
-            c = CRC32_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    /// A hasher that has seen no bytes (its [`finalize`](Self::finalize) is `0`).
+    pub const fn new() -> Self {
+        Self {
+            register: 0xFFFF_FFFF,
         }
-        self.state = c;
     }
 
-    /// The CRC of everything fed so far.
-    pub fn finish(&self) -> u32 {
-        !self.state
+    /// Appends `bytes` to the checksummed stream.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut crc = self.register;
+        let mut blocks = bytes.chunks_exact(8);
+        for block in &mut blocks {
+            let low = crc ^ u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+            crc = TABLES[7][(low & 0xFF) as usize]
+                ^ TABLES[6][((low >> 8) & 0xFF) as usize]
+                ^ TABLES[5][((low >> 16) & 0xFF) as usize]
+                ^ TABLES[4][(low >> 24) as usize]
+                ^ TABLES[3][block[4] as usize]
+                ^ TABLES[2][block[5] as usize]
+                ^ TABLES[1][block[6] as usize]
+                ^ TABLES[0][block[7] as usize];
+        }
+        for &byte in blocks.remainder() {
+            crc = (crc >> 8) ^ TABLES[0][((crc ^ u32::from(byte)) & 0xFF) as usize];
+        }
+        self.register = crc;
+    }
+
+    /// The CRC-32 of everything passed to [`update`](Self::update) so far.
+    /// Does not consume the hasher; more bytes may follow.
+    pub const fn finalize(&self) -> u32 {
+        !self.register
     }
 }
 
-/// CRC-32 of `bytes`.
+/// CRC-32 (IEEE) of `bytes` in one call.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut h = Crc32::new();
-    h.update(bytes);
-    h.finish()
+    let mut hasher = Crc32::new();
+    hasher.update(bytes);
+    hasher.finalize()
 }
 
-/// FNV-1a, 64 bit.
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bit-at-a-time reference, straight from the definition.
+    fn crc32_bitwise(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    POLYNOMIAL ^ (crc >> 1)
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn catalogue_check_values() {
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b"a"), 0xE8B7_BE43);
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn sliced_equals_bitwise(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(crc32(&bytes), crc32_bitwise(&bytes));
+        }
+
+        #[test]
+        fn incremental_equals_one_shot(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: std::vec::Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut hasher = Crc32::new();
+            let mut start = 0;
+            for cut in cuts {
+                hasher.update(&bytes[start..cut]);
+                start = cut;
+            }
+            hasher.update(&bytes[start..]);
+            prop_assert_eq!(hasher.finalize(), crc32(&bytes));
+        }
+    }
+}
+
+/// FNV-1a, 64 bit: a cheap identity for whole files (the model hash).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
@@ -75,18 +184,10 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
+mod fnv_tests {
     #[test]
-    fn known_vectors() {
-        assert_eq!(crc32(b""), 0);
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        let mut h = Crc32::new();
-        h.update(b"1234");
-        h.update(b"56789");
-        assert_eq!(h.finish(), 0xCBF4_3926);
+    fn fnv1a64_known_vectors() {
+        assert_eq!(super::fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(super::fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

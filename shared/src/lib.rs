@@ -16,6 +16,7 @@ pub mod checksum;
 pub mod engine;
 pub mod kernels;
 pub mod post;
+pub mod protocol;
 pub mod quant;
 
 #[cfg(feature = "alloc")]
