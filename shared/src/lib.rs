@@ -11,3 +11,4 @@
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
+pub mod codebook;
