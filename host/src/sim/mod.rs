@@ -165,8 +165,8 @@ impl Simulator {
 
         let truth: Vec<Emitter> = (0..count)
             .map(|_| {
-                let y = rng.random::<f64>() * config.height as f64;
-                let x = rng.random::<f64>() * config.width as f64;
+                let y = uniform_coordinate(&mut rng, config.height);
+                let x = uniform_coordinate(&mut rng, config.width);
                 let gene = self.real_genes[self.gene_sampler.sample(&mut rng)];
                 let word = self.codebook.word(gene).unwrap_or(0);
                 let brightness = config.spot_photons * emitter_brightness.sample(&mut rng);
@@ -254,6 +254,14 @@ impl Simulator {
         }
         expected
     }
+}
+
+/// A uniform coordinate in `[0, len)` as `f32`. Rounding an `f64` just
+/// below `len` to `f32` can give exactly `len`, whose pixel would be outside
+/// the tile, so such values step down to the largest `f32` below `len`.
+fn uniform_coordinate(rng: &mut ChaCha8Rng, len: usize) -> f32 {
+    let limit = len as f32;
+    ((rng.random::<f64>() * len as f64) as f32).min(limit.next_down())
 }
 
 /// Emitter count of one tile: fixed, or Poisson around the mean.
