@@ -98,6 +98,15 @@ impl Camera {
     }
 }
 
+/// Parses `blocked` or `interleaved` (command-line values).
+pub fn parse_bit_order(text: &str) -> Result<BitOrder, String> {
+    match text {
+        "blocked" => Ok(BitOrder::Blocked),
+        "interleaved" => Ok(BitOrder::Interleaved),
+        _ => Err(format!("`{text}`: expected blocked or interleaved")),
+    }
+}
+
 /// Names accepted by [`preset`].
 pub const PRESET_NAMES: [&str; 4] = ["seed", "easy", "hard", "fov"];
 

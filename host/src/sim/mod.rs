@@ -31,7 +31,7 @@ pub mod psf;
 pub mod stats;
 mod tile;
 
-pub use config::{preset, Camera, ConfigError, SimConfig, PRESET_NAMES};
+pub use config::{parse_bit_order, preset, Camera, ConfigError, SimConfig, PRESET_NAMES};
 pub use robofish_shared::codebook::{BitOrder, Codebook};
 pub use tile::{Emitter, Split, Tile, IMAGE_COUNT, UNKNOWN_GENE};
 
