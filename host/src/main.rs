@@ -11,6 +11,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: boxing the bigger commands would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     Simulate(cmd::simulate::Cmd),

@@ -171,8 +171,8 @@ impl Simulator {
                 let word = self.codebook.word(gene).unwrap_or(0);
                 let brightness = config.spot_photons * emitter_brightness.sample(&mut rng);
                 Emitter {
-                    y: y as f32,
-                    x: x as f32,
+                    y,
+                    x,
                     gene,
                     word,
                     brightness: brightness as f32,

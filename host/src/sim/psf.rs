@@ -46,7 +46,7 @@ pub fn add_spot(
 fn pixel_span(centre: f64, radius: f64, len: usize) -> Option<std::ops::Range<usize>> {
     let first = (centre - radius).floor().max(0.0);
     let last = (centre + radius).ceil().min(len as f64);
-    (first < last).then(|| first as usize..last as usize)
+    (first < last).then_some(first as usize..last as usize)
 }
 
 /// Fraction of a 1-D Gaussian (mean `centre`, std `sigma`) in `[pixel, pixel + 1)`.
