@@ -195,3 +195,27 @@ fn bad_input_fails_with_a_named_file_not_a_panic() {
         "{stderr}"
     );
 }
+
+#[test]
+fn committed_sample_matches_the_simulator() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample");
+    let dataset = Dataset::open(&root, None).unwrap();
+    let config = dataset.config(Split::Test).unwrap().unwrap();
+    assert_eq!(config.simulation.seed, Some(1));
+    let simulator = Simulator::new(
+        preset("seed").unwrap(),
+        dataset.codebook.clone().unwrap(),
+        1,
+    )
+    .unwrap();
+    let tiles = dataset.read_split(Split::Test).unwrap();
+    assert_eq!(tiles.len(), 8);
+    for (index, tile) in tiles.iter().enumerate() {
+        assert_eq!(
+            *tile,
+            simulator.tile(Split::Test, index),
+            "tile {}: rerun the commands in data/README.md",
+            index + 1
+        );
+    }
+}
