@@ -10,7 +10,7 @@
 //! # The MHD4 code
 //!
 //! [`mhd4_words`] lists the 140 words of Hamming weight 4 in the extended
-//! Hamming [16,11,4] code. Number the 16 bit positions as vectors of
+//! Hamming \[16,11,4\] code. Number the 16 bit positions as vectors of
 //! F2^4 (position `i` is the 4-bit number `i`); a weight-4 word is in the
 //! code exactly when the XOR of its four set positions is zero (the parity
 //! check matrix has the columns `(1, i)`, and the overall parity of a
@@ -37,7 +37,7 @@ pub const ROUNDS: usize = 8;
 /// Number of colour channels (647 nm, 750 nm).
 pub const COLOURS: usize = 2;
 
-/// The 140 weight-4 words of the extended Hamming [16,11,4] code, ascending.
+/// The 140 weight-4 words of the extended Hamming \[16,11,4\] code, ascending.
 ///
 /// Deterministic and allocation-free: the words are enumerated in increasing
 /// numeric order and kept when the XOR of their set-bit positions is zero.
