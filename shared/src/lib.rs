@@ -13,6 +13,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod checksum;
+pub mod codebook;
 pub mod engine;
 pub mod kernels;
 pub mod post;

@@ -1,6 +1,8 @@
 //! One module per subcommand; shared argument types live here.
 
 pub mod inspect;
+pub mod render;
+pub mod simulate;
 
 use std::fmt;
 use std::str::FromStr;

@@ -313,14 +313,7 @@ impl Normalisation {
     }
 }
 
-/// Which of the 16 images each barcode bit is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BitOrder {
-    /// Bits 0-7: 647 nm rounds 1-8; bits 8-15: 750 nm rounds 1-8.
-    Blocked,
-    /// Bit 2r: 647 nm round r+1; bit 2r+1: 750 nm round r+1.
-    Interleaved,
-}
+pub use crate::codebook::BitOrder;
 
 /// One codebook word carried in a model file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

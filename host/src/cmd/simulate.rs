@@ -1,0 +1,206 @@
+//! `robofish simulate`: write a simulated dataset in the original's layout.
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use robofish_host::data::{self, DatasetConfig};
+use robofish_host::sim::stats::TileStats;
+use robofish_host::sim::{
+    parse_bit_order, preset, BitOrder, Codebook, SimConfig, Simulator, Split, PRESET_NAMES,
+};
+use std::path::PathBuf;
+
+/// Simulate MERFISH tiles (8 rounds x 2 colours) with ground truth.
+#[derive(clap::Args, Debug)]
+pub struct Cmd {
+    /// Parameter preset.
+    #[arg(long, default_value = "seed", value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
+    preset: String,
+    /// Dataset root to create (gets train/, val/, test/ and codebook.csv).
+    #[arg(long)]
+    out: PathBuf,
+    /// Training tiles.
+    #[arg(long, default_value_t = 500)]
+    train: usize,
+    /// Validation tiles.
+    #[arg(long, default_value_t = 50)]
+    val: usize,
+    /// Test tiles.
+    #[arg(long, default_value_t = 50)]
+    test: usize,
+    /// Random seed; the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write into an output folder that already holds a split.
+    #[arg(long)]
+    force: bool,
+    /// Measure and print photons per spot, SNR and background from the pixels.
+    #[arg(long)]
+    stats: bool,
+    /// Codebook CSV (MERlin style) to draw genes from, instead of MHD4.
+    #[arg(long)]
+    codebook: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+/// Changes to the preset.
+#[derive(clap::Args, Debug)]
+struct Overrides {
+    /// Tile height in pixels.
+    #[arg(long)]
+    height: Option<usize>,
+    /// Tile width in pixels.
+    #[arg(long)]
+    width: Option<usize>,
+    /// Emitters per pixel.
+    #[arg(long)]
+    density: Option<f64>,
+    /// Mean integrated photons per on-bit spot (647 nm).
+    #[arg(long)]
+    photons: Option<f64>,
+    /// Background photons per pixel in 647 nm (750 nm scales along).
+    #[arg(long)]
+    background: Option<f64>,
+    /// Probability that an on-bit shows no signal.
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Probability that an off-bit shows a spurious spot.
+    #[arg(long)]
+    spurious: Option<f64>,
+    /// Standard deviation of per-round registration shifts, pixels.
+    #[arg(long)]
+    registration: Option<f64>,
+    /// Real genes in the MHD4 codebook (the rest of 140 are blanks).
+    #[arg(long)]
+    real_genes: Option<usize>,
+    /// Bits per pixel of the TIFFs.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["8", "16"]))]
+    bits: Option<String>,
+    /// Which image carries which barcode bit.
+    #[arg(long, value_parser = parse_bit_order)]
+    bit_order: Option<BitOrder>,
+}
+
+impl Overrides {
+    fn apply(&self, mut config: SimConfig) -> anyhow::Result<SimConfig> {
+        config.height = self.height.unwrap_or(config.height);
+        config.width = self.width.unwrap_or(config.width);
+        config.density = self.density.unwrap_or(config.density);
+        config.spot_photons = self.photons.unwrap_or(config.spot_photons);
+        if let Some(background) = self.background {
+            let ratio = if config.background[0] > 0.0 {
+                config.background[1] / config.background[0]
+            } else {
+                1.0
+            };
+            config.background = [background, background * ratio];
+        }
+        config.bit_dropout = self.dropout.unwrap_or(config.bit_dropout);
+        config.spurious_rate = self.spurious.unwrap_or(config.spurious_rate);
+        config.registration_sigma = self.registration.unwrap_or(config.registration_sigma);
+        config.real_genes = self.real_genes.unwrap_or(config.real_genes);
+        if let Some(bits) = &self.bits {
+            config.camera = config.camera.with_bits(bits.parse().context("--bits")?);
+        }
+        config.bit_order = self.bit_order.unwrap_or(config.bit_order);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl Cmd {
+    /// Simulates every requested split and writes it.
+    pub fn run(self) -> anyhow::Result<()> {
+        let base =
+            preset(&self.preset).with_context(|| format!("unknown preset `{}`", self.preset))?;
+        let config = self.overrides.apply(base)?;
+        let codebook = match &self.codebook {
+            Some(path) => data::resolve_codebook(&self.out, Some(path))?,
+            None => Codebook::mhd4(config.real_genes),
+        };
+        let simulator = Simulator::new(config, codebook, self.seed)?;
+        let splits = [
+            (Split::Train, self.train),
+            (Split::Val, self.val),
+            (Split::Test, self.test),
+        ];
+        let splits: Vec<(Split, usize)> =
+            splits.into_iter().filter(|(_, count)| *count > 0).collect();
+        if splits.is_empty() {
+            bail!("nothing to simulate: --train, --val and --test are all 0");
+        }
+        for (split, _) in &splits {
+            let dir = data::split_dir(&self.out, *split);
+            if !self.force && dir.exists() {
+                bail!(
+                    "{} already exists; pass --force to write into it",
+                    dir.display()
+                );
+            }
+        }
+        data::write_codebook(&self.out, simulator.codebook())?;
+
+        let total_tiles: usize = splits.iter().map(|(_, count)| count).sum();
+        let progress = progress_bar(total_tiles as u64);
+        let mut all_stats = TileStats::default();
+        for (split, count) in splits {
+            let dir = data::split_dir(&self.out, split);
+            data::create_split_dirs(&dir)?;
+            data::write_split_config(
+                &dir,
+                &DatasetConfig::for_simulation(simulator.config(), count, self.seed),
+            )?;
+            let stats = (0..count)
+                .into_par_iter()
+                .map(|index| -> anyhow::Result<TileStats> {
+                    let tile = simulator.tile(split, index);
+                    let bits = simulator.config().camera.bits;
+                    data::write_tile(&dir, index + 1, &tile, simulator.codebook(), bits)?;
+                    progress.inc(1);
+                    Ok(if self.stats {
+                        TileStats::measure(&tile, simulator.config())
+                    } else {
+                        TileStats {
+                            tiles: 1,
+                            emitters: tile.truth.len(),
+                            ..TileStats::default()
+                        }
+                    })
+                })
+                .try_reduce(TileStats::default, |a, b| Ok(a.merge(b)))
+                .with_context(|| format!("simulating the `{split}` split"))?;
+            all_stats = all_stats.merge(stats);
+        }
+        progress.finish_and_clear();
+
+        let config = simulator.config();
+        println!(
+            "wrote {} tiles of {} x {} ({} preset, seed {}, {}-bit, {} bit order) to {}; {:.1} emitters per tile",
+            all_stats.tiles,
+            config.height,
+            config.width,
+            config.preset,
+            self.seed,
+            config.camera.bits,
+            config.bit_order.name(),
+            self.out.display(),
+            all_stats.emitters_per_tile()
+        );
+        if self.stats {
+            println!("{all_stats}");
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar on stderr; indicatif draws nothing when stderr is not a
+/// terminal, so tests and pipes stay clean.
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} simulating [{bar:40}] {pos}/{len} tiles, {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

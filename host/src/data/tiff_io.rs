@@ -1,0 +1,112 @@
+//! Grayscale TIFF reading and writing.
+use super::{io_error, DataError};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+use tiff::decoder::{Decoder, DecodingResult};
+use tiff::encoder::{colortype, TiffEncoder};
+use tiff::ColorType;
+
+/// One grayscale image as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrayImage {
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+    /// Bits per sample on disk (8 or 16).
+    pub bits: u8,
+    /// Row-major values.
+    pub pixels: Vec<u16>,
+}
+
+/// Writes `pixels` (row-major) as an uncompressed grayscale TIFF of `bits`
+/// (8 or 16) bits per pixel; for 8 bits values above 255 are clipped.
+pub fn write_gray_tiff(
+    path: &Path,
+    height: usize,
+    width: usize,
+    pixels: &[u16],
+    bits: u8,
+) -> Result<(), DataError> {
+    let tiff_error = |source| DataError::Tiff {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::create(path).map_err(io_error(path))?;
+    let mut encoder = TiffEncoder::new(BufWriter::new(file)).map_err(tiff_error)?;
+    let (w, h) = (width as u32, height as u32);
+    if bits == 8 {
+        let bytes: Vec<u8> = pixels.iter().map(|&v| v.min(255) as u8).collect();
+        encoder
+            .write_image::<colortype::Gray8>(w, h, &bytes)
+            .map_err(tiff_error)
+    } else {
+        encoder
+            .write_image::<colortype::Gray16>(w, h, pixels)
+            .map_err(tiff_error)
+    }
+}
+
+/// Reads an 8- or 16-bit grayscale TIFF, or channel 0 of an RGB(A) TIFF
+/// (the original stored its 8-bit images as RGB).
+pub fn read_gray_tiff(path: &Path) -> Result<GrayImage, DataError> {
+    let tiff_error = |source| DataError::Tiff {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => DataError::Missing {
+            path: path.to_path_buf(),
+            what: "a round image".into(),
+        },
+        _ => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    let mut decoder = Decoder::new(BufReader::new(file)).map_err(tiff_error)?;
+    let (width, height) = decoder.dimensions().map_err(tiff_error)?;
+    let color = decoder.colortype().map_err(tiff_error)?;
+    let (channels, bits) = match color {
+        ColorType::Gray(bits @ (8 | 16)) => (1, bits),
+        ColorType::RGB(bits @ (8 | 16)) => (3, bits),
+        ColorType::RGBA(bits @ (8 | 16)) => (4, bits),
+        other => {
+            return Err(DataError::UnsupportedTiff {
+                path: path.to_path_buf(),
+                found: format!("{other:?}"),
+            })
+        }
+    };
+    let samples: Vec<u16> = match decoder.read_image().map_err(tiff_error)? {
+        DecodingResult::U8(values) => values
+            .into_iter()
+            .step_by(channels)
+            .map(u16::from)
+            .collect(),
+        DecodingResult::U16(values) => values.into_iter().step_by(channels).collect(),
+        _ => {
+            return Err(DataError::UnsupportedTiff {
+                path: path.to_path_buf(),
+                found: format!("{color:?} samples"),
+            })
+        }
+    };
+    let (height, width) = (height as usize, width as usize);
+    if samples.len() != height * width {
+        return Err(DataError::UnsupportedTiff {
+            path: path.to_path_buf(),
+            found: format!(
+                "{color:?} with {} samples for {height} x {width} pixels",
+                samples.len()
+            ),
+        });
+    }
+    Ok(GrayImage {
+        height,
+        width,
+        bits,
+        pixels: samples,
+    })
+}

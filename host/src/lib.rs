@@ -1,0 +1,5 @@
+//! robofish host library: simulator, dataset I/O and reports used by the
+//! `robofish` binary (and by its integration tests).
+pub mod data;
+pub mod report;
+pub mod sim;
