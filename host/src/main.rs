@@ -15,18 +15,29 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the demo: a simulated acquisition through the shipped int8 model.
+    Demo(cmd::demo::Demo),
+    /// Simulate MERFISH tiles (8 rounds x 2 colours) with ground truth.
+    Simulate(cmd::simulate::Cmd),
+    /// Draw a tile's 16 images with the ground-truth emitters as a PNG.
+    Render(cmd::render::Cmd),
+    /// Make an untrained int8 model (random weights) for engine checks and benchmarks.
+    Init(cmd::init::Init),
     /// Print a model's architecture, parameter count, MACs, arena size and checksum status.
     Inspect(cmd::inspect::Inspect),
-    Simulate(cmd::simulate::Cmd),
-    Render(cmd::render::Cmd),
+    /// Time the int8 engine on one tile (median and minimum of N runs).
+    Bench(cmd::bench::Bench),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
-        Command::Inspect(cmd) => cmd.run(),
+        Command::Demo(cmd) => cmd.run(),
         Command::Simulate(cmd) => cmd.run(),
         Command::Render(cmd) => cmd.run(),
+        Command::Init(cmd) => cmd.run(),
+        Command::Inspect(cmd) => cmd.run(),
+        Command::Bench(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,8 @@
 //! One module per subcommand; shared argument types live here.
 
+pub mod bench;
+pub mod demo;
+pub mod init;
 pub mod inspect;
 pub mod render;
 pub mod simulate;

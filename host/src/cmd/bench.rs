@@ -1,0 +1,116 @@
+//! `robofish bench MODEL`: int8 engine latency on one tile.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use robofish_host::sim::{preset, Codebook, Simulator, Split};
+use robofish_shared::engine::{InputImage, Network, Pixels};
+use robofish_shared::kernels::KernelPath;
+use robofish_shared::model::decode_model;
+
+use super::TileSize;
+
+/// Time the int8 engine on a simulated tile (median and minimum of N runs
+/// after warm-up, one thread). The kernel path is the best this CPU supports
+/// unless ROBOFISH_KERNELS names one.
+#[derive(Args, Debug)]
+pub struct Bench {
+    /// Model file.
+    pub model: PathBuf,
+    /// Tile size HxW.
+    #[arg(long, default_value = "40x40")]
+    pub tile: TileSize,
+    /// Timed runs.
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// Untimed warm-up runs.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Bench {
+    pub fn run(self) -> Result<()> {
+        if self.runs == 0 {
+            bail!("--runs must be at least 1");
+        }
+        let bytes = std::fs::read(&self.model)
+            .with_context(|| format!("cannot read {}", self.model.display()))?;
+        let model = decode_model(&bytes)
+            .with_context(|| format!("{} is not a usable model", self.model.display()))?;
+        let path = KernelPath::from_env()?;
+        let network = Network::new(model, path)?;
+        let plan = network.plan(self.tile.height, self.tile.width)?;
+        let mut config = preset("seed").context("seed preset")?;
+        config.height = self.tile.height;
+        config.width = self.tile.width;
+        let simulator = Simulator::new(config, Codebook::mhd4(130), 1)?;
+        let tile = simulator.tile(Split::Test, 0);
+        let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
+        let mut arena = vec![0u8; plan.arena_bytes()];
+        let pixels = self.tile.height * self.tile.width;
+        let mut outputs: Vec<Vec<u8>> = network
+            .model()
+            .graph
+            .outputs
+            .iter()
+            .map(|o| {
+                vec![
+                    0u8;
+                    network.model().graph.tensors[o.tensor as usize].channels as usize * pixels
+                ]
+            })
+            .collect();
+        let mut times = Vec::with_capacity(self.runs);
+        for i in 0..self.warmup + self.runs {
+            let mut refs: Vec<&mut [u8]> = outputs.iter_mut().map(|o| o.as_mut_slice()).collect();
+            let start = Instant::now();
+            network.run(&plan, &mut arena, &image, &mut refs)?;
+            if i >= self.warmup {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = if times.len() % 2 == 1 {
+            times[times.len() / 2]
+        } else {
+            (times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0
+        };
+        let min = times[0];
+        let macs = network.model().graph.macs_per_pixel() * pixels as f64;
+        let gmac_per_s = macs / (median * 1e-3) / 1e9;
+        if self.json {
+            println!(
+                "{{\"model\":{:?},\"tile\":\"{}\",\"threads\":1,\"kernel_path\":\"{}\",\"runs\":{},\"median_ms\":{:.4},\"min_ms\":{:.4},\"gmac\":{:.4},\"gmac_per_s\":{:.3},\"arena_bytes\":{}}}",
+                self.model.display().to_string(),
+                self.tile,
+                network.kernel_path(),
+                self.runs,
+                median,
+                min,
+                macs / 1e9,
+                gmac_per_s,
+                plan.arena_bytes()
+            );
+        } else {
+            println!(
+                "{} on {} tile, {} thread, kernels {}: median {:.3} ms, min {:.3} ms over {} runs ({:.3} G MAC, {:.2} GMAC/s, arena {} bytes)",
+                self.model.display(),
+                self.tile,
+                1,
+                network.kernel_path(),
+                median,
+                min,
+                self.runs,
+                macs / 1e9,
+                gmac_per_s,
+                plan.arena_bytes()
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! `robofish init`: an untrained int8 model, for checking the pipeline,
+//! planning memory and benchmarking before a trained model exists.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use robofish_host::sim::{preset, Codebook, Simulator, Split, PRESET_NAMES};
+use robofish_shared::engine::{InputImage, Pixels};
+use robofish_shared::model::{
+    encode_model, ArchConfig, CodebookEntry, Normalisation, Provenance, QuantMode,
+};
+use robofish_shared::quantize::{quantise, Calibrator, Observer, QuantiseOptions};
+use robofish_shared::reference::FloatModel;
+
+/// Make an UNTRAINED anglerFISH int8 model: random LeCun-normal weights,
+/// statically calibrated on simulated tiles. Its predictions are meaningless;
+/// use it to exercise the engine, `inspect` and `bench`.
+#[derive(Args, Debug)]
+pub struct Init {
+    /// Output model file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Channel-width multiplier (1.0 = the original 48/96/192).
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f32,
+    /// One set of first-stage weights for both colours.
+    #[arg(long)]
+    pub shared_first_stage: bool,
+    /// Seed for the weights and the calibration tiles.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated tiles used for normalisation and calibration.
+    #[arg(long, default_value_t = 4)]
+    pub calib_tiles: usize,
+    /// Simulator preset of the calibration tiles.
+    #[arg(long, default_value = "seed", value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
+    pub preset: String,
+    /// Activation range observer: minmax or a percentile such as 99.99.
+    #[arg(long, default_value = "minmax")]
+    pub observer: String,
+}
+
+/// Parses `minmax` or a percentile in (50, 100].
+pub fn parse_observer(text: &str) -> Result<Observer> {
+    if text == "minmax" {
+        return Ok(Observer::MinMax);
+    }
+    match text.parse::<f64>() {
+        Ok(p) if p > 50.0 && p <= 100.0 => Ok(Observer::Percentile(p)),
+        _ => bail!("observer '{text}' must be 'minmax' or a percentile in (50, 100], e.g. 99.99"),
+    }
+}
+
+impl Init {
+    pub fn run(self) -> Result<()> {
+        if !(self.width > 0.0 && self.width <= 4.0) {
+            bail!("--width {} must be in (0, 4]", self.width);
+        }
+        if self.calib_tiles == 0 {
+            bail!("--calib-tiles must be at least 1");
+        }
+        let observer = parse_observer(&self.observer)?;
+        let mut arch = ArchConfig::seed().scaled(self.width);
+        arch.shared_first_stage = self.shared_first_stage;
+        let config = preset(&self.preset).context("unknown preset")?;
+        let codebook = Codebook::mhd4(config.real_genes);
+        let simulator = Simulator::new(config, codebook.clone(), self.seed)?;
+        let tiles: Vec<_> = (0..self.calib_tiles)
+            .map(|i| simulator.tile(Split::Train, i))
+            .collect();
+        let normalisation = measure_normalisation(&tiles);
+        let float =
+            FloatModel::random(&arch, normalisation, self.seed).map_err(anyhow::Error::msg)?;
+        let mut calib = Calibrator::new(&float, observer);
+        for tile in &tiles {
+            let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
+            calib.observe(&float.forward(&image));
+        }
+        let options = QuantiseOptions {
+            name: format!("anglerfish-untrained-w{}", self.width),
+            mode: QuantMode::Static,
+            bit_order: Default::default(),
+            codebook: Some(
+                codebook
+                    .entries()
+                    .iter()
+                    .map(|e| CodebookEntry {
+                        name: e.name.clone(),
+                        word: e.word,
+                    })
+                    .collect(),
+            ),
+            provenance: Provenance {
+                tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+                data: format!(
+                    "{} calibration tiles of preset '{}', seed {}",
+                    self.calib_tiles, self.preset, self.seed
+                ),
+                notes: "UNTRAINED: random weights; for engine checks and benchmarks only".into(),
+            },
+        };
+        let model = quantise(&float, &calib, &options).map_err(anyhow::Error::msg)?;
+        let bytes = encode_model(&model)?;
+        std::fs::write(&self.out, &bytes)
+            .with_context(|| format!("cannot write {}", self.out.display()))?;
+        println!(
+            "wrote {} ({} bytes, {} parameters, untrained)",
+            self.out.display(),
+            bytes.len(),
+            model.parameter_count()
+        );
+        Ok(())
+    }
+}
+
+/// Per-image mean and standard deviation of raw counts over `tiles`: the
+/// normalisation stored in the model (fixed per model, so streamed bands and
+/// whole tiles see the same numbers).
+pub fn measure_normalisation(tiles: &[robofish_host::sim::Tile]) -> Normalisation {
+    let mut mean = vec![0f32; 16];
+    let mut std = vec![0f32; 16];
+    for c in 0..16 {
+        let (mut sum, mut sq, mut n) = (0f64, 0f64, 0f64);
+        for tile in tiles {
+            let plane = tile.height * tile.width;
+            for &v in &tile.images[c * plane..(c + 1) * plane] {
+                sum += v as f64;
+                sq += (v as f64) * (v as f64);
+                n += 1.0;
+            }
+        }
+        let m = sum / n.max(1.0);
+        mean[c] = m as f32;
+        std[c] = ((sq / n.max(1.0) - m * m).max(1.0)).sqrt() as f32;
+    }
+    Normalisation { mean, std }
+}

@@ -1,0 +1,106 @@
+//! `init`, `inspect`, `bench` and `demo` through the real binary.
+
+use std::process::Command;
+
+fn robofish() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_robofish"))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("robofish-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn init_inspect_bench_round_trip() {
+    let dir = temp_dir("model");
+    let model = dir.join("narrow.rfm");
+    let out = robofish()
+        .args(["init", "--width", "0.125", "--calib-tiles", "1", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = robofish()
+        .arg("inspect")
+        .arg(&model)
+        .args(["--tile", "40x40", "--tile", "41x40", "--layers"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "widths 6/12/24",
+        "CRC-32",
+        "ok",
+        "arena",
+        "multiples of 4",
+        "static",
+        "UNTRAINED",
+        "conv3x3",
+    ] {
+        assert!(
+            text.contains(expected),
+            "inspect output lacks '{expected}':\n{text}"
+        );
+    }
+
+    let out = robofish()
+        .arg("bench")
+        .arg(&model)
+        .args(["--tile", "16x16", "--runs", "3", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for key in [
+        "\"median_ms\":",
+        "\"min_ms\":",
+        "\"kernel_path\":",
+        "\"gmac_per_s\":",
+        "\"threads\":1",
+        "\"tile\":\"16x16\"",
+    ] {
+        assert!(text.contains(key), "bench JSON lacks {key}: {text}");
+    }
+
+    // A corrupted file is refused with the reason, not a panic.
+    let mut bytes = std::fs::read(&model).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let broken = dir.join("broken.rfm");
+    std::fs::write(&broken, &bytes).unwrap();
+    let out = robofish().arg("inspect").arg(&broken).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("corrupted") && err.contains("CRC-32"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn demo_without_shipped_models_explains_and_succeeds() {
+    let dir = temp_dir("demo");
+    let out = robofish()
+        .args(["demo", "--models"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no trained model is shipped yet"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
