@@ -100,7 +100,8 @@ fn every_corruption_class_has_its_own_error() {
 #[test]
 fn invalid_graphs_are_refused_with_reasons() {
     let base = small_model();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Model)>)> = vec![
+    type Corruption = Box<dyn Fn(&mut Model)>;
+    let cases: Vec<(&str, Corruption)> = vec![
         ("never written", Box::new(|m| m.graph.nodes.truncate(3))),
         (
             "does not exist",

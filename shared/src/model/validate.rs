@@ -159,6 +159,13 @@ pub fn validate(model: &Model) -> Result<(), ModelError> {
                         blob.scales.len()
                     )));
                 }
+                if blob.scales.iter().any(|s| !(s.is_finite() && *s > 0.0))
+                    || !(conv.pre_activation.scale.is_finite() && conv.pre_activation.scale > 0.0)
+                {
+                    return Err(invalid(format!(
+                        "conv node {n} has a weight or pre-activation scale that is not positive and finite"
+                    )));
+                }
                 if blob.data.contains(&i8::MIN) {
                     return Err(invalid(format!(
                         "weight blob {} contains -128; weights are clamped to [-127, 127]",
