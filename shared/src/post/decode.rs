@@ -532,9 +532,9 @@ pub(crate) mod tests {
             (counts.calls(), counts.coding_calls(), counts.spots()),
             (3, 2, 4)
         );
-        // (1 blank call / 10 blanks) / (2 coding calls / 130 coding words).
+        // 1 blank call x (130 coding / 10 blank words) / 3 calls.
         let rate = counts.misidentification_rate(&decoder).unwrap();
-        assert!((rate - 6.5).abs() < 1e-12);
+        assert!((rate - 13.0 / 3.0).abs() < 1e-12);
         let mut merged = counts;
         merged.merge(&counts);
         assert_eq!(merged.spots(), 8);

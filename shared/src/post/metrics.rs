@@ -335,14 +335,15 @@ fn sqrt(value: f64) -> f64 {
     }
 }
 
-/// The MERlin blank misidentification rate: calls per blank codeword over
-/// calls per coding codeword,
-/// `(blank_calls / blank_codewords) / (coding_calls / coding_codewords)`.
+/// The blank misidentification rate, estimated the MERlin way: errors land
+/// on blank and coding codewords alike, so the wrong calls among coding
+/// codewords are about `blank_calls * coding_codewords / blank_codewords`,
+/// and the rate is that over all calls:
+/// `blank_calls * (coding_codewords / blank_codewords) / (blank_calls + coding_calls)`.
 ///
-/// Wrong calls land on blank and coding codewords alike, so this estimates
-/// the fraction of coding calls that are wrong. `Some(0.0)` with no calls
-/// at all; `None` when it cannot be measured: the codebook has no blank or
-/// no coding codewords, or there are blank calls but no coding calls.
+/// `Some(0.0)` with no calls at all; `None` when it cannot be measured (the
+/// codebook has no blank or no coding codewords). The estimate can exceed 1
+/// when blank calls dominate, which says the decoder is guessing.
 pub fn misidentification_rate(
     blank_calls: u64,
     coding_calls: u64,
@@ -352,13 +353,11 @@ pub fn misidentification_rate(
     if blank_codewords == 0 || coding_codewords == 0 {
         return None;
     }
-    if coding_calls == 0 {
-        return (blank_calls == 0).then_some(0.0);
+    let all_calls = blank_calls + coding_calls;
+    if all_calls == 0 {
+        return Some(0.0);
     }
-    Some(
-        (blank_calls as f64 / blank_codewords as f64)
-            / (coding_calls as f64 / coding_codewords as f64),
-    )
+    Some(blank_calls as f64 * (coding_codewords as f64 / blank_codewords as f64) / all_calls as f64)
 }
 
 /// A ground-truth emitter.
@@ -818,13 +817,13 @@ mod tests {
 
     #[test]
     fn misidentification_rate_the_merlin_way() {
-        // 3 blank calls over 10 blanks, 260 coding calls over 130 words.
+        // 3 blank calls x (130 coding / 10 blank words) / 263 calls.
         assert!(close(
             misidentification_rate(3, 260, 10, 130).unwrap(),
-            0.15
+            39.0 / 263.0
         ));
         assert_eq!(misidentification_rate(0, 0, 10, 130), Some(0.0));
-        assert_eq!(misidentification_rate(2, 0, 10, 130), None);
+        assert!(close(misidentification_rate(2, 0, 10, 130).unwrap(), 13.0));
         assert_eq!(misidentification_rate(0, 5, 0, 140), None);
         assert_eq!(misidentification_rate(0, 5, 140, 0), None);
     }
