@@ -1,4 +1,142 @@
 //! `robofish-device`: the on-microscope runtime.
-fn main() {
-    println!("robofish-device {}", env!("CARGO_PKG_VERSION"));
+use std::io::{BufReader, BufWriter};
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
+use robofish_shared::kernels::KernelPath;
+
+/// Streams fields of view from a host through the int8 anglerFISH model and
+/// answers with spots, decoded genes, timing and (given truth) accuracy.
+#[derive(Parser, Debug)]
+#[command(name = "robofish-device", version, about)]
+struct Args {
+    /// Talk over standard input/output (how `robofish stream --device exec:...` runs it).
+    #[arg(long, conflicts_with_all = ["listen", "serial"])]
+    stdio: bool,
+    /// Listen for TCP connections on ADDR (e.g. 0.0.0.0:7878); serves one host at a time.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Talk over a serial port, PATH[@BAUD] (default 115200 baud).
+    #[arg(long, value_name = "PATH[@BAUD]")]
+    serial: Option<String>,
+    /// Model file to start with.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where a flashed model is stored (atomically); loaded at start if present and no --model is given.
+    #[arg(long)]
+    model_store: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output rows per band.
+    #[arg(long, default_value_t = 64)]
+    band_rows: usize,
+    /// Output columns per tile.
+    #[arg(long, default_value_t = 256)]
+    tile_cols: usize,
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("robofish-device: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let mut config = DeviceConfig {
+        band_rows: args.band_rows.max(1),
+        tile_cols: args.tile_cols.max(1),
+        model_store: args.model_store.clone(),
+        kernels: KernelPath::from_env().context("ROBOFISH_KERNELS")?,
+        ..DeviceConfig::default()
+    };
+    if let Some(t) = args.threads {
+        config.threads = t.max(1);
+    }
+    let mut device = Device::new(config);
+    let initial = args
+        .model
+        .clone()
+        .or_else(|| args.model_store.clone().filter(|p| p.exists()));
+    if let Some(path) = initial {
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read model {}", path.display()))?;
+        device
+            .load_model(&bytes)
+            .with_context(|| format!("cannot load model {}", path.display()))?;
+    }
+    if args.stdio {
+        let stdin = std::io::stdin();
+        let stdout = std::io::stdout();
+        let mut reader = stdin.lock();
+        let mut writer = BufWriter::new(stdout.lock());
+        serve(&mut device, &mut reader, &mut writer)?;
+        return Ok(());
+    }
+    if let Some(addr) = args.listen {
+        let listener =
+            TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))?;
+        eprintln!("robofish-device: listening on {}", listener.local_addr()?);
+        for stream in listener.incoming() {
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("robofish-device: accept failed: {e}");
+                    continue;
+                }
+            };
+            stream.set_nodelay(true).ok();
+            let mut reader = BufReader::new(stream.try_clone()?);
+            let mut writer = BufWriter::new(stream);
+            match serve(&mut device, &mut reader, &mut writer) {
+                Ok(ServeOutcome::Shutdown) => return Ok(()),
+                Ok(ServeOutcome::Disconnected) => continue,
+                Err(e) => eprintln!("robofish-device: connection ended: {e:#}"),
+            }
+        }
+        return Ok(());
+    }
+    if let Some(spec) = args.serial {
+        let (path, baud) = match spec.split_once('@') {
+            Some((p, b)) => (
+                p.to_string(),
+                b.parse::<u32>()
+                    .with_context(|| format!("bad baud rate '{b}'"))?,
+            ),
+            None => (spec.clone(), 115_200),
+        };
+        let port = open_serial(&path, baud)?;
+        let mut reader = port.try_clone()?;
+        let mut writer = port;
+        serve(&mut device, &mut reader, &mut writer)?;
+        return Ok(());
+    }
+    bail!("choose a transport: --stdio, --listen ADDR or --serial PATH[@BAUD] (see --help)")
+}
+
+/// Opens a serial device read/write in raw mode at `baud`.
+fn open_serial(path: &str, baud: u32) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open serial port {path}"))?;
+    // Configure raw mode and speed with stty, which every board's userland has;
+    // a pty or pipe (tests) ignores it.
+    let status = std::process::Command::new("stty")
+        .args(["-F", path, &baud.to_string(), "raw", "-echo"])
+        .status();
+    if let Ok(s) = status {
+        if !s.success() {
+            eprintln!("robofish-device: warning: stty could not configure {path}; using it as is");
+        }
+    }
+    Ok(file)
 }

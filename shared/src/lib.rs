@@ -28,3 +28,5 @@ pub mod rng;
 pub mod quantize;
 #[cfg(feature = "std")]
 pub mod reference;
+#[cfg(feature = "std")]
+pub mod synthetic;

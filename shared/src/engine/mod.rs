@@ -5,12 +5,16 @@
 //! one tile size, where every tensor lives in a single arena. [`Network::run`]
 //! then executes the graph into caller-provided buffers without allocating.
 
+#[cfg(feature = "alloc")]
+mod halo;
 mod image;
 #[cfg(feature = "alloc")]
 mod network;
 #[cfg(feature = "alloc")]
 mod plan;
 
+#[cfg(feature = "alloc")]
+pub use halo::receptive_halo;
 pub use image::{InputImage, Pixels};
 #[cfg(feature = "alloc")]
 pub use network::Network;

@@ -408,3 +408,29 @@ mod tests {
         assert!(cfg.check().is_err());
     }
 }
+
+#[cfg(test)]
+mod halo_tests {
+    use super::*;
+    use crate::engine::receptive_halo;
+
+    struct Shape(TensorId, TensorId);
+    impl super::super::graph::ConvTopology for Shape {
+        fn input(&self) -> TensorId {
+            self.0
+        }
+        fn output(&self) -> TensorId {
+            self.1
+        }
+    }
+
+    #[test]
+    fn anglerfish_halo_is_67_pixels() {
+        // Per U-Net: 3 convs, pool, 3, pool, 3, up, 3, up, 3 (worked out in
+        // engine/halo.rs); two U-Nets in sequence, then two head convs.
+        let graph = ArchConfig::seed()
+            .build(|s| Shape(s.input, s.output))
+            .unwrap();
+        assert_eq!(receptive_halo(&graph), 67);
+    }
+}

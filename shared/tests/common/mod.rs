@@ -2,47 +2,11 @@
 #![allow(dead_code)]
 
 use robofish_shared::engine::{InputImage, Pixels};
-use robofish_shared::model::{ArchConfig, Model, Normalisation};
-use robofish_shared::quantize::{quantise, Calibrator, Observer, QuantiseOptions};
+use robofish_shared::model::{ArchConfig, Model};
+use robofish_shared::quantize::Observer;
 use robofish_shared::reference::FloatModel;
-use robofish_shared::rng::SplitMix64;
 
-/// Camera-like raw stack `[16][h][w]`: offset + background + a few Gaussian
-/// spots on random subsets of the images + noise.
-pub fn camera_tile(h: usize, w: usize, seed: u64) -> Vec<u16> {
-    let mut rng = SplitMix64::new(seed);
-    let channels = 16;
-    let mut img = vec![0f64; channels * h * w];
-    for c in 0..channels {
-        let bg = 100.0 + 40.0 * rng.uniform();
-        for p in 0..h * w {
-            img[c * h * w + p] = bg + 8.0 * rng.normal();
-        }
-    }
-    let spots = (h * w / 60).max(3);
-    for _ in 0..spots {
-        let (y0, x0) = (rng.uniform() * h as f64, rng.uniform() * w as f64);
-        let amplitude = 150.0 + 300.0 * rng.uniform();
-        for c in 0..channels {
-            if rng.below(4) != 0 {
-                continue;
-            }
-            for y in 0..h {
-                for x in 0..w {
-                    let d2 = (y as f64 + 0.5 - y0).powi(2) + (x as f64 + 0.5 - x0).powi(2);
-                    img[c * h * w + y * w + x] += amplitude * (-d2 / 2.6).exp();
-                }
-            }
-        }
-    }
-    img.iter()
-        .map(|v| v.round().clamp(0.0, 65535.0) as u16)
-        .collect()
-}
-
-pub fn normalisation() -> Normalisation {
-    Normalisation::uniform(16, 160.0, 120.0)
-}
+pub use robofish_shared::synthetic::camera_tile;
 
 /// A random float anglerFISH of `arch` and its static int8 quantisation,
 /// calibrated on `calib_tiles` tiles of `size x size`.
@@ -52,16 +16,14 @@ pub fn quantised(
     calib_tiles: usize,
     size: usize,
 ) -> (FloatModel, Model) {
-    let mut float = FloatModel::random(arch, normalisation(), seed).unwrap();
-    spread_heads(&mut float, size);
-    let mut calib = Calibrator::new(&float, observer());
-    for t in 0..calib_tiles {
-        let tile = camera_tile(size, size, 1000 + t as u64);
-        let image = InputImage::planar(Pixels::U16(&tile), 16, size, size).unwrap();
-        calib.observe(&float.forward(&image));
-    }
-    let model = quantise(&float, &calib, &QuantiseOptions::default()).unwrap();
-    (float, model)
+    robofish_shared::synthetic::random_quantised_with(
+        arch,
+        seed,
+        calib_tiles,
+        size,
+        observer(),
+        |float| spread_heads(float, size),
+    )
 }
 
 /// LeCun-initialised random networks are stable but their sigmoid heads sit

@@ -1,0 +1,303 @@
+//! The host side of the protocol over any byte stream: handshake, model
+//! flashing, sending a FOV as row bands, and collecting its results.
+
+use std::io::{Read, Write};
+
+use anyhow::{anyhow, bail, Context, Result};
+use heapless::{String as HString, Vec as HVec};
+use robofish_shared::checksum::{crc32, Crc32};
+use robofish_shared::model::model_hash;
+use robofish_shared::protocol::{
+    encode_frame, DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd,
+    FrameStart, FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin, ModelChunk,
+    ModelEnd, ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot, MAX_ENCODED_FRAME_BYTES,
+    MAX_MODEL_CHUNK_BYTES, MAX_TRUTH_SPOTS_PER_CHUNK, PROTOCOL_VERSION,
+};
+
+/// One field of view to stream: `images` planar `[16][height][width]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Fov<'a> {
+    /// Rows per image.
+    pub height: usize,
+    /// Columns per image.
+    pub width: usize,
+    /// Rounds (8).
+    pub rounds: u8,
+    /// Colours (2).
+    pub colours: u8,
+    /// Planar raw counts, image index = colour * rounds + round.
+    pub images: &'a [u16],
+    /// Ground truth to send along, if any.
+    pub truth: Option<&'a [TruthSpot]>,
+}
+
+/// What the device answered for one FOV.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FovResult {
+    /// Spots in device order.
+    pub spots: Vec<WireSpot>,
+    /// Accuracy, when truth was sent.
+    pub metrics: Option<DetectionCounts>,
+    /// Timing (absent when the FOV failed).
+    pub timing: Option<FrameTiming>,
+    /// The device's error, when the FOV failed.
+    pub error: Option<ErrorReport>,
+}
+
+/// A protocol client over a reader and a writer.
+pub struct Client<R: Read, W: Write> {
+    reader: R,
+    writer: W,
+    decoder: Box<FrameDecoder>,
+    out: Vec<u8>,
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    max_band_bytes: usize,
+}
+
+impl<R: Read, W: Write> Client<R, W> {
+    /// A client over `reader` (device -> host) and `writer` (host -> device).
+    pub fn new(reader: R, writer: W) -> Self {
+        Client {
+            reader,
+            writer,
+            decoder: Box::new(FrameDecoder::new()),
+            out: vec![0u8; MAX_ENCODED_FRAME_BYTES],
+            input: vec![0u8; 64 * 1024],
+            start: 0,
+            end: 0,
+            max_band_bytes: robofish_shared::protocol::MAX_ROW_BAND_BYTES,
+        }
+    }
+
+    /// Sends one message.
+    pub fn send(&mut self, message: &HostMessage<'_>) -> Result<()> {
+        let frame =
+            encode_frame(message, &mut self.out).map_err(|e| anyhow!("cannot encode: {e}"))?;
+        self.writer
+            .write_all(frame)
+            .context("sending to the device")
+    }
+
+    /// Flushes buffered output.
+    pub fn flush(&mut self) -> Result<()> {
+        self.writer.flush().context("sending to the device")
+    }
+
+    /// Receives the next message (blocking).
+    pub fn recv(&mut self) -> Result<DeviceMessage> {
+        loop {
+            if self.start < self.end {
+                match self
+                    .decoder
+                    .feed::<DeviceMessage>(&self.input[self.start..self.end])
+                {
+                    Feed::Pending => self.start = self.end,
+                    Feed::Message { message, remaining } => {
+                        self.start = self.end - remaining.len();
+                        return Ok(message);
+                    }
+                    Feed::Error { error, remaining } => {
+                        self.start = self.end - remaining.len();
+                        bail!("garbled reply from the device: {error}");
+                    }
+                }
+            }
+            let n = self
+                .reader
+                .read(&mut self.input)
+                .context("reading from the device")?;
+            if n == 0 {
+                bail!("the device closed the connection");
+            }
+            self.start = 0;
+            self.end = n;
+        }
+    }
+
+    /// Handshake; refuses another protocol version with both versions named.
+    pub fn hello(&mut self) -> Result<HelloAck> {
+        let mut client = HString::new();
+        let _ = client.push_str(concat!("robofish ", env!("CARGO_PKG_VERSION")));
+        self.send(&HostMessage::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            client,
+        }))?;
+        self.flush()?;
+        match self.recv()? {
+            DeviceMessage::HelloAck(ack) => {
+                if ack.version != PROTOCOL_VERSION {
+                    bail!(
+                        "device speaks protocol {}, this host {}",
+                        ack.version,
+                        PROTOCOL_VERSION
+                    );
+                }
+                self.max_band_bytes =
+                    (ack.max_row_band_bytes as usize).clamp(1, self.max_band_bytes);
+                Ok(ack)
+            }
+            DeviceMessage::Error(e) => bail!("{e}"),
+            other => bail!("unexpected reply to Hello: {other:?}"),
+        }
+    }
+
+    /// Uploads a model file; the device verifies, stores and loads it.
+    pub fn flash(&mut self, bytes: &[u8]) -> Result<ModelInfo> {
+        self.send(&HostMessage::ModelBegin(ModelBegin {
+            total_len: u32::try_from(bytes.len()).context("model larger than 4 GiB")?,
+            hash: model_hash(bytes),
+        }))?;
+        for (i, chunk) in bytes.chunks(MAX_MODEL_CHUNK_BYTES).enumerate() {
+            self.send(&HostMessage::ModelChunk(ModelChunk {
+                offset: (i * MAX_MODEL_CHUNK_BYTES) as u32,
+                bytes: chunk,
+                crc32: crc32(chunk),
+            }))?;
+        }
+        self.send(&HostMessage::ModelEnd(ModelEnd {
+            crc32: crc32(bytes),
+        }))?;
+        self.flush()?;
+        match self.recv()? {
+            DeviceMessage::ModelAccepted(info) => Ok(info),
+            DeviceMessage::Error(e) => bail!("{e}"),
+            other => bail!("unexpected reply to a model upload: {other:?}"),
+        }
+    }
+
+    /// Sends one FOV: FrameStart, row bands, truth, FrameEnd.
+    pub fn send_fov(&mut self, frame_id: u32, fov: &Fov<'_>) -> Result<()> {
+        let images = fov.rounds as usize * fov.colours as usize;
+        if fov.images.len() != images * fov.height * fov.width {
+            bail!(
+                "FOV buffer holds {} pixels, expected {images} x {} x {}",
+                fov.images.len(),
+                fov.height,
+                fov.width
+            );
+        }
+        let start = FrameStart {
+            frame_id,
+            width: u16::try_from(fov.width).context("FOV wider than 65535")?,
+            height: u16::try_from(fov.height).context("FOV taller than 65535")?,
+            rounds: fov.rounds,
+            colours: fov.colours,
+            pixel: PixelType::U16,
+            has_truth: fov.truth.is_some(),
+        };
+        self.send(&HostMessage::FrameStart(start))?;
+        let rows_per_band = start.rows_per_band(self.max_band_bytes).max(1) as usize;
+        let mut crc = Crc32::new();
+        let mut data = Vec::with_capacity(rows_per_band * start.row_bytes());
+        let plane = fov.height * fov.width;
+        for first in (0..fov.height).step_by(rows_per_band) {
+            let count = rows_per_band.min(fov.height - first);
+            data.clear();
+            for y in first..first + count {
+                for image in 0..images {
+                    let row = &fov.images[image * plane + y * fov.width..][..fov.width];
+                    for &p in row {
+                        data.extend_from_slice(&p.to_le_bytes());
+                    }
+                }
+            }
+            crc.update(&data);
+            self.send(&HostMessage::RowBand(RowBand {
+                frame_id,
+                first_row: first as u16,
+                row_count: count as u16,
+                data: &data,
+            }))?;
+        }
+        if let Some(truth) = fov.truth {
+            let chunks: Vec<&[TruthSpot]> = if truth.is_empty() {
+                vec![&[]]
+            } else {
+                truth.chunks(MAX_TRUTH_SPOTS_PER_CHUNK).collect()
+            };
+            let last = chunks.len() - 1;
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                let mut spots = HVec::new();
+                for s in chunk {
+                    let _ = spots.push(*s);
+                }
+                self.send(&HostMessage::GroundTruth(GroundTruth {
+                    frame_id,
+                    chunk_index: i as u16,
+                    last: i == last,
+                    spots,
+                }))?;
+            }
+        }
+        self.send(&HostMessage::FrameEnd(FrameEnd {
+            frame_id,
+            checksum: crc.finalize(),
+        }))?;
+        self.flush()
+    }
+
+    /// Collects the device's answer for `frame_id`: Spots chunks, Metrics
+    /// and FrameTiming, or an Error.
+    pub fn collect(&mut self, frame_id: u32) -> Result<FovResult> {
+        let mut result = FovResult::default();
+        loop {
+            match self.recv()? {
+                DeviceMessage::Spots(s) if s.frame_id == frame_id => {
+                    result.spots.extend(s.spots.iter().copied())
+                }
+                DeviceMessage::Metrics(m) if m.frame_id == frame_id => {
+                    result.metrics = Some(m.counts)
+                }
+                DeviceMessage::FrameTiming(t) if t.frame_id == frame_id => {
+                    result.timing = Some(t);
+                    return Ok(result);
+                }
+                DeviceMessage::Error(e) if e.frame_id == Some(frame_id) || e.frame_id.is_none() => {
+                    result.error = Some(e);
+                    return Ok(result);
+                }
+                other => bail!("unexpected message while waiting for frame {frame_id}: {other:?}"),
+            }
+        }
+    }
+
+    /// Asks for the session report.
+    pub fn report(&mut self) -> Result<Report> {
+        self.send(&HostMessage::ReportRequest)?;
+        self.flush()?;
+        match self.recv()? {
+            DeviceMessage::Report(r) => Ok(r),
+            other => bail!("unexpected reply to ReportRequest: {other:?}"),
+        }
+    }
+
+    /// Ends the session.
+    pub fn shutdown(&mut self) -> Result<()> {
+        self.send(&HostMessage::Shutdown)?;
+        self.flush()?;
+        match self.recv()? {
+            DeviceMessage::ShutdownAck => Ok(()),
+            other => bail!("unexpected reply to Shutdown: {other:?}"),
+        }
+    }
+}
+
+/// A device served in-process on a thread, connected by OS pipes: the
+/// `local` device of `robofish stream`, and the transport of the tests.
+pub fn spawn_local(
+    mut device: crate::Device,
+) -> Result<(
+    Client<std::io::PipeReader, std::io::PipeWriter>,
+    std::thread::JoinHandle<Result<crate::ServeOutcome>>,
+)> {
+    let (host_reader, device_writer) = std::io::pipe()?;
+    let (device_reader, host_writer) = std::io::pipe()?;
+    let handle = std::thread::spawn(move || {
+        let mut reader = device_reader;
+        let mut writer = std::io::BufWriter::new(device_writer);
+        crate::serve(&mut device, &mut reader, &mut writer)
+    });
+    Ok((Client::new(host_reader, host_writer), handle))
+}

@@ -1,0 +1,551 @@
+//! The device runtime end to end: band streaming equals whole-image
+//! inference, every fault gets an explicit error without losing later FOVs,
+//! and a soak of 1,000 FOVs over TCP loses nothing.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use robofish_device::client::{spawn_local, Client, Fov};
+use robofish_device::session::SPOT_THRESHOLD;
+use robofish_device::tiling::{BandRunner, RowWindow};
+use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
+use robofish_shared::engine::{InputImage, Network, Pixels};
+use robofish_shared::kernels::KernelPath;
+use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry, Model};
+use robofish_shared::post::peaks::find_spots;
+use robofish_shared::protocol::{
+    encode_frame, ErrorKind, FrameEnd, FrameStart, Hello, HostMessage, PixelType, RowBand,
+    TruthSpot, PROTOCOL_VERSION,
+};
+use robofish_shared::synthetic::{camera_tile, random_quantised};
+
+fn model() -> Model {
+    let (_, mut model) = random_quantised(&ArchConfig::seed().scaled(0.125), 21, 1, 32);
+    model.metadata.codebook = Some(
+        robofish_shared::codebook::mhd4_words()
+            .iter()
+            .enumerate()
+            .map(|(i, &word)| CodebookEntry {
+                name: if i < 130 {
+                    format!("Gene{i:03}")
+                } else {
+                    format!("Blank-{i}")
+                },
+                word,
+            })
+            .collect(),
+    );
+    model
+}
+
+fn config(threads: usize) -> DeviceConfig {
+    DeviceConfig {
+        threads,
+        band_rows: 48,
+        tile_cols: 96,
+        model_store: None,
+        kernels: KernelPath::from_env().unwrap(),
+    }
+}
+
+fn whole_image(network: &Network, tile: &[u16], h: usize, w: usize) -> Vec<Vec<u8>> {
+    let plan = network.plan(h, w).unwrap();
+    let mut arena = vec![0u8; plan.arena_bytes()];
+    let image = InputImage::planar(Pixels::U16(tile), 16, h, w).unwrap();
+    let mut pos = vec![0u8; h * w];
+    let mut bits = vec![0u8; 16 * h * w];
+    network
+        .run(&plan, &mut arena, &image, &mut [&mut pos, &mut bits])
+        .unwrap();
+    vec![pos, bits]
+}
+
+fn row_interleaved(tile: &[u16], h: usize, w: usize) -> Vec<u16> {
+    let mut rows = vec![0u16; tile.len()];
+    for c in 0..16 {
+        for y in 0..h {
+            rows[y * 16 * w + c * w..][..w].copy_from_slice(&tile[c * h * w + y * w..][..w]);
+        }
+    }
+    rows
+}
+
+#[test]
+fn band_streamed_output_equals_whole_fov_512() {
+    let (h, w) = (512, 512);
+    let network = Arc::new(Network::new(model(), KernelPath::from_env().unwrap()).unwrap());
+    let tile = camera_tile(h, w, 77);
+    let whole = whole_image(&network, &tile, h, w);
+    let mut runner = BandRunner::new(network.clone(), h, w, 160, 2).unwrap();
+    assert_eq!(runner.halo(), 67);
+    let rows = row_interleaved(&tile, h, w);
+    // Feed rows incrementally, compute 100-row bands as soon as their input
+    // is complete, discard rows no longer needed.
+    let mut window = RowWindow::new(w, 16);
+    let mut fed = 0;
+    let mut next = 0;
+    let mut max_window_rows = 0;
+    while next < h {
+        let band = next..(next + 100).min(h);
+        let needed = runner.input_rows(&band);
+        while fed < needed.end {
+            let chunk = 16.min(h - fed);
+            window.push_rows(&rows[fed * 16 * w..(fed + chunk) * 16 * w]);
+            fed += chunk;
+        }
+        max_window_rows = max_window_rows.max(window.end_row() - window.first_row());
+        let maps = runner.run(&window, band.clone()).unwrap();
+        for (out, full) in maps.maps.iter().zip(&whole) {
+            let channels = full.len() / (h * w);
+            for c in 0..channels {
+                for (r, y) in band.clone().enumerate() {
+                    assert_eq!(
+                        &out[c * band.len() * w + r * w..][..w],
+                        &full[c * h * w + y * w..][..w],
+                        "channel {c}, row {y}"
+                    );
+                }
+            }
+        }
+        next = band.end;
+        let following = next..(next + 100).min(h);
+        window.discard_before(runner.input_rows(&following).start);
+    }
+    assert!(
+        max_window_rows < h,
+        "the window never held the whole FOV ({max_window_rows} rows)"
+    );
+}
+
+fn fov_truth(seed: u64) -> Vec<TruthSpot> {
+    (0..5)
+        .map(|i| TruthSpot {
+            y: 3.0 + i as f32 * 5.0 + (seed % 3) as f32,
+            x: 7.0 + i as f32 * 4.0,
+            gene: i,
+        })
+        .collect()
+}
+
+fn expected_peaks(network: &Network, tile: &[u16], h: usize, w: usize) -> Vec<(u16, u16)> {
+    let maps = whole_image(network, tile, h, w);
+    let mut peaks = Vec::new();
+    find_spots(&maps[0], h, w, SPOT_THRESHOLD, |p| {
+        peaks.push((p.row, p.col))
+    })
+    .unwrap();
+    peaks
+}
+
+#[test]
+fn streamed_spots_equal_whole_image_peaks_and_flash_works() {
+    let model = model();
+    let bytes = encode_model(&model).unwrap();
+    let network = Network::new(model, KernelPath::from_env().unwrap()).unwrap();
+    let (mut client, handle) = spawn_local(Device::new(config(2))).unwrap();
+    let ack = client.hello().unwrap();
+    assert!(ack.model.is_none());
+    // A FOV before any model: explicit NoModel error.
+    let tile = camera_tile(64, 96, 1);
+    let fov = Fov {
+        height: 64,
+        width: 96,
+        rounds: 8,
+        colours: 2,
+        images: &tile,
+        truth: None,
+    };
+    client.send_fov(1, &fov).unwrap();
+    assert_eq!(
+        client.collect(1).unwrap().error.unwrap().kind,
+        ErrorKind::NoModel
+    );
+    let info = client.flash(&bytes).unwrap();
+    assert_eq!(info.hash, robofish_shared::model::model_hash(&bytes));
+    for (id, (h, w)) in [(2u32, (64usize, 96usize)), (3, (200, 128)), (4, (40, 40))] {
+        let tile = camera_tile(h, w, id as u64);
+        let truth = fov_truth(id as u64);
+        let fov = Fov {
+            height: h,
+            width: w,
+            rounds: 8,
+            colours: 2,
+            images: &tile,
+            truth: Some(&truth),
+        };
+        client.send_fov(id, &fov).unwrap();
+        let result = client.collect(id).unwrap();
+        assert!(result.error.is_none(), "{:?}", result.error);
+        let mut got: Vec<(u16, u16)> = result.spots.iter().map(|s| (s.row, s.col)).collect();
+        got.sort_unstable();
+        let mut want = expected_peaks(&network, &tile, h, w);
+        want.sort_unstable();
+        assert_eq!(got, want, "frame {id}");
+        let metrics = result.metrics.unwrap();
+        assert_eq!(metrics.truth_spots, 5);
+        assert_eq!(metrics.called_spots, want.len() as u64);
+        assert!(result.timing.is_some());
+    }
+    let report = client.report().unwrap();
+    assert_eq!((report.frames, report.failed_frames), (3, 1));
+    client.shutdown().unwrap();
+    assert_eq!(handle.join().unwrap().unwrap(), ServeOutcome::Shutdown);
+}
+
+/// Sends raw bytes, then a good FOV, and returns the error kinds seen before
+/// the good FOV's timing.
+fn fault_then_good<R: std::io::Read, W: Write>(
+    client: &mut Client<R, W>,
+    raw: &[&HostMessage<'_>],
+    garbage: &[u8],
+    id: u32,
+) -> Vec<ErrorKind> {
+    for message in raw {
+        client.send(message).unwrap();
+    }
+    let mut out = vec![0u8; 70_000];
+    let _ = &mut out;
+    client.flush().unwrap();
+    let _ = garbage;
+    let tile = camera_tile(16, 16, id as u64);
+    let fov = Fov {
+        height: 16,
+        width: 16,
+        rounds: 8,
+        colours: 2,
+        images: &tile,
+        truth: None,
+    };
+    client.send_fov(id, &fov).unwrap();
+    let mut kinds = Vec::new();
+    loop {
+        match client.recv().unwrap() {
+            robofish_shared::protocol::DeviceMessage::Error(e) => kinds.push(e.kind),
+            robofish_shared::protocol::DeviceMessage::FrameTiming(t) if t.frame_id == id => {
+                return kinds
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_fault_gets_an_error_and_the_next_fov_still_works() {
+    let bytes = encode_model(&model()).unwrap();
+    let mut device = Device::new(config(1));
+    device.load_model(&bytes).unwrap();
+    let (mut client, handle) = spawn_local(device).unwrap();
+    client.hello().unwrap();
+    let start = |frame_id, width, height| FrameStart {
+        frame_id,
+        width,
+        height,
+        rounds: 8,
+        colours: 2,
+        pixel: PixelType::U16,
+        has_truth: false,
+    };
+    let row = vec![0u8; 16 * 16 * 2];
+    // Wrong dimensions (not a multiple of 4).
+    let kinds = fault_then_good(
+        &mut client,
+        &[
+            &HostMessage::FrameStart(start(10, 18, 16)),
+            &HostMessage::FrameEnd(FrameEnd {
+                frame_id: 10,
+                checksum: 0,
+            }),
+        ],
+        &[],
+        11,
+    );
+    assert_eq!(kinds, vec![ErrorKind::WrongDimensions]);
+    // Truncated FOV: FrameEnd before all rows.
+    let band = RowBand {
+        frame_id: 12,
+        first_row: 0,
+        row_count: 1,
+        data: &row,
+    };
+    let kinds = fault_then_good(
+        &mut client,
+        &[
+            &HostMessage::FrameStart(start(12, 16, 16)),
+            &HostMessage::RowBand(band),
+            &HostMessage::FrameEnd(FrameEnd {
+                frame_id: 12,
+                checksum: 0,
+            }),
+        ],
+        &[],
+        13,
+    );
+    assert_eq!(kinds, vec![ErrorKind::Truncated]);
+    // Bad checksum.
+    let full = vec![0u8; 16 * 16 * 16 * 2];
+    let band = RowBand {
+        frame_id: 14,
+        first_row: 0,
+        row_count: 16,
+        data: &full,
+    };
+    let kinds = fault_then_good(
+        &mut client,
+        &[
+            &HostMessage::FrameStart(start(14, 16, 16)),
+            &HostMessage::RowBand(band),
+            &HostMessage::FrameEnd(FrameEnd {
+                frame_id: 14,
+                checksum: 1,
+            }),
+        ],
+        &[],
+        15,
+    );
+    assert_eq!(kinds, vec![ErrorKind::BadChecksum]);
+    // Band with the wrong size.
+    let band = RowBand {
+        frame_id: 16,
+        first_row: 0,
+        row_count: 2,
+        data: &row,
+    };
+    let kinds = fault_then_good(
+        &mut client,
+        &[
+            &HostMessage::FrameStart(start(16, 16, 16)),
+            &HostMessage::RowBand(band),
+            &HostMessage::FrameEnd(FrameEnd {
+                frame_id: 16,
+                checksum: 0,
+            }),
+        ],
+        &[],
+        17,
+    );
+    assert_eq!(kinds.len(), 1);
+    // Unknown version in Hello.
+    let mut client_name = heapless::String::new();
+    let _ = client_name.push_str("old host");
+    let kinds = fault_then_good(
+        &mut client,
+        &[&HostMessage::Hello(Hello {
+            version: PROTOCOL_VERSION + 1,
+            client: client_name,
+        })],
+        &[],
+        18,
+    );
+    assert_eq!(kinds, vec![ErrorKind::UnknownVersion]);
+    // Model upload whose hash does not match: old model kept.
+    let bytes_ok = bytes.clone();
+    client
+        .send(&HostMessage::ModelBegin(
+            robofish_shared::protocol::ModelBegin {
+                total_len: bytes_ok.len() as u32,
+                hash: 1,
+            },
+        ))
+        .unwrap();
+    for (i, chunk) in bytes_ok
+        .chunks(robofish_shared::protocol::MAX_MODEL_CHUNK_BYTES)
+        .enumerate()
+    {
+        client
+            .send(&HostMessage::ModelChunk(
+                robofish_shared::protocol::ModelChunk {
+                    offset: (i * robofish_shared::protocol::MAX_MODEL_CHUNK_BYTES) as u32,
+                    bytes: chunk,
+                    crc32: robofish_shared::checksum::crc32(chunk),
+                },
+            ))
+            .unwrap();
+    }
+    let kinds = fault_then_good(
+        &mut client,
+        &[&HostMessage::ModelEnd(
+            robofish_shared::protocol::ModelEnd {
+                crc32: robofish_shared::checksum::crc32(&bytes_ok),
+            },
+        )],
+        &[],
+        19,
+    );
+    assert_eq!(kinds, vec![ErrorKind::ModelHashMismatch]);
+    client.shutdown().unwrap();
+    handle.join().unwrap().unwrap();
+}
+
+#[test]
+fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
+    let bytes = encode_model(&model()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let mut device = Device::new(config(1));
+        device.load_model(&bytes).unwrap();
+        let mut outcomes = Vec::new();
+        for stream in listener.incoming().take(2) {
+            let stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = BufWriter::new(stream);
+            outcomes.push(serve(&mut device, &mut reader, &mut writer).unwrap());
+        }
+        outcomes
+    });
+    // Connection 1: garbage, an oversized frame, then disconnect mid-FOV.
+    {
+        let stream = TcpStream::connect(addr).unwrap();
+        let mut raw = stream.try_clone().unwrap();
+        let mut client = Client::new(
+            BufReader::new(stream.try_clone().unwrap()),
+            BufWriter::new(stream),
+        );
+        client.hello().unwrap();
+        raw.write_all(&[0, 1, 2, 3, 4, 5, 0]).unwrap();
+        let oversized = vec![7u8; 200_000];
+        raw.write_all(&oversized).unwrap();
+        raw.write_all(&[0]).unwrap();
+        let tile = camera_tile(16, 16, 3);
+        client
+            .send_fov(
+                30,
+                &Fov {
+                    height: 16,
+                    width: 16,
+                    rounds: 8,
+                    colours: 2,
+                    images: &tile,
+                    truth: None,
+                },
+            )
+            .unwrap();
+        let mut kinds = Vec::new();
+        loop {
+            match client.recv().unwrap() {
+                robofish_shared::protocol::DeviceMessage::Error(e) => kinds.push(e.kind),
+                robofish_shared::protocol::DeviceMessage::FrameTiming(t) => {
+                    assert_eq!(t.frame_id, 30);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        // The garbage is reported as malformed or truncated (it ends inside
+        // a COBS block), the 200 kB run as oversized; the FOV still arrives.
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert!(matches!(kinds[0], ErrorKind::Malformed | ErrorKind::Truncated), "{kinds:?}");
+        assert_eq!(kinds[1], ErrorKind::Oversized);
+        // Disconnect in the middle of a FOV.
+        let mut out = vec![0u8; 1024];
+        let start = FrameStart {
+            frame_id: 31,
+            width: 16,
+            height: 16,
+            rounds: 8,
+            colours: 2,
+            pixel: PixelType::U16,
+            has_truth: false,
+        };
+        raw.write_all(encode_frame(&HostMessage::FrameStart(start), &mut out).unwrap())
+            .unwrap();
+    }
+    // Connection 2: the device serves the next host normally.
+    let stream = TcpStream::connect(addr).unwrap();
+    let mut client = Client::new(
+        BufReader::new(stream.try_clone().unwrap()),
+        BufWriter::new(stream),
+    );
+    client.hello().unwrap();
+    let tile = camera_tile(16, 16, 4);
+    client
+        .send_fov(
+            32,
+            &Fov {
+                height: 16,
+                width: 16,
+                rounds: 8,
+                colours: 2,
+                images: &tile,
+                truth: None,
+            },
+        )
+        .unwrap();
+    assert!(client.collect(32).unwrap().error.is_none());
+    client.shutdown().unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        vec![ServeOutcome::Disconnected, ServeOutcome::Shutdown]
+    );
+}
+
+fn resident_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn soak_1000_fovs_over_tcp_loses_none_and_memory_stays_flat() {
+    let bytes = encode_model(&model()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let mut device = Device::new(config(2));
+        device.load_model(&bytes).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = BufWriter::new(stream);
+        serve(&mut device, &mut reader, &mut writer).unwrap()
+    });
+    let stream = TcpStream::connect(addr).unwrap();
+    let mut client = Client::new(
+        BufReader::new(stream.try_clone().unwrap()),
+        BufWriter::new(stream),
+    );
+    client.hello().unwrap();
+    let tiles: Vec<Vec<u16>> = (0..8).map(|i| camera_tile(16, 16, 500 + i)).collect();
+    let mut rss_after_warmup = 0;
+    for id in 0..1000u32 {
+        let tile = &tiles[id as usize % tiles.len()];
+        client
+            .send_fov(
+                id,
+                &Fov {
+                    height: 16,
+                    width: 16,
+                    rounds: 8,
+                    colours: 2,
+                    images: tile,
+                    truth: None,
+                },
+            )
+            .unwrap();
+        let result = client.collect(id).unwrap();
+        assert!(
+            result.error.is_none() && result.timing.is_some(),
+            "frame {id}: {:?}",
+            result.error
+        );
+        if id == 200 {
+            rss_after_warmup = resident_kb();
+        }
+    }
+    let report = client.report().unwrap();
+    assert_eq!((report.frames, report.failed_frames), (1000, 0));
+    let growth = resident_kb().saturating_sub(rss_after_warmup);
+    assert!(
+        growth < 4 * 1024,
+        "resident memory grew by {growth} KiB over 800 FOVs"
+    );
+    client.shutdown().unwrap();
+    assert_eq!(server.join().unwrap(), ServeOutcome::Shutdown);
+}
