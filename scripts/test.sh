@@ -52,6 +52,8 @@ if [ "${QUICK:-0}" != 1 ]; then
             step "aarch64 tests of robofish-shared under qemu-aarch64 -cpu $cpu"
             QEMU_CPU=$cpu cargo test -p robofish-shared --target aarch64-unknown-linux-gnu
         done
+        step "cross-compiled evaluation: aarch64 device under qemu == native x86, bit for bit"
+        bash scripts/cross-device.sh
     fi
 fi
 

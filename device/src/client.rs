@@ -71,6 +71,11 @@ impl<R: Read, W: Write> Client<R, W> {
         }
     }
 
+    /// The reader and writer back.
+    pub fn into_parts(self) -> (R, W) {
+        (self.reader, self.writer)
+    }
+
     /// Sends one message.
     pub fn send(&mut self, message: &HostMessage<'_>) -> Result<()> {
         let frame =
@@ -284,14 +289,15 @@ impl<R: Read, W: Write> Client<R, W> {
     }
 }
 
-/// A device served in-process on a thread, connected by OS pipes: the
-/// `local` device of `robofish stream`, and the transport of the tests.
-pub fn spawn_local(
-    mut device: crate::Device,
-) -> Result<(
+/// The host end of an in-process device and the thread serving it.
+pub type LocalDevice = (
     Client<std::io::PipeReader, std::io::PipeWriter>,
     std::thread::JoinHandle<Result<crate::ServeOutcome>>,
-)> {
+);
+
+/// A device served in-process on a thread, connected by OS pipes: the
+/// `local` device of `robofish stream`, and the transport of the tests.
+pub fn spawn_local(mut device: crate::Device) -> Result<LocalDevice> {
     let (host_reader, device_writer) = std::io::pipe()?;
     let (device_reader, host_writer) = std::io::pipe()?;
     let handle = std::thread::spawn(move || {

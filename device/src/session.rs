@@ -372,7 +372,9 @@ impl Device {
                 ))
             }
             Some(model) => match self.spare_runner.take() {
-                Some(runner) if runner.fits(start.height as usize, start.width as usize) => Ok(runner),
+                Some(runner) if runner.fits(start.height as usize, start.width as usize) => {
+                    Ok(runner)
+                }
                 _ => BandRunner::new(
                     model.network.clone(),
                     start.height as usize,

@@ -105,6 +105,9 @@ pub struct BandMaps {
     pub maps: Vec<Vec<u8>>,
 }
 
+/// A finished tile: kept columns, input columns, output maps.
+type TileOutput = (Range<usize>, Range<usize>, Vec<Vec<u8>>);
+
 /// Splits rows/columns into tiles and runs them, in parallel, into bands.
 pub struct BandRunner {
     network: Arc<Network>,
@@ -137,7 +140,11 @@ impl BandRunner {
         threads: usize,
     ) -> Result<BandRunner> {
         let align = 1usize << network.model().graph.max_level();
-        if height % align != 0 || width % align != 0 || height < 2 * align || width < 2 * align {
+        if !height.is_multiple_of(align)
+            || !width.is_multiple_of(align)
+            || height < 2 * align
+            || width < 2 * align
+        {
             bail!(
                 "image {height}x{width} cannot run: height and width must be multiples of {align} and at least {}",
                 2 * align
@@ -237,39 +244,38 @@ impl BandRunner {
         let network = &self.network;
         let plans = &self.plans;
         let per_thread = jobs.len().div_ceil(self.threads);
-        let results: Vec<Result<Vec<(Range<usize>, Range<usize>, Vec<Vec<u8>>)>>> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = jobs
-                    .chunks(per_thread.max(1))
-                    .zip(self.arenas.iter_mut())
-                    .map(|(chunk, arena)| {
-                        let in_rows = in_rows.clone();
-                        let channels = &channels;
-                        scope.spawn(move || {
-                            let mut done = Vec::with_capacity(chunk.len());
-                            for (cols, in_cols, plan) in chunk {
-                                let plan = &plans[*plan];
-                                let image = window.image(in_rows.clone(), in_cols.clone())?;
-                                let pixels = plan.height() * plan.width();
-                                let mut outs: Vec<Vec<u8>> =
-                                    channels.iter().map(|c| vec![0u8; c * pixels]).collect();
-                                let mut refs: Vec<&mut [u8]> =
-                                    outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-                                network.run(plan, arena, &image, &mut refs)?;
-                                done.push((cols.clone(), in_cols.clone(), outs));
-                            }
-                            Ok(done)
-                        })
+        let results: Vec<Result<Vec<TileOutput>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .chunks(per_thread.max(1))
+                .zip(self.arenas.iter_mut())
+                .map(|(chunk, arena)| {
+                    let in_rows = in_rows.clone();
+                    let channels = &channels;
+                    scope.spawn(move || {
+                        let mut done = Vec::with_capacity(chunk.len());
+                        for (cols, in_cols, plan) in chunk {
+                            let plan = &plans[*plan];
+                            let image = window.image(in_rows.clone(), in_cols.clone())?;
+                            let pixels = plan.height() * plan.width();
+                            let mut outs: Vec<Vec<u8>> =
+                                channels.iter().map(|c| vec![0u8; c * pixels]).collect();
+                            let mut refs: Vec<&mut [u8]> =
+                                outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+                            network.run(plan, arena, &image, &mut refs)?;
+                            done.push((cols.clone(), in_cols.clone(), outs));
+                        }
+                        Ok(done)
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(anyhow::anyhow!("a tile thread panicked")))
-                    })
-                    .collect()
-            });
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a tile thread panicked")))
+                })
+                .collect()
+        });
         for result in results {
             for (cols, in_cols, outs) in result? {
                 let tile_w = in_cols.len();

@@ -435,7 +435,10 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
         // The garbage is reported as malformed or truncated (it ends inside
         // a COBS block), the 200 kB run as oversized; the FOV still arrives.
         assert_eq!(kinds.len(), 2, "{kinds:?}");
-        assert!(matches!(kinds[0], ErrorKind::Malformed | ErrorKind::Truncated), "{kinds:?}");
+        assert!(
+            matches!(kinds[0], ErrorKind::Malformed | ErrorKind::Truncated),
+            "{kinds:?}"
+        );
         assert_eq!(kinds[1], ErrorKind::Oversized);
         // Disconnect in the middle of a FOV.
         let mut out = vec![0u8; 1024];

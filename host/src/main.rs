@@ -27,6 +27,10 @@ enum Command {
     Inspect(cmd::inspect::Inspect),
     /// Time the int8 engine on one tile (median and minimum of N runs).
     Bench(cmd::bench::Bench),
+    /// Upload a model to a device (verified, stored atomically).
+    Flash(cmd::flash::Flash),
+    /// Stream fields of view through a device and report spots, latency and accuracy.
+    Stream(cmd::stream::Stream),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +42,8 @@ fn main() -> std::process::ExitCode {
         Command::Init(cmd) => cmd.run(),
         Command::Inspect(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
+        Command::Flash(cmd) => cmd.run(),
+        Command::Stream(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,10 +2,12 @@
 
 pub mod bench;
 pub mod demo;
+pub mod flash;
 pub mod init;
 pub mod inspect;
 pub mod render;
 pub mod simulate;
+pub mod stream;
 
 use std::fmt;
 use std::str::FromStr;

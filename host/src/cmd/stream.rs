@@ -1,0 +1,284 @@
+//! `robofish stream`: fields of view through a device, live, with a report.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use robofish_device::client::{Fov, FovResult};
+use robofish_device::DeviceConfig;
+use robofish_host::data::Dataset;
+use robofish_host::link::Link;
+use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
+use robofish_shared::protocol::{DetectionCounts, TruthSpot, UNASSIGNED_GENE};
+
+use super::TileSize;
+
+/// Stream fields of view to a device and report spots, latency, throughput
+/// and (with --truth) accuracy.
+#[derive(Args, Debug)]
+pub struct Stream {
+    /// Device: exec:COMMAND (spawn, talk over stdio), tcp:HOST:PORT,
+    /// serial:PATH[@BAUD] or local (in-process).
+    #[arg(long, default_value = "local")]
+    pub device: String,
+    /// Flash this model first (required for a fresh local device).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Dataset folder (original layout) to stream.
+    #[arg(long, conflicts_with = "simulate")]
+    pub data: Option<PathBuf>,
+    /// Split of --data to stream.
+    #[arg(long, default_value = "test")]
+    pub split: Split,
+    /// Simulate FOVs of this preset instead of reading --data.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
+    pub simulate: Option<String>,
+    /// Simulated FOVs to stream.
+    #[arg(long, default_value_t = 10)]
+    pub fovs: usize,
+    /// Simulated FOV size (default: the preset's).
+    #[arg(long)]
+    pub size: Option<TileSize>,
+    /// Simulation seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Send ground truth so the device reports accuracy.
+    #[arg(long)]
+    pub truth: bool,
+    /// Write every spot as CSV (frame,row,col,dy,dx,gene,confidence).
+    #[arg(long)]
+    pub spots_out: Option<PathBuf>,
+    /// Threads of a local device.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// What a stream measured.
+#[derive(Debug, Default)]
+pub struct StreamSummary {
+    /// FOVs answered with results.
+    pub fovs: usize,
+    /// FOVs answered with an error.
+    pub failed: usize,
+    /// Spots reported.
+    pub spots: usize,
+    /// Device-side latency per FOV (microseconds).
+    pub latencies_us: Vec<u32>,
+    /// Pixels streamed (per image).
+    pub pixels: u64,
+    /// Host wall-clock seconds.
+    pub seconds: f64,
+    /// Accuracy, when truth was sent.
+    pub counts: Option<DetectionCounts>,
+    /// Kernel path the device reported.
+    pub kernels: String,
+    /// Device threads.
+    pub threads: u16,
+}
+
+impl Stream {
+    pub fn run(self) -> Result<()> {
+        let tiles = self.load_tiles()?;
+        let mut config = DeviceConfig::default();
+        if let Some(t) = self.threads {
+            config.threads = t.max(1);
+        }
+        let mut link = Link::connect(&self.device, config)?;
+        let summary = stream_tiles(
+            &mut link,
+            self.model.as_deref(),
+            &tiles,
+            self.truth,
+            self.spots_out.as_deref(),
+            true,
+        )?;
+        link.close()?;
+        print_summary(&self.device, &summary);
+        Ok(())
+    }
+
+    fn load_tiles(&self) -> Result<Vec<Tile>> {
+        match (&self.data, &self.simulate) {
+            (Some(dir), None) => {
+                let dataset = Dataset::open(dir, None)?;
+                let tiles = dataset.read_split(self.split)?;
+                if tiles.is_empty() {
+                    bail!("{} has no {:?} tiles", dir.display(), self.split);
+                }
+                Ok(tiles)
+            }
+            (None, Some(name)) => {
+                let mut config = preset(name).context("unknown preset")?;
+                if let Some(size) = self.size {
+                    config.height = size.height;
+                    config.width = size.width;
+                }
+                let simulator =
+                    Simulator::new(config.clone(), Codebook::mhd4(config.real_genes), self.seed)?;
+                Ok((0..self.fovs)
+                    .map(|i| simulator.tile(Split::Test, i))
+                    .collect())
+            }
+            _ => bail!("give either --data DIR or --simulate PRESET"),
+        }
+    }
+}
+
+/// Streams `tiles` through `link` (flashing `model` first when given).
+pub fn stream_tiles(
+    link: &mut Link,
+    model: Option<&std::path::Path>,
+    tiles: &[Tile],
+    truth: bool,
+    spots_out: Option<&std::path::Path>,
+    progress: bool,
+) -> Result<StreamSummary> {
+    let ack = link.client.hello()?;
+    if let Some(path) = model {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        link.client
+            .flash(&bytes)
+            .with_context(|| format!("flashing {} to {}", path.display(), link.spec))?;
+    } else if ack.model.is_none() {
+        bail!(
+            "device {} has no model: pass --model FILE (or flash one with robofish flash)",
+            link.spec
+        );
+    }
+    let mut out = match spots_out {
+        Some(p) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            );
+            writeln!(f, "frame,row,col,dy,dx,gene,confidence")?;
+            Some(f)
+        }
+        None => None,
+    };
+    let bar = if progress {
+        let bar = ProgressBar::new(tiles.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} FOVs {msg}")
+                .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut summary = StreamSummary {
+        kernels: ack.kernel_path.to_string(),
+        threads: ack.threads,
+        ..StreamSummary::default()
+    };
+    let started = Instant::now();
+    for (id, tile) in tiles.iter().enumerate() {
+        let truth_spots: Vec<TruthSpot> = tile
+            .truth
+            .iter()
+            .map(|e| TruthSpot {
+                // The device reports pixel-centred coordinates (centres at integers).
+                y: e.y - 0.5,
+                x: e.x - 0.5,
+                gene: u16::try_from(e.gene).unwrap_or(UNASSIGNED_GENE),
+            })
+            .collect();
+        let fov = Fov {
+            height: tile.height,
+            width: tile.width,
+            rounds: 8,
+            colours: 2,
+            images: &tile.images,
+            truth: truth.then_some(truth_spots.as_slice()),
+        };
+        link.client.send_fov(id as u32, &fov)?;
+        let result: FovResult = link.client.collect(id as u32)?;
+        summary.pixels += (tile.height * tile.width * 16) as u64;
+        if let Some(e) = &result.error {
+            summary.failed += 1;
+            bar.println(format!("frame {id}: {e}"));
+        } else {
+            summary.fovs += 1;
+            summary.spots += result.spots.len();
+            if let Some(t) = result.timing {
+                summary.latencies_us.push(t.total_us);
+            }
+            if let Some(c) = result.metrics {
+                summary
+                    .counts
+                    .get_or_insert_with(DetectionCounts::default)
+                    .accumulate(&c);
+            }
+            if let Some(f) = out.as_mut() {
+                for s in &result.spots {
+                    writeln!(
+                        f,
+                        "{id},{},{},{:?},{:?},{},{}",
+                        s.row, s.col, s.dy, s.dx, s.gene, s.confidence
+                    )?;
+                }
+            }
+        }
+        bar.inc(1);
+        let secs = started.elapsed().as_secs_f64();
+        bar.set_message(format!(
+            "{} spots, {:.1} Mpx/s",
+            summary.spots,
+            summary.pixels as f64 / secs / 1e6
+        ));
+    }
+    bar.finish_and_clear();
+    summary.seconds = started.elapsed().as_secs_f64();
+    if let Some(mut f) = out {
+        f.flush()?;
+    }
+    Ok(summary)
+}
+
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+}
+
+/// Prints the final table.
+pub fn print_summary(device: &str, s: &StreamSummary) {
+    let mut lat = s.latencies_us.clone();
+    lat.sort_unstable();
+    println!(
+        "device        {device} (kernels {}, {} threads)",
+        s.kernels, s.threads
+    );
+    println!("FOVs          {} ok, {} failed", s.fovs, s.failed);
+    println!("spots         {}", s.spots);
+    println!(
+        "latency       p50 {:.2} ms, p99 {:.2} ms per FOV (device)",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    println!(
+        "throughput    {:.2} Mpixel/s ({} images x pixels), {:.1} FOVs/min (host wall clock, {:.2} s)",
+        s.pixels as f64 / s.seconds.max(1e-9) / 1e6,
+        16,
+        (s.fovs + s.failed) as f64 / s.seconds.max(1e-9) * 60.0,
+        s.seconds
+    );
+    if let Some(c) = &s.counts {
+        let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "accuracy      precision {}, recall {}, F1 {}, gene accuracy of matches {} (r = 1.5 px; {} truth, {} called, {} blank calls)",
+            f(c.precision()),
+            f(c.recall()),
+            f(c.f1()),
+            f(c.gene_accuracy()),
+            c.truth_spots,
+            c.called_spots,
+            c.blank_calls
+        );
+    }
+}

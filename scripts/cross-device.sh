@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Cross-compiled evaluation: streams the committed sample dataset through
+# robofish-device built natively and for aarch64 (run under qemu-aarch64 on
+# CPUs with and without dotprod) and checks that every spot is identical,
+# bit for bit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/cross-check
+mkdir -p "$out"
+
+cargo build --release -q -p robofish-host -p robofish-device
+cargo build --release -q -p robofish-device --target aarch64-unknown-linux-gnu
+host=target/release/robofish
+arm=target/aarch64-unknown-linux-gnu/release/robofish-device
+
+"$host" init --width 0.25 --calib-tiles 2 --seed 3 --out "$out/model.rfm" >/dev/null
+"$host" stream --device "exec:target/release/robofish-device --stdio --threads 2" \
+    --model "$out/model.rfm" --data data/sample --truth --spots-out "$out/x86_64.csv"
+for cpu in cortex-a53 cortex-a76; do
+    "$host" stream --device "exec:qemu-aarch64 -cpu $cpu -L /usr/aarch64-linux-gnu $arm --stdio --threads 2" \
+        --model "$out/model.rfm" --data data/sample --truth --spots-out "$out/aarch64-$cpu.csv"
+    if ! cmp -s "$out/x86_64.csv" "$out/aarch64-$cpu.csv"; then
+        echo "MISMATCH: aarch64 ($cpu) spots differ from x86_64:" >&2
+        diff "$out/x86_64.csv" "$out/aarch64-$cpu.csv" | head -20 >&2
+        exit 1
+    fi
+    echo "aarch64 ($cpu) == x86_64: $(($(wc -l < "$out/x86_64.csv") - 1)) spots identical, bit for bit"
+done
