@@ -322,6 +322,7 @@ pub fn quantise(
                     pre_activation: pre_grid,
                     activation: conv.activation,
                     lut,
+                    float_bias: Vec::new(),
                 })
             }
             Node::MaxPool(u) => Node::MaxPool(*u),
@@ -384,4 +385,92 @@ pub fn build_lut(act: ActivationKind, pre: QuantParams, out: QuantParams) -> Vec
             code.clamp(-128.0, 127.0) as i8
         })
         .collect()
+}
+
+/// Dynamic quantisation: int8 per-channel weights, float biases, and no
+/// activation grids at all; the engine measures each tensor's range at run
+/// time and quantises it then. Needs no calibration data.
+pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Model, String> {
+    let graph = &float.graph;
+    // Placeholder grids: the engine replaces them per tile. Outputs keep the
+    // probability grid, which is what the u8 maps mean.
+    let mut tensor_quant = vec![
+        QuantParams {
+            scale: 1.0,
+            zero_point: 0,
+        };
+        graph.tensors.len()
+    ];
+    for out in &graph.outputs {
+        tensor_quant[out.tensor as usize] = QuantParams::PROBABILITY;
+    }
+    let mut weights: Vec<WeightBlob> = Vec::new();
+    let mut blob_names: Vec<String> = Vec::new();
+    let nodes = graph
+        .nodes
+        .iter()
+        .map(|node| match node {
+            Node::Input(input) => Node::Input(InputNode {
+                output: input.output,
+                first_channel: input.first_channel,
+                channels: input.channels,
+                quant: vec![
+                    InputQuant {
+                        requant: Requant::ONE,
+                        offset: 0
+                    };
+                    input.channels as usize
+                ],
+            }),
+            Node::Conv(conv) => {
+                let blob_index = match blob_names.iter().position(|n| *n == conv.weight_name) {
+                    Some(i) => i,
+                    None => {
+                        weights.push(quantise_weights(
+                            &conv.weights,
+                            conv.in_channels,
+                            conv.out_channels,
+                        ));
+                        blob_names.push(conv.weight_name.clone());
+                        weights.len() - 1
+                    }
+                };
+                Node::Conv(ConvOp {
+                    input: conv.input,
+                    output: conv.output,
+                    weights: blob_index as u32,
+                    bias: vec![0; conv.out_channels],
+                    requant: vec![Requant::ONE; conv.out_channels],
+                    pre_activation: tensor_quant[conv.output as usize],
+                    activation: conv.activation,
+                    lut: Vec::new(),
+                    float_bias: conv.bias.clone(),
+                })
+            }
+            Node::MaxPool(u) => Node::MaxPool(*u),
+            Node::Upsample(u) => Node::Upsample(*u),
+            Node::Concat(c) => Node::Concat(c.clone()),
+        })
+        .collect();
+    let model = Model {
+        metadata: Metadata {
+            name: opts.name.clone(),
+            arch: float.arch.clone(),
+            mode: QuantMode::Dynamic,
+            normalisation: float.normalisation.clone(),
+            bit_order: opts.bit_order,
+            codebook: opts.codebook.clone(),
+            provenance: opts.provenance.clone(),
+        },
+        graph: Graph {
+            input_channels: graph.input_channels,
+            tensors: graph.tensors.clone(),
+            nodes,
+            outputs: graph.outputs.clone(),
+        },
+        tensor_quant,
+        weights,
+    };
+    crate::model::validate::validate(&model).map_err(|e| format!("{e}"))?;
+    Ok(model)
 }

@@ -25,6 +25,15 @@ use robofish_shared::model::{decode_model, encode_model, ArchConfig};
 
 fn compare(height: usize, width: usize) -> (f64, f64) {
     let (float, model) = common::quantised(&ArchConfig::seed(), 7, 2, 40);
+    compare_model(&float, model, height, width)
+}
+
+fn compare_model(
+    float: &robofish_shared::reference::FloatModel,
+    model: robofish_shared::model::Model,
+    height: usize,
+    width: usize,
+) -> (f64, f64) {
     let bytes = encode_model(&model).unwrap();
     let network = Network::new(decode_model(&bytes).unwrap(), KernelPath::Scalar).unwrap();
     let plan = network.plan(height, width).unwrap();
@@ -81,5 +90,19 @@ fn seed_topology_40x40_matches_float() {
 #[test]
 fn seed_topology_64x96_matches_float() {
     let (mean, max) = compare(64, 96);
+    assert!(mean < 0.02 && max < 0.25, "mean {mean}, max {max}");
+}
+
+#[test]
+fn dynamic_mode_runs_and_matches_float() {
+    // Same network, dynamic quantisation: grids measured on the tile itself.
+    let (float, _) = common::quantised(&ArchConfig::seed(), 7, 2, 40);
+    let options = robofish_shared::quantize::QuantiseOptions::default();
+    let model = robofish_shared::quantize::quantise_dynamic(&float, &options).unwrap();
+    assert_eq!(
+        model.metadata.mode,
+        robofish_shared::model::QuantMode::Dynamic
+    );
+    let (mean, max) = compare_model(&float, model, 40, 40);
     assert!(mean < 0.02 && max < 0.25, "mean {mean}, max {max}");
 }

@@ -5,6 +5,8 @@
 //! one tile size, where every tensor lives in a single arena. [`Network::run`]
 //! then executes the graph into caller-provided buffers without allocating.
 
+#[cfg(feature = "std")]
+mod dynamic;
 #[cfg(feature = "alloc")]
 mod halo;
 mod image;

@@ -146,17 +146,106 @@ impl Network {
                 });
             }
         }
-        let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
-        for step in 0..graph.nodes.len() {
-            let rows = 0..plan.placement(graph.nodes[step].output()).dims.height;
-            self.run_node(plan, arena, input, step, rows)?;
-        }
+        let arena: &mut [i8] = if let Some((grids, _, _)) = plan.dynamic {
+            self.run_dynamic(plan, arena, input)?;
+            bytemuck::cast_slice_mut(&mut arena[..grids])
+        } else {
+            let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
+            for step in 0..graph.nodes.len() {
+                let rows = 0..plan.placement(graph.nodes[step].output()).dims.height;
+                self.run_node(plan, arena, input, step, rows)?;
+            }
+            arena
+        };
         for (out, spec) in outputs.iter_mut().zip(&graph.outputs) {
             let place = plan.placement(spec.tensor);
             let span = place.offset..place.offset + place.dims.span();
             scalar::to_probability_maps(&arena[span], place.dims, out, 0..place.dims.height);
         }
         Ok(())
+    }
+
+    /// Runs a dynamic model: every activation grid measured on this tile.
+    #[cfg(feature = "std")]
+    fn run_dynamic(
+        &self,
+        plan: &Plan,
+        arena: &mut [u8],
+        image: &InputImage<'_>,
+    ) -> Result<(), EngineError> {
+        use super::dynamic::{self, Grids};
+        use crate::model::QuantParams;
+        let (grids_at, floats_at, float_len) =
+            plan.dynamic.ok_or(EngineError::Internal("dynamic plan"))?;
+        let (tensor_bytes, rest) = arena.split_at_mut(grids_at);
+        let (grid_bytes, float_bytes) = rest.split_at_mut(floats_at - grids_at);
+        let mut grids = Grids(grid_bytes);
+        let (_, floats, _) = bytemuck::pod_align_to_mut::<u8, f32>(float_bytes);
+        let floats = floats
+            .get_mut(..float_len)
+            .ok_or(EngineError::Internal("float scratch"))?;
+        let arena: &mut [i8] = bytemuck::cast_slice_mut(tensor_bytes);
+        let model = &self.model;
+        let graph = &model.graph;
+        for (step, node) in graph.nodes.iter().enumerate() {
+            let t = node.output();
+            let out = plan.placement(t);
+            let out_range = out.offset..out.offset + out.dims.span();
+            let fixed = graph
+                .outputs
+                .iter()
+                .any(|o| o.tensor == t)
+                .then_some(QuantParams::PROBABILITY);
+            let grid = match node {
+                Node::Input(input) => dynamic::input(
+                    model,
+                    image,
+                    input.first_channel as usize,
+                    floats,
+                    &mut arena[out_range],
+                    out.dims,
+                ),
+                Node::Conv(conv) => {
+                    let inp = plan.placement(conv.input);
+                    let in_grid = grids.get(conv.input as usize);
+                    let (input, output) =
+                        split_io(arena, inp.offset..inp.offset + inp.dims.span(), out_range)?;
+                    dynamic::conv(
+                        model, step, input, inp.dims, in_grid, floats, output, out.dims, fixed,
+                    )?
+                }
+                Node::MaxPool(u) | Node::Upsample(u) => {
+                    self.run_node(plan, arena, image, step, 0..out.dims.height)?;
+                    grids.get(u.input as usize)
+                }
+                Node::Concat(concat) => {
+                    self.run_node(plan, arena, image, step, 0..out.dims.height)?;
+                    let mut parts = alloc::vec::Vec::new();
+                    let mut channel = 0;
+                    for &p in &concat.inputs {
+                        let dims = crate::kernels::Dims {
+                            channels: plan.placement(p).dims.channels,
+                            ..out.dims
+                        };
+                        let start = out.offset + channel;
+                        parts.push((start..start + dims.span(), dims, grids.get(p as usize)));
+                        channel += dims.channels;
+                    }
+                    let grid = dynamic::unify_concat(&parts, arena);
+                    for &p in &concat.inputs {
+                        grids.set(p as usize, grid);
+                    }
+                    grid
+                }
+            };
+            grids.set(t as usize, grid);
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn run_dynamic(&self, _: &Plan, _: &mut [u8], _: &InputImage<'_>) -> Result<(), EngineError> {
+        Err(EngineError::Internal("dynamic models need the std feature"))
     }
 
     /// Runs only the first `steps` nodes (no output maps), so tools can read
@@ -172,6 +261,11 @@ impl Network {
         let graph = &self.model.graph;
         if plan.network_id != self.id {
             return Err(EngineError::PlanMismatch);
+        }
+        if plan.dynamic.is_some() {
+            return Err(EngineError::BadInput(
+                "run_prefix does not support dynamic models",
+            ));
         }
         if arena.len() < plan.arena_bytes() {
             return Err(EngineError::ArenaTooSmall {

@@ -43,6 +43,8 @@ pub struct TensorPlacement {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub(crate) network_id: usize,
+    /// Dynamic models: (grid table offset, float scratch offset, floats).
+    pub(crate) dynamic: Option<(usize, usize, usize)>,
     height: usize,
     width: usize,
     placements: Vec<TensorPlacement>,
@@ -190,13 +192,29 @@ impl Plan {
                 }
             })
             .collect();
-        Ok(Plan {
+        let mut plan = Plan {
             network_id: network.id(),
+            dynamic: None,
             height,
             width,
             placements,
             arena_bytes: round_up(arena_bytes, ARENA_ALIGN),
-        })
+        };
+        if network.model().metadata.mode == crate::model::QuantMode::Dynamic {
+            // Room for each tensor's run-time grid and one float tensor.
+            let grids = plan.arena_bytes;
+            let floats = round_up(grids + 8 * tensors.len(), ARENA_ALIGN);
+            let count = plan
+                .placements
+                .iter()
+                .map(|p| p.dims.height * p.dims.width * p.dims.channels)
+                .max()
+                .unwrap_or(0);
+            plan.dynamic = Some((grids, floats, count));
+            // + 4 bytes so an f32-aligned window always fits.
+            plan.arena_bytes = round_up(floats + 4 * count + 4, ARENA_ALIGN);
+        }
+        Ok(plan)
     }
 
     /// Tile height.

@@ -246,8 +246,11 @@ pub struct ConvOp {
     /// The activation the lookup table implements.
     pub activation: ActivationKind,
     /// `lut[q + 128]` maps the pre-activation grid to the output grid; empty
-    /// for identity, exactly 256 entries otherwise.
+    /// for identity, exactly 256 entries otherwise (static and QAT models).
     pub lut: Vec<i8>,
+    /// Dynamic models only: the float bias per output channel (the input
+    /// scale is known only at run time, so the bias cannot be an integer).
+    pub float_bias: Vec<f32>,
 }
 
 impl ConvTopology for ConvOp {

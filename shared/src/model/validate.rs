@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec;
 
 use super::error::ModelError;
-use super::graph::{ActivationKind, Model, Node, OutputKind, QuantParams};
+use super::graph::{ActivationKind, Model, Node, OutputKind, QuantMode, QuantParams};
 
 /// Most tensors a graph may have.
 pub const MAX_TENSORS: usize = 4096;
@@ -189,7 +189,18 @@ pub fn validate(model: &Model) -> Result<(), ModelError> {
                         "conv node {n} has an invalid multiplier {bad:?}"
                     )));
                 }
+                let dynamic = model.metadata.mode == QuantMode::Dynamic;
+                if dynamic
+                    && (conv.float_bias.len() != cout
+                        || conv.float_bias.iter().any(|b| !b.is_finite()))
+                {
+                    return Err(invalid(format!(
+                        "conv node {n}: a dynamic model needs {cout} finite float biases, found {}",
+                        conv.float_bias.len()
+                    )));
+                }
                 let lut_ok = match conv.activation {
+                    _ if dynamic => conv.lut.is_empty(),
                     ActivationKind::Identity => {
                         conv.lut.is_empty() && conv.pre_activation.zero_point == out_q.zero_point
                     }
