@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     // (so the fuzzer reaches postcard decoding and graph validation).
     let _ = decode_model(data);
     let mut framed = b"ROBOFISH".to_vec();
-    framed.extend_from_slice(&1u16.to_le_bytes());
+    framed.extend_from_slice(&robofish_shared::model::FORMAT_VERSION.to_le_bytes());
     framed.extend_from_slice(&0u16.to_le_bytes());
     framed.extend_from_slice(&(data.len() as u32).to_le_bytes());
     framed.extend_from_slice(&robofish_shared::checksum::crc32(data).to_le_bytes());

@@ -15,7 +15,7 @@ fn small_model() -> Model {
 /// Frames `payload` with a correct header, bypassing validation.
 fn frame(payload: &[u8]) -> Vec<u8> {
     let mut out = b"ROBOFISH".to_vec();
-    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&robofish_shared::model::FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32(payload).to_le_bytes());

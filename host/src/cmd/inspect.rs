@@ -20,6 +20,9 @@ pub struct Inspect {
     /// Tile sizes to report arena bytes and MACs for (repeatable).
     #[arg(long = "tile", value_name = "HxW", default_values = ["40x40", "256x256"])]
     pub tiles: Vec<TileSize>,
+    /// FOV size whose row-streaming memory (device) to report.
+    #[arg(long, value_name = "HxW", default_value = "2048x2048")]
+    pub stream: TileSize,
     /// Also list every node with its shapes and int8 grids.
     #[arg(long)]
     pub layers: bool,
@@ -53,7 +56,7 @@ impl Inspect {
         );
         print_summary(&model);
         let path = KernelPath::from_env().context("ROBOFISH_KERNELS names an unusable path")?;
-        let network = Network::new(model, path).context("model cannot be prepared")?;
+        let network = std::sync::Arc::new(Network::new(model, path).context("model cannot be prepared")?);
         let macs = network.model().graph.macs_per_pixel();
         for tile in &self.tiles {
             match network.plan(tile.height, tile.width) {
@@ -65,6 +68,21 @@ impl Inspect {
                 ),
                 Err(e) => println!("tile {:>9}  {e}", tile.to_string()),
             }
+        }
+        match robofish_shared::engine::RowStreamer::new(network.clone(), self.stream.height, self.stream.width) {
+            Ok(streamer) => {
+                println!(
+                    "stream {:>9}  rings {:>12} bytes (row streaming, whole FOV, no halo recompute)",
+                    self.stream.to_string(),
+                    group_digits(streamer.memory_bytes() as u64)
+                );
+                if self.layers {
+                    for (t, (rows, bytes)) in streamer.ring_sizes().iter().enumerate() {
+                        println!("  tensor {t:>3}: ring of {rows:>3} rows, {:>11} bytes", group_digits(*bytes as u64));
+                    }
+                }
+            }
+            Err(e) => println!("stream {:>9}  {e}", self.stream.to_string()),
         }
         let supported: Vec<&str> = KernelPath::ALL
             .iter()

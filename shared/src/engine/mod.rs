@@ -14,6 +14,8 @@ mod image;
 mod network;
 #[cfg(feature = "alloc")]
 mod plan;
+#[cfg(feature = "alloc")]
+mod stream;
 
 #[cfg(feature = "alloc")]
 pub use halo::receptive_halo;
@@ -22,6 +24,8 @@ pub use image::{InputImage, Pixels};
 pub use network::Network;
 #[cfg(feature = "alloc")]
 pub use plan::{Plan, TensorPlacement, ARENA_ALIGN, CHANNEL_ALIGN};
+#[cfg(feature = "alloc")]
+pub use stream::RowStreamer;
 
 use core::fmt;
 

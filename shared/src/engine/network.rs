@@ -248,6 +248,38 @@ impl Network {
         Err(EngineError::Internal("dynamic models need the std feature"))
     }
 
+    /// Runs convolution node `step` on views, output rows `rows`, with this
+    /// network's kernel path.
+    pub(crate) fn conv_view(
+        &self,
+        step: usize,
+        input: &[i8],
+        in_dims: crate::kernels::Dims,
+        output: &mut [i8],
+        out_dims: crate::kernels::Dims,
+        rows: Range<usize>,
+    ) -> Result<(), EngineError> {
+        let Node::Conv(conv) = &self.model.graph.nodes[step] else {
+            return Err(EngineError::Internal("conv_view on a non-conv node"));
+        };
+        let prepared = self.convs[step]
+            .as_ref()
+            .ok_or(EngineError::Internal("conv not prepared"))?;
+        let params = ConvParams {
+            in_channels: in_dims.channels,
+            out_channels: out_dims.channels,
+            weights: &prepared.weights,
+            bias: &prepared.bias,
+            requant: &conv.requant,
+            pre_zero_point: conv.pre_activation.zero_point,
+            lut: prepared.lut.as_ref(),
+        };
+        match self.path {
+            KernelPath::Scalar => scalar::conv3x3(input, in_dims, &params, output, out_dims, rows),
+        }
+        Ok(())
+    }
+
     /// Runs only the first `steps` nodes (no output maps), so tools can read
     /// intermediate tensors from the arena at [`Plan::placement`] for
     /// layer-by-layer error analysis. Allocates nothing.
@@ -310,26 +342,10 @@ impl Network {
                 scalar::quantise_input(image, first, &input.quant, zp, output, out.dims, rows);
             }
             Node::Conv(conv) => {
-                let prepared = self.convs[step]
-                    .as_ref()
-                    .ok_or(EngineError::Internal("conv not prepared"))?;
                 let inp = plan.placement(conv.input);
                 let (input, output) =
                     split_io(arena, inp.offset..inp.offset + inp.dims.span(), out_range)?;
-                let params = ConvParams {
-                    in_channels: inp.dims.channels,
-                    out_channels: out.dims.channels,
-                    weights: &prepared.weights,
-                    bias: &prepared.bias,
-                    requant: &conv.requant,
-                    pre_zero_point: conv.pre_activation.zero_point,
-                    lut: prepared.lut.as_ref(),
-                };
-                match self.path {
-                    KernelPath::Scalar => {
-                        scalar::conv3x3(input, inp.dims, &params, output, out.dims, rows)
-                    }
-                }
+                self.conv_view(step, input, inp.dims, output, out.dims, rows)?;
             }
             Node::MaxPool(u) | Node::Upsample(u) => {
                 let inp = plan.placement(u.input);

@@ -24,7 +24,7 @@ use crate::checksum::{crc32, fnv1a64};
 /// The first eight bytes of every model file.
 pub const MAGIC: [u8; 8] = *b"ROBOFISH";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Header bytes before the payload.
 pub const HEADER_LEN: usize = 20;
 /// Largest payload accepted (512 MiB).

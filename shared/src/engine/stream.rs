@@ -1,0 +1,406 @@
+//! Row streaming: whole-image results in one pass, holding only the rows
+//! each layer still needs.
+//!
+//! Every tensor lives in a ring of `K` rows plus two overhang rows that
+//! repeat ring slots 0 and 1, so any 3 consecutive rows are one contiguous
+//! slice and the ordinary kernels run on 1-3 row views. Input rows are pushed as the camera delivers them; an
+//! output row is computed as soon as every row it depends on exists, pulling
+//! rows through the graph. Reflect padding at the image's top and bottom
+//! falls out of the row views (a 2-row view at an edge reflects exactly as
+//! the whole image does), so the results equal whole-image inference bit for
+//! bit with no halo recomputation. Ring sizes come from a dry run of the same
+//! schedule; the U-Net skips are the long rings.
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::image::InputImage;
+use super::network::Network;
+use super::plan::CHANNEL_ALIGN;
+use super::EngineError;
+use crate::kernels::{scalar, Dims};
+use crate::model::{Node, QuantMode, TensorId};
+
+/// Extra rows after each ring: the widest window is 3 rows.
+const OVERHANG: usize = 2;
+
+#[derive(Clone, Copy, Debug)]
+struct Ring {
+    offset: usize,
+    capacity: usize,
+    height: usize,
+    width: usize,
+    channels: usize,
+    stride: usize,
+}
+
+impl Ring {
+    fn row_bytes(&self) -> usize {
+        self.width * self.stride
+    }
+
+    /// Byte range of rows `first..first + count` (count <= 3).
+    fn window(&self, first: usize, count: usize) -> (usize, usize) {
+        let start = self.offset + (first % self.capacity) * self.row_bytes();
+        (start, count * self.row_bytes())
+    }
+
+    fn dims(&self, rows: usize) -> Dims {
+        Dims {
+            height: rows,
+            width: self.width,
+            channels: self.channels,
+            pixel_stride: self.stride,
+        }
+    }
+}
+
+/// Consumer relations used to know which rows are still needed.
+#[derive(Clone, Copy, Debug)]
+enum Need {
+    /// Conv: producing row p needs rows >= p - 1.
+    Conv(usize),
+    /// Max-pool: row p needs rows >= 2p.
+    Pool(usize),
+    /// Upsample: row p needs rows >= p / 2.
+    Up(usize),
+    /// Concat: row p needs row p.
+    Same(usize),
+}
+
+/// Streams one image (or one column strip of it) row by row.
+pub struct RowStreamer {
+    network: Arc<Network>,
+    height: usize,
+    rings: Vec<Ring>,
+    storage: Vec<i8>,
+    producer: Vec<usize>,
+    consumers: Vec<Vec<Need>>,
+    produced: Vec<usize>,
+    outputs: Vec<TensorId>,
+    pushed: usize,
+    emitted: usize,
+    maps: Vec<Vec<u8>>,
+}
+
+fn split_two(storage: &mut [i8], read: (usize, usize), write: (usize, usize)) -> Result<(&[i8], &mut [i8]), EngineError> {
+    let (r0, rl) = read;
+    let (w0, wl) = write;
+    if r0 + rl <= w0 {
+        let (a, b) = storage.split_at_mut(w0);
+        Ok((&a[r0..r0 + rl], &mut b[..wl]))
+    } else if w0 + wl <= r0 {
+        let (a, b) = storage.split_at_mut(r0);
+        Ok((&b[..rl], &mut a[w0..w0 + wl]))
+    } else {
+        Err(EngineError::Internal("stream rings overlap"))
+    }
+}
+
+impl RowStreamer {
+    /// A streamer for `height x width` images (static or QAT models only:
+    /// a dynamic model's grids depend on the whole tile).
+    pub fn new(network: Arc<Network>, height: usize, width: usize) -> Result<RowStreamer, EngineError> {
+        // Validate the size exactly as a whole-image plan would.
+        network.plan(height.min(1 << 15), width)?;
+        if network.model().metadata.mode == QuantMode::Dynamic {
+            return Err(EngineError::BadInput("dynamic models cannot be row-streamed; use whole tiles"));
+        }
+        let graph = &network.model().graph;
+        let n = graph.tensors.len();
+        let mut producer = vec![usize::MAX; n];
+        let mut consumers: Vec<Vec<Need>> = vec![Vec::new(); n];
+        for (step, node) in graph.nodes.iter().enumerate() {
+            producer[node.output() as usize] = step;
+            let c = node.output() as usize;
+            match node {
+                Node::Input(_) => {}
+                Node::Conv(conv) => consumers[conv.input as usize].push(Need::Conv(c)),
+                Node::MaxPool(u) => consumers[u.input as usize].push(Need::Pool(c)),
+                Node::Upsample(u) => consumers[u.input as usize].push(Need::Up(c)),
+                Node::Concat(cat) => cat.inputs.iter().for_each(|&t| consumers[t as usize].push(Need::Same(c))),
+            }
+        }
+        let rings = graph
+            .tensors
+            .iter()
+            .map(|t| Ring {
+                offset: 0,
+                capacity: 3,
+                height: height >> t.level,
+                width: width >> t.level,
+                channels: t.channels as usize,
+                stride: (t.channels as usize).div_ceil(CHANNEL_ALIGN) * CHANNEL_ALIGN,
+            })
+            .collect();
+        let outputs: Vec<TensorId> = graph.outputs.iter().map(|o| o.tensor).collect();
+        let maps = outputs
+            .iter()
+            .map(|&t| vec![0u8; graph.tensors[t as usize].channels as usize * width])
+            .collect();
+        let mut streamer = RowStreamer {
+            network,
+            height,
+            rings,
+            storage: Vec::new(),
+            producer,
+            consumers,
+            produced: vec![0; n],
+            outputs,
+            pushed: 0,
+            emitted: 0,
+            maps,
+        };
+        streamer.size_rings()?;
+        Ok(streamer)
+    }
+
+    /// Bytes held by the rings.
+    pub fn memory_bytes(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Per tensor: rows held and bytes, in tensor order.
+    pub fn ring_sizes(&self) -> Vec<(usize, usize)> {
+        self.rings
+            .iter()
+            .map(|r| (r.capacity, (r.capacity + OVERHANG) * r.row_bytes()))
+            .collect()
+    }
+
+    /// Input rows pushed so far.
+    pub fn rows_pushed(&self) -> usize {
+        self.pushed
+    }
+
+    /// Output rows emitted so far.
+    pub fn rows_emitted(&self) -> usize {
+        self.emitted
+    }
+
+    fn low_water(&self, t: usize) -> usize {
+        let mut low = if self.outputs.contains(&(t as TensorId)) { self.emitted } else { usize::MAX };
+        for need in &self.consumers[t] {
+            let row = match *need {
+                Need::Conv(c) => self.produced[c].saturating_sub(1),
+                Need::Pool(c) => 2 * self.produced[c],
+                Need::Up(c) => self.produced[c] / 2,
+                Need::Same(c) => self.produced[c],
+            };
+            low = low.min(row);
+        }
+        if low == usize::MAX {
+            self.produced[t]
+        } else {
+            low
+        }
+    }
+
+    /// Dry run of the schedule over the whole image to find every ring's size.
+    fn size_rings(&mut self) -> Result<(), EngineError> {
+        let mut capacity = vec![3usize; self.rings.len()];
+        for _ in 0..self.height {
+            self.push_symbolic(&mut capacity);
+            while self.step_rows(None, &mut capacity)? {}
+        }
+        if self.emitted != self.height {
+            return Err(EngineError::Internal("stream schedule did not finish"));
+        }
+        let mut offset = 0;
+        for (ring, &k) in self.rings.iter_mut().zip(&capacity) {
+            ring.capacity = k.max(3).min(ring.height.max(3));
+            ring.offset = offset;
+            offset += (ring.capacity + OVERHANG) * ring.row_bytes();
+        }
+        self.storage = vec![0i8; offset];
+        self.produced.iter_mut().for_each(|p| *p = 0);
+        self.pushed = 0;
+        self.emitted = 0;
+        Ok(())
+    }
+
+    fn note(&self, t: usize, capacity: &mut [usize]) {
+        let span = self.produced[t] - self.low_water(t).min(self.produced[t]);
+        capacity[t] = capacity[t].max(span);
+    }
+
+    fn push_symbolic(&mut self, capacity: &mut [usize]) {
+        let graph = &self.network.model().graph;
+        for node in &graph.nodes {
+            if let Node::Input(input) = node {
+                let t = input.output as usize;
+                self.produced[t] += 1;
+                self.note(t, capacity);
+            }
+        }
+        self.pushed += 1;
+    }
+
+    /// Pushes the next input row (`row` is a 1-row image view of all
+    /// channels) and emits every output row that became computable:
+    /// `sink(y, maps)` gets output row `y` as one `[channel][width]` u8 row
+    /// per graph output.
+    pub fn push_row(
+        &mut self,
+        row: &InputImage<'_>,
+        sink: &mut dyn FnMut(usize, &[Vec<u8>]),
+    ) -> Result<(), EngineError> {
+        if self.pushed >= self.height {
+            return Err(EngineError::BadInput("more rows pushed than the image has"));
+        }
+        if row.height() != 1 || row.width() != self.width() {
+            return Err(EngineError::BadInput("push_row takes one row of the streamer's width"));
+        }
+        let network = self.network.clone();
+        let model = network.model();
+        let y = self.pushed;
+        for node in &model.graph.nodes {
+            if let Node::Input(input) = node {
+                let ring = self.rings[input.output as usize];
+                let (start, len) = ring.window(y, 1);
+                let zp = model.tensor_quant[input.output as usize].zero_point;
+                let out = &mut self.storage[start..start + len];
+                scalar::quantise_input(row, input.first_channel as usize, &input.quant, zp, out, ring.dims(1), 0..1);
+                self.mirror(input.output as usize, start);
+                self.produced[input.output as usize] += 1;
+            }
+        }
+        self.pushed += 1;
+        let mut unused = Vec::new();
+        while self.step_rows(Some(sink), &mut unused)? {}
+        Ok(())
+    }
+
+    fn width(&self) -> usize {
+        let graph = &self.network.model().graph;
+        self.rings
+            .iter()
+            .zip(&graph.tensors)
+            .find(|(_, t)| t.level == 0)
+            .map_or(0, |(r, _)| r.width)
+    }
+
+    /// Copies a freshly written row between ring slots 0-1 and the overhang
+    /// so that windows crossing the ring's end stay contiguous.
+    fn mirror(&mut self, t: usize, start: usize) {
+        let ring = self.rings[t];
+        let row = ring.row_bytes();
+        let slot = (start - ring.offset) / row;
+        let twin = if slot >= ring.capacity {
+            slot - ring.capacity
+        } else if slot < OVERHANG {
+            slot + ring.capacity
+        } else {
+            return;
+        };
+        let twin_start = ring.offset + twin * row;
+        self.storage.copy_within(start..start + row, twin_start);
+    }
+
+    /// Emits the next output row if it can be computed. Returns whether it did.
+    fn step_rows(
+        &mut self,
+        mut sink: Option<&mut dyn FnMut(usize, &[Vec<u8>])>,
+        capacity: &mut Vec<usize>,
+    ) -> Result<bool, EngineError> {
+        if self.emitted >= self.height {
+            return Ok(false);
+        }
+        let y = self.emitted;
+        let compute = sink.is_some();
+        for i in 0..self.outputs.len() {
+            let t = self.outputs[i] as usize;
+            if !self.ensure(t, y, compute, capacity)? {
+                return Ok(false);
+            }
+        }
+        if let Some(sink) = sink.as_mut() {
+            for (i, &t) in self.outputs.iter().enumerate() {
+                let ring = self.rings[t as usize];
+                let (start, len) = ring.window(y, 1);
+                scalar::to_probability_maps(&self.storage[start..start + len], ring.dims(1), &mut self.maps[i], 0..1);
+            }
+            sink(y, &self.maps);
+        }
+        self.emitted += 1;
+        Ok(true)
+    }
+
+    /// Makes row `r` of tensor `t` exist (computing it and what it needs).
+    fn ensure(&mut self, t: usize, r: usize, compute: bool, capacity: &mut Vec<usize>) -> Result<bool, EngineError> {
+        while self.produced[t] <= r {
+            let y = self.produced[t];
+            let step = self.producer[t];
+            let network = self.network.clone();
+            let node = &network.model().graph.nodes[step];
+            match node {
+                Node::Input(_) => return Ok(false),
+                Node::Conv(conv) => {
+                    let input = conv.input as usize;
+                    let h = self.rings[input].height;
+                    if !self.ensure(input, (y + 1).min(h - 1), compute, capacity)? {
+                        return Ok(false);
+                    }
+                    if compute {
+                        let (a, b) = (y.saturating_sub(1), (y + 2).min(h));
+                        let off = y - a;
+                        let (ri, ro) = (self.rings[input], self.rings[t]);
+                        let read = ri.window(a, b - a);
+                        let write = ro.window(y - off, off + 1);
+                        let (src, dst) = split_two(&mut self.storage, read, write)?;
+                        network.conv_view(step, src, ri.dims(b - a), dst, ro.dims(off + 1), off..off + 1)?;
+                        let start = write.0 + off * ro.row_bytes();
+                        self.mirror(t, start);
+                    }
+                }
+                Node::MaxPool(u) | Node::Upsample(u) => {
+                    let input = u.input as usize;
+                    let pool = matches!(node, Node::MaxPool(_));
+                    let (first, count) = if pool { (2 * y, 2) } else { (y / 2, 1) };
+                    if !self.ensure(input, first + count - 1, compute, capacity)? {
+                        return Ok(false);
+                    }
+                    if compute {
+                        let (ri, ro) = (self.rings[input], self.rings[t]);
+                        let read = ri.window(first, count);
+                        let write = ro.window(y, 1);
+                        let (src, dst) = split_two(&mut self.storage, read, write)?;
+                        if pool {
+                            scalar::maxpool2(src, ri.dims(count), dst, ro.dims(1), 0..1);
+                        } else {
+                            scalar::upsample2(src, ri.dims(count), dst, ro.dims(1), 0..1);
+                        }
+                        self.mirror(t, write.0);
+                    }
+                }
+                Node::Concat(cat) => {
+                    for &part in &cat.inputs {
+                        if !self.ensure(part as usize, y, compute, capacity)? {
+                            return Ok(false);
+                        }
+                    }
+                    if compute {
+                        let ro = self.rings[t];
+                        let write = ro.window(y, 1);
+                        let mut channel = 0;
+                        for &part in &cat.inputs {
+                            let ri = self.rings[part as usize];
+                            let read = ri.window(y, 1);
+                            let dest = (write.0 + channel, write.1 - channel);
+                            let (src, dst) = split_two(&mut self.storage, read, dest)?;
+                            scalar::copy_channels(src, ri.dims(1), dst, ro.dims(1), 0..1);
+                            channel += ri.channels;
+                        }
+                        self.mirror(t, write.0);
+                    }
+                }
+            }
+            self.produced[t] += 1;
+            if !compute {
+                self.note(t, capacity);
+            }
+        }
+        Ok(true)
+    }
+}
