@@ -31,12 +31,9 @@ struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Output rows per band.
-    #[arg(long, default_value_t = 64)]
-    band_rows: usize,
-    /// Output columns per tile.
-    #[arg(long, default_value_t = 256)]
-    tile_cols: usize,
+    /// Rows gathered before they are pushed through the network.
+    #[arg(long, default_value_t = 16)]
+    batch_rows: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,8 +48,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: Args) -> Result<()> {
     let mut config = DeviceConfig {
-        band_rows: args.band_rows.max(1),
-        tile_cols: args.tile_cols.max(1),
+        batch_rows: args.batch_rows.max(1),
         model_store: args.model_store.clone(),
         kernels: KernelPath::from_env().context("ROBOFISH_KERNELS")?,
         ..DeviceConfig::default()

@@ -5,7 +5,7 @@
 //! Metrics when truth came, FrameTiming last) or exactly one Error; a bad
 //! message never ends the session.
 
-use std::ops::Range;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +26,7 @@ use robofish_shared::protocol::{
     UNASSIGNED_GENE,
 };
 
-use crate::tiling::{BandRunner, RowWindow};
+use crate::tiling::{OutputRow, StripRunner};
 
 /// Position probability (u8) at or above which a local maximum is a spot.
 pub const SPOT_THRESHOLD: u8 = 128;
@@ -38,12 +38,11 @@ pub const MAX_MODEL_BYTES: u32 = 256 << 20;
 /// How the device runs.
 #[derive(Clone, Debug)]
 pub struct DeviceConfig {
-    /// Worker threads for tiles.
+    /// Worker threads (one column strip each).
     pub threads: usize,
-    /// Output rows computed per band (rounded up to the pooling grid).
-    pub band_rows: usize,
-    /// Output columns per tile.
-    pub tile_cols: usize,
+    /// Rows gathered before they are pushed through the strips (fewer
+    /// thread hand-offs; latency of one batch).
+    pub batch_rows: usize,
     /// Where flashed models are stored (written atomically); `None` keeps
     /// them in memory only.
     pub model_store: Option<PathBuf>,
@@ -55,8 +54,7 @@ impl Default for DeviceConfig {
     fn default() -> Self {
         DeviceConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            band_rows: 64,
-            tile_cols: 256,
+            batch_rows: 16,
             model_store: None,
             kernels: KernelPath::detect(),
         }
@@ -90,10 +88,13 @@ struct Frame {
     started: Instant,
     /// Set after the first error: the rest of the FOV is ignored.
     failed: bool,
-    window: RowWindow,
-    runner: Option<BandRunner>,
-    /// Next output row not yet computed.
-    next_row: usize,
+    runner: Option<StripRunner>,
+    /// Received rows not yet pushed, row-interleaved u16.
+    pending: Vec<u16>,
+    /// The last few finished output rows, for 3x3 peak suppression.
+    recent: VecDeque<OutputRow>,
+    /// Next row whose peaks are still to be found.
+    next_peak_row: usize,
     spots: Vec<WireSpot>,
     blank_flags: Vec<bool>,
     truth: Vec<TruthSpot>,
@@ -115,8 +116,8 @@ struct Stats {
 /// The device's state across one or more connections.
 pub struct Device {
     config: DeviceConfig,
-    /// The last FOV's runner (plans and arenas), reused while sizes repeat.
-    spare_runner: Option<BandRunner>,
+    /// The last FOV's runner (row rings), reused while sizes repeat.
+    spare_runner: Option<StripRunner>,
     model: Option<LoadedModel>,
     upload: Option<Upload>,
     frame: Option<Frame>,
@@ -345,9 +346,10 @@ impl Device {
             tracker,
             started: Instant::now(),
             failed: false,
-            window: RowWindow::new(start.width as usize, start.images()),
             runner: None,
-            next_row: 0,
+            pending: Vec::new(),
+            recent: VecDeque::new(),
+            next_peak_row: 0,
             spots: Vec::new(),
             blank_flags: Vec::new(),
             truth: Vec::new(),
@@ -372,14 +374,14 @@ impl Device {
                 ))
             }
             Some(model) => match self.spare_runner.take() {
-                Some(runner) if runner.fits(start.height as usize, start.width as usize) => {
+                Some(mut runner) if runner.fits(start.height as usize, start.width as usize) => {
+                    runner.reset();
                     Ok(runner)
                 }
-                _ => BandRunner::new(
+                _ => StripRunner::new(
                     model.network.clone(),
                     start.height as usize,
                     start.width as usize,
-                    self.config.tile_cols,
                     self.config.threads,
                 )
                 .map_err(|e| (ErrorKind::WrongDimensions, format!("{e:#}"))),
@@ -412,10 +414,16 @@ impl Device {
             fail(frame, &mut self.stats, &e, send);
             return;
         }
-        let bpp = frame.tracker.start().pixel.bytes_per_pixel();
-        frame.window.push_wire_rows(band.data, bpp);
+        match frame.tracker.start().pixel.bytes_per_pixel() {
+            1 => frame.pending.extend(band.data.iter().map(|&b| b as u16)),
+            _ => frame.pending.extend(
+                band.data
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            ),
+        }
         let model = self.model.as_ref();
-        if let Err(e) = process_ready_bands(frame, model, self.config.band_rows, false) {
+        if let Err(e) = process_rows(frame, model, self.config.batch_rows, false) {
             fail_message(
                 frame,
                 &mut self.stats,
@@ -444,7 +452,7 @@ impl Device {
         }
         let receive_us = frame.started.elapsed().as_micros() as u64;
         let model = self.model.as_ref();
-        if let Err(e) = process_ready_bands(&mut frame, model, self.config.band_rows, true) {
+        if let Err(e) = process_rows(&mut frame, model, self.config.batch_rows, true) {
             fail_message(
                 &mut frame,
                 &mut self.stats,
@@ -552,63 +560,53 @@ fn fail_message(
     send(error(Some(frame.tracker.frame_id()), kind, message));
 }
 
-/// Runs every band whose input rows have all arrived (all remaining bands
-/// when `all`), finds and decodes their spots, and drops rows no longer needed.
-fn process_ready_bands(
+/// Pushes pending rows through the strips once a batch has gathered (all of
+/// them when `flush`), then finds and decodes the spots of every row whose
+/// 3x3 neighbourhood is complete.
+fn process_rows(
     frame: &mut Frame,
     model: Option<&LoadedModel>,
-    band_rows: usize,
-    all: bool,
+    batch_rows: usize,
+    flush: bool,
 ) -> Result<()> {
-    let (Some(mut runner), Some(model)) = (frame.runner.take(), model) else {
+    let (Some(runner), Some(model)) = (frame.runner.as_mut(), model) else {
         return Ok(());
     };
-    let result = run_bands(frame, &mut runner, model, band_rows, all);
-    frame.runner = Some(runner);
-    result
-}
-
-fn run_bands(
-    frame: &mut Frame,
-    runner: &mut BandRunner,
-    model: &LoadedModel,
-    band_rows: usize,
-    all: bool,
-) -> Result<()> {
-    let height = frame.tracker.start().height as usize;
-    let width = frame.tracker.start().width as usize;
-    let received = frame.tracker.rows_received() as usize;
-    while frame.next_row < height {
-        let band = frame.next_row..(frame.next_row + band_rows).min(height);
-        // One extra output row on each side so 3x3 peak suppression at the
-        // band's edge sees its neighbours.
-        let with_margin = band.start.saturating_sub(1)..(band.end + 1).min(height);
-        let needed = runner.input_rows(&with_margin);
-        if needed.end > received && !all {
-            break;
-        }
-        let started = Instant::now();
-        let maps = runner.run(&frame.window, with_margin.clone())?;
-        frame.compute_us += started.elapsed().as_micros() as u64;
-        let started = Instant::now();
-        collect_spots(frame, model, &maps.maps, &with_margin, &band, width)?;
-        frame.decode_us += started.elapsed().as_micros() as u64;
-        frame.next_row = band.end;
-        // Rows before the next band's input are never read again.
-        let next = frame.next_row.saturating_sub(1)..(frame.next_row + band_rows + 1).min(height);
-        frame.window.discard_before(runner.input_rows(&next).start);
+    let start = *frame.tracker.start();
+    let row_len = start.images() * start.width as usize;
+    let height = start.height as usize;
+    if frame.pending.is_empty() || (!flush && frame.pending.len() < batch_rows.max(1) * row_len) {
+        return Ok(());
     }
+    let started = Instant::now();
+    let rows = runner.push_rows(&frame.pending)?;
+    frame.pending.clear();
+    frame.compute_us += started.elapsed().as_micros() as u64;
+    let started = Instant::now();
+    for row in rows {
+        let last = row.y + 1 == height;
+        frame.recent.push_back(row);
+        // Row p's peaks need rows p - 1 ..= p + 1 (clipped at the edges).
+        while frame.next_peak_row < height
+            && frame
+                .recent
+                .back()
+                .is_some_and(|r| r.y > frame.next_peak_row || last)
+        {
+            let p = frame.next_peak_row;
+            while frame.recent.front().is_some_and(|r| r.y + 1 < p) {
+                frame.recent.pop_front();
+            }
+            collect_spots(frame, model, p, start.width as usize)?;
+            frame.next_peak_row += 1;
+        }
+    }
+    frame.decode_us += started.elapsed().as_micros() as u64;
     Ok(())
 }
 
-fn collect_spots(
-    frame: &mut Frame,
-    model: &LoadedModel,
-    maps: &[Vec<u8>],
-    rows: &Range<usize>,
-    band: &Range<usize>,
-    width: usize,
-) -> Result<()> {
+/// Finds and decodes the spots of row `p` from the rows held in `recent`.
+fn collect_spots(frame: &mut Frame, model: &LoadedModel, p: usize, width: usize) -> Result<()> {
     let graph = &model.network.model().graph;
     let position = graph
         .outputs
@@ -619,32 +617,50 @@ fn collect_spots(
         .outputs
         .iter()
         .position(|o| o.kind == OutputKind::Barcode);
-    let decoder = if model.codewords.is_empty() {
+    let rows: Vec<&OutputRow> = frame
+        .recent
+        .iter()
+        .filter(|r| r.y + 1 >= p && r.y <= p + 1)
+        .collect();
+    let first = rows.first().map_or(p, |r| r.y);
+    let n = rows.len();
+    let mut pos = Vec::with_capacity(n * width);
+    for r in &rows {
+        pos.extend_from_slice(&r.maps[position]);
+    }
+    let bits: Vec<u8> = match barcode {
+        Some(b) => {
+            let channels = rows.first().map_or(0, |r| r.maps[b].len() / width);
+            let mut bits = vec![0u8; channels * n * width];
+            for (i, r) in rows.iter().enumerate() {
+                for c in 0..channels {
+                    bits[c * n * width + i * width..][..width]
+                        .copy_from_slice(&r.maps[b][c * width..][..width]);
+                }
+            }
+            bits
+        }
+        None => Vec::new(),
+    };
+    let decoder = if model.codewords.is_empty() || barcode.is_none() {
         None
     } else {
         Some(Decoder::new(&model.codewords, &model.blank)?)
     };
-    let height = rows.len();
-    let interior = band.start - rows.start..band.end - rows.start;
     let mut peaks = Vec::new();
     find_spots_in_rows(
-        &maps[position],
-        height,
+        &pos,
+        n,
         width,
         SPOT_THRESHOLD,
-        interior,
-        |p| peaks.push(p),
+        p - first..p - first + 1,
+        |peak| peaks.push(peak),
     )?;
     for peak in peaks {
-        let (gene, confidence, blank) = match (&decoder, barcode) {
-            (Some(decoder), Some(b)) => {
-                let decoded = decoder.decode_at(
-                    &maps[b],
-                    height,
-                    width,
-                    peak.row as usize,
-                    peak.col as usize,
-                )?;
+        let (gene, confidence, blank) = match &decoder {
+            Some(decoder) => {
+                let decoded =
+                    decoder.decode_at(&bits, n, width, peak.row as usize, peak.col as usize)?;
                 match decoded.call {
                     Some(call) => (
                         call.codeword,
@@ -654,10 +670,10 @@ fn collect_spots(
                     None => (UNASSIGNED_GENE, 0, false),
                 }
             }
-            _ => (UNASSIGNED_GENE, peak.score, false),
+            None => (UNASSIGNED_GENE, peak.score, false),
         };
         frame.spots.push(WireSpot {
-            row: peak.row + rows.start as u16,
+            row: peak.row + first as u16,
             col: peak.col,
             dy: peak.row_offset,
             dx: peak.col_offset,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use robofish_device::client::{spawn_local, Client, Fov};
 use robofish_device::session::SPOT_THRESHOLD;
-use robofish_device::tiling::{BandRunner, RowWindow};
+use robofish_device::tiling::StripRunner;
 use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
@@ -42,8 +42,7 @@ fn model() -> Model {
 fn config(threads: usize) -> DeviceConfig {
     DeviceConfig {
         threads,
-        band_rows: 48,
-        tile_cols: 96,
+        batch_rows: 5,
         model_store: None,
         kernels: KernelPath::from_env().unwrap(),
     }
@@ -72,49 +71,39 @@ fn row_interleaved(tile: &[u16], h: usize, w: usize) -> Vec<u16> {
 }
 
 #[test]
-fn band_streamed_output_equals_whole_fov_512() {
+fn strip_streamed_output_equals_whole_fov_512() {
     let (h, w) = (512, 512);
     let network = Arc::new(Network::new(model(), KernelPath::from_env().unwrap()).unwrap());
     let tile = camera_tile(h, w, 77);
     let whole = whole_image(&network, &tile, h, w);
-    let mut runner = BandRunner::new(network.clone(), h, w, 160, 2).unwrap();
-    assert_eq!(runner.halo(), 67);
+    // Three strips: two inner seams, each covered by the 67-pixel halo.
+    let mut runner = StripRunner::new(network.clone(), h, w, 3).unwrap();
+    assert_eq!(runner.strips(), 3);
     let rows = row_interleaved(&tile, h, w);
-    // Feed rows incrementally, compute 100-row bands as soon as their input
-    // is complete, discard rows no longer needed.
-    let mut window = RowWindow::new(w, 16);
-    let mut fed = 0;
     let mut next = 0;
-    let mut max_window_rows = 0;
-    while next < h {
-        let band = next..(next + 100).min(h);
-        let needed = runner.input_rows(&band);
-        while fed < needed.end {
-            let chunk = 16.min(h - fed);
-            window.push_rows(&rows[fed * 16 * w..(fed + chunk) * 16 * w]);
-            fed += chunk;
-        }
-        max_window_rows = max_window_rows.max(window.end_row() - window.first_row());
-        let maps = runner.run(&window, band.clone()).unwrap();
-        for (out, full) in maps.maps.iter().zip(&whole) {
-            let channels = full.len() / (h * w);
-            for c in 0..channels {
-                for (r, y) in band.clone().enumerate() {
+    for chunk in rows.chunks(13 * 16 * w) {
+        for out in runner.push_rows(chunk).unwrap() {
+            assert_eq!(out.y, next, "rows come out in order");
+            next += 1;
+            for (map, full) in out.maps.iter().zip(&whole) {
+                let channels = full.len() / (h * w);
+                for c in 0..channels {
                     assert_eq!(
-                        &out[c * band.len() * w + r * w..][..w],
-                        &full[c * h * w + y * w..][..w],
-                        "channel {c}, row {y}"
+                        &map[c * w..(c + 1) * w],
+                        &full[c * h * w + out.y * w..][..w],
+                        "channel {c}, row {}",
+                        out.y
                     );
                 }
             }
         }
-        next = band.end;
-        let following = next..(next + 100).min(h);
-        window.discard_before(runner.input_rows(&following).start);
     }
+    assert_eq!(next, h, "every row came out");
+    // The strips hold row rings, not the FOV.
     assert!(
-        max_window_rows < h,
-        "the window never held the whole FOV ({max_window_rows} rows)"
+        runner.memory_bytes() < h * w * 16 * 2,
+        "{} bytes of rings",
+        runner.memory_bytes()
     );
 }
 

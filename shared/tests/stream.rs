@@ -16,7 +16,9 @@ fn check(arch: &ArchConfig, h: usize, w: usize) -> usize {
     let image = InputImage::planar(Pixels::U16(&tile), 16, h, w).unwrap();
     let mut pos = vec![0u8; h * w];
     let mut bits = vec![0u8; 16 * h * w];
-    network.run(&plan, &mut arena, &image, &mut [&mut pos, &mut bits]).unwrap();
+    network
+        .run(&plan, &mut arena, &image, &mut [&mut pos, &mut bits])
+        .unwrap();
 
     let mut streamer = RowStreamer::new(network.clone(), h, w).unwrap();
     let mut seen = 0;
@@ -26,9 +28,17 @@ fn check(arch: &ArchConfig, h: usize, w: usize) -> usize {
             .push_row(&row, &mut |oy, maps| {
                 assert_eq!(oy, seen, "rows come out in order");
                 seen += 1;
-                assert_eq!(&maps[0][..], &pos[oy * w..(oy + 1) * w], "position row {oy}");
+                assert_eq!(
+                    &maps[0][..],
+                    &pos[oy * w..(oy + 1) * w],
+                    "position row {oy}"
+                );
                 for b in 0..16 {
-                    assert_eq!(&maps[1][b * w..(b + 1) * w], &bits[b * h * w + oy * w..][..w], "bit {b} row {oy}");
+                    assert_eq!(
+                        &maps[1][b * w..(b + 1) * w],
+                        &bits[b * h * w + oy * w..][..w],
+                        "bit {b} row {oy}"
+                    );
                 }
             })
             .unwrap();

@@ -56,7 +56,8 @@ impl Inspect {
         );
         print_summary(&model);
         let path = KernelPath::from_env().context("ROBOFISH_KERNELS names an unusable path")?;
-        let network = std::sync::Arc::new(Network::new(model, path).context("model cannot be prepared")?);
+        let network =
+            std::sync::Arc::new(Network::new(model, path).context("model cannot be prepared")?);
         let macs = network.model().graph.macs_per_pixel();
         for tile in &self.tiles {
             match network.plan(tile.height, tile.width) {
@@ -69,7 +70,11 @@ impl Inspect {
                 Err(e) => println!("tile {:>9}  {e}", tile.to_string()),
             }
         }
-        match robofish_shared::engine::RowStreamer::new(network.clone(), self.stream.height, self.stream.width) {
+        match robofish_shared::engine::RowStreamer::new(
+            network.clone(),
+            self.stream.height,
+            self.stream.width,
+        ) {
             Ok(streamer) => {
                 println!(
                     "stream {:>9}  rings {:>12} bytes (row streaming, whole FOV, no halo recompute)",
@@ -78,7 +83,10 @@ impl Inspect {
                 );
                 if self.layers {
                     for (t, (rows, bytes)) in streamer.ring_sizes().iter().enumerate() {
-                        println!("  tensor {t:>3}: ring of {rows:>3} rows, {:>11} bytes", group_digits(*bytes as u64));
+                        println!(
+                            "  tensor {t:>3}: ring of {rows:>3} rows, {:>11} bytes",
+                            group_digits(*bytes as u64)
+                        );
                     }
                 }
             }

@@ -22,6 +22,9 @@ use super::EngineError;
 use crate::kernels::{scalar, Dims};
 use crate::model::{Node, QuantMode, TensorId};
 
+/// Receives output row `y` as one `[channel][width]` u8 row per graph output.
+pub type RowSink<'a> = &'a mut dyn FnMut(usize, &[Vec<u8>]);
+
 /// Extra rows after each ring: the widest window is 3 rows.
 const OVERHANG: usize = 2;
 
@@ -84,7 +87,11 @@ pub struct RowStreamer {
     maps: Vec<Vec<u8>>,
 }
 
-fn split_two(storage: &mut [i8], read: (usize, usize), write: (usize, usize)) -> Result<(&[i8], &mut [i8]), EngineError> {
+fn split_two(
+    storage: &mut [i8],
+    read: (usize, usize),
+    write: (usize, usize),
+) -> Result<(&[i8], &mut [i8]), EngineError> {
     let (r0, rl) = read;
     let (w0, wl) = write;
     if r0 + rl <= w0 {
@@ -101,11 +108,17 @@ fn split_two(storage: &mut [i8], read: (usize, usize), write: (usize, usize)) ->
 impl RowStreamer {
     /// A streamer for `height x width` images (static or QAT models only:
     /// a dynamic model's grids depend on the whole tile).
-    pub fn new(network: Arc<Network>, height: usize, width: usize) -> Result<RowStreamer, EngineError> {
+    pub fn new(
+        network: Arc<Network>,
+        height: usize,
+        width: usize,
+    ) -> Result<RowStreamer, EngineError> {
         // Validate the size exactly as a whole-image plan would.
         network.plan(height.min(1 << 15), width)?;
         if network.model().metadata.mode == QuantMode::Dynamic {
-            return Err(EngineError::BadInput("dynamic models cannot be row-streamed; use whole tiles"));
+            return Err(EngineError::BadInput(
+                "dynamic models cannot be row-streamed; use whole tiles",
+            ));
         }
         let graph = &network.model().graph;
         let n = graph.tensors.len();
@@ -119,7 +132,10 @@ impl RowStreamer {
                 Node::Conv(conv) => consumers[conv.input as usize].push(Need::Conv(c)),
                 Node::MaxPool(u) => consumers[u.input as usize].push(Need::Pool(c)),
                 Node::Upsample(u) => consumers[u.input as usize].push(Need::Up(c)),
-                Node::Concat(cat) => cat.inputs.iter().for_each(|&t| consumers[t as usize].push(Need::Same(c))),
+                Node::Concat(cat) => cat
+                    .inputs
+                    .iter()
+                    .for_each(|&t| consumers[t as usize].push(Need::Same(c))),
             }
         }
         let rings = graph
@@ -161,6 +177,14 @@ impl RowStreamer {
         self.storage.len()
     }
 
+    /// Forgets the current image so the next one can be streamed (keeps
+    /// the rings).
+    pub fn reset(&mut self) {
+        self.produced.iter_mut().for_each(|p| *p = 0);
+        self.pushed = 0;
+        self.emitted = 0;
+    }
+
     /// Per tensor: rows held and bytes, in tensor order.
     pub fn ring_sizes(&self) -> Vec<(usize, usize)> {
         self.rings
@@ -180,7 +204,11 @@ impl RowStreamer {
     }
 
     fn low_water(&self, t: usize) -> usize {
-        let mut low = if self.outputs.contains(&(t as TensorId)) { self.emitted } else { usize::MAX };
+        let mut low = if self.outputs.contains(&(t as TensorId)) {
+            self.emitted
+        } else {
+            usize::MAX
+        };
         for need in &self.consumers[t] {
             let row = match *need {
                 Need::Conv(c) => self.produced[c].saturating_sub(1),
@@ -241,16 +269,14 @@ impl RowStreamer {
     /// channels) and emits every output row that became computable:
     /// `sink(y, maps)` gets output row `y` as one `[channel][width]` u8 row
     /// per graph output.
-    pub fn push_row(
-        &mut self,
-        row: &InputImage<'_>,
-        sink: &mut dyn FnMut(usize, &[Vec<u8>]),
-    ) -> Result<(), EngineError> {
+    pub fn push_row(&mut self, row: &InputImage<'_>, sink: RowSink<'_>) -> Result<(), EngineError> {
         if self.pushed >= self.height {
             return Err(EngineError::BadInput("more rows pushed than the image has"));
         }
         if row.height() != 1 || row.width() != self.width() {
-            return Err(EngineError::BadInput("push_row takes one row of the streamer's width"));
+            return Err(EngineError::BadInput(
+                "push_row takes one row of the streamer's width",
+            ));
         }
         let network = self.network.clone();
         let model = network.model();
@@ -261,7 +287,15 @@ impl RowStreamer {
                 let (start, len) = ring.window(y, 1);
                 let zp = model.tensor_quant[input.output as usize].zero_point;
                 let out = &mut self.storage[start..start + len];
-                scalar::quantise_input(row, input.first_channel as usize, &input.quant, zp, out, ring.dims(1), 0..1);
+                scalar::quantise_input(
+                    row,
+                    input.first_channel as usize,
+                    &input.quant,
+                    zp,
+                    out,
+                    ring.dims(1),
+                    0..1,
+                );
                 self.mirror(input.output as usize, start);
                 self.produced[input.output as usize] += 1;
             }
@@ -301,7 +335,7 @@ impl RowStreamer {
     /// Emits the next output row if it can be computed. Returns whether it did.
     fn step_rows(
         &mut self,
-        mut sink: Option<&mut dyn FnMut(usize, &[Vec<u8>])>,
+        mut sink: Option<RowSink<'_>>,
         capacity: &mut Vec<usize>,
     ) -> Result<bool, EngineError> {
         if self.emitted >= self.height {
@@ -319,7 +353,12 @@ impl RowStreamer {
             for (i, &t) in self.outputs.iter().enumerate() {
                 let ring = self.rings[t as usize];
                 let (start, len) = ring.window(y, 1);
-                scalar::to_probability_maps(&self.storage[start..start + len], ring.dims(1), &mut self.maps[i], 0..1);
+                scalar::to_probability_maps(
+                    &self.storage[start..start + len],
+                    ring.dims(1),
+                    &mut self.maps[i],
+                    0..1,
+                );
             }
             sink(y, &self.maps);
         }
@@ -328,7 +367,13 @@ impl RowStreamer {
     }
 
     /// Makes row `r` of tensor `t` exist (computing it and what it needs).
-    fn ensure(&mut self, t: usize, r: usize, compute: bool, capacity: &mut Vec<usize>) -> Result<bool, EngineError> {
+    fn ensure(
+        &mut self,
+        t: usize,
+        r: usize,
+        compute: bool,
+        capacity: &mut Vec<usize>,
+    ) -> Result<bool, EngineError> {
         while self.produced[t] <= r {
             let y = self.produced[t];
             let step = self.producer[t];
@@ -349,7 +394,14 @@ impl RowStreamer {
                         let read = ri.window(a, b - a);
                         let write = ro.window(y - off, off + 1);
                         let (src, dst) = split_two(&mut self.storage, read, write)?;
-                        network.conv_view(step, src, ri.dims(b - a), dst, ro.dims(off + 1), off..off + 1)?;
+                        network.conv_view(
+                            step,
+                            src,
+                            ri.dims(b - a),
+                            dst,
+                            ro.dims(off + 1),
+                            off..off + 1,
+                        )?;
                         let start = write.0 + off * ro.row_bytes();
                         self.mirror(t, start);
                     }
