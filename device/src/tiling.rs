@@ -126,7 +126,7 @@ impl StripRunner {
     /// whole rows) and returns the output rows that became complete, in order.
     pub fn push_rows(&mut self, rows: &[u16]) -> Result<Vec<OutputRow>> {
         let row_len = self.images * self.width;
-        if rows.is_empty() || rows.len() % row_len != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(row_len) {
             bail!(
                 "pushed {} values, not a whole number of {row_len}-value rows",
                 rows.len()
