@@ -28,6 +28,10 @@
 //! - Bias vector (every path): per block `[bias'; L] [multiplier; L]
 //!   [shift; L]` as `i32`, padded lanes `0, 0, 1`.
 
+// Register-blocked tiles index several arrays (accumulators, offsets,
+// weights) by the same pixel and block counters; index loops read best.
+#![allow(clippy::needless_range_loop)]
+
 pub mod avx2;
 pub mod avxvnni;
 pub mod vnni;
