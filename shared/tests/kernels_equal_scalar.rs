@@ -316,3 +316,18 @@ fn full_model_every_path_equals_scalar() {
         }
     }
 }
+
+#[test]
+fn path_names_round_trip_and_detection_is_supported() {
+    for &path in KernelPath::ALL {
+        assert_eq!(KernelPath::from_name(path.name()), Some(path));
+    }
+    assert_eq!(KernelPath::from_name("vnni"), Some(KernelPath::Avx512Vnni));
+    assert_eq!(KernelPath::from_name("avxvnni"), Some(KernelPath::AvxVnni));
+    assert!(KernelPath::require("no-such-path").is_err());
+    assert!(KernelPath::detect().is_supported());
+    assert!(KernelPath::Scalar.is_supported());
+    for &path in KernelPath::ALL {
+        eprintln!("kernel path {path}: supported = {}", path.is_supported());
+    }
+}
