@@ -4,6 +4,14 @@
 //! must produce the same bytes on every input. Kernels operate on NHWC views
 //! whose pixels are `pixel_stride` bytes apart (channels padded), so a
 //! producer can write straight into a channel slice of a concat buffer.
+//!
+//! SIMD twins of the 3x3 convolution live per ISA (`x86_64::{avx2, avxvnni,
+//! vnni}`), each behind a safe constructor that returns `None` when the CPU
+//! lacks the instructions. A [`KernelPath`] is chosen once per network
+//! (detected at run time and cached with `std`, from `cfg(target_feature)`
+//! without; `ROBOFISH_KERNELS` forces one); [`KernelPath::pack_conv`] packs
+//! the weights for it and [`conv3x3`] dispatches. Pooling, upsampling, concat
+//! copies and input quantisation stay scalar on every path for now.
 
 pub mod scalar;
 #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
