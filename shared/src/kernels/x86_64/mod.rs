@@ -2,9 +2,9 @@
 //!
 //! Every kernel here computes exactly what [`super::scalar::conv3x3`]
 //! computes, on weights and biases packed at prepare time by
-//! [`KernelPath::pack_conv`](crate::kernels::KernelPath::pack_conv). This module holds what the ISA modules share: the packed
-//! layouts, the argument checks and the reflect-padding geometry of a tile of
-//! output pixels. The intrinsics live in [`avx2`], [`avxvnni`] and [`vnni`].
+//! [`KernelPath::pack_conv`](crate::kernels::KernelPath::pack_conv). This
+//! module holds what the ISA modules share: the packed layouts, the argument
+//! checks and the reflect-padding geometry of a tile of output pixels. The intrinsics live in [`avx2`], [`avxvnni`] and [`vnni`].
 //!
 //! # Packed layouts
 //!
