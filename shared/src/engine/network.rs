@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use super::image::InputImage;
 use super::plan::Plan;
 use super::EngineError;
-use crate::kernels::{scalar, ConvParams, KernelPath};
+use crate::kernels::{self, scalar, ConvParams, KernelPath};
 use crate::model::{Model, Node};
 
 static NEXT_NETWORK_ID: AtomicUsize = AtomicUsize::new(1);
@@ -49,7 +49,7 @@ impl Network {
                 let blob = &model.weights[conv.weights as usize];
                 let cin = blob.in_channels as usize * 9;
                 let input_zp = model.tensor_quant[conv.input as usize].zero_point as i64;
-                let bias = conv
+                let bias: Vec<i32> = conv
                     .bias
                     .iter()
                     .zip(blob.data.chunks_exact(cin))
@@ -65,11 +65,14 @@ impl Network {
                     table.copy_from_slice(&conv.lut);
                     table
                 });
-                Some(PreparedConv {
-                    weights: blob.data.clone(),
-                    bias,
-                    lut,
-                })
+                let (weights, bias) = path.pack_conv(
+                    blob.in_channels as usize,
+                    conv.bias.len(),
+                    &blob.data,
+                    &bias,
+                    &conv.requant,
+                );
+                Some(PreparedConv { weights, bias, lut })
             })
             .collect();
         Ok(Network {
@@ -274,9 +277,7 @@ impl Network {
             pre_zero_point: conv.pre_activation.zero_point,
             lut: prepared.lut.as_ref(),
         };
-        match self.path {
-            KernelPath::Scalar => scalar::conv3x3(input, in_dims, &params, output, out_dims, rows),
-        }
+        kernels::conv3x3(self.path, input, in_dims, &params, output, out_dims, rows);
         Ok(())
     }
 

@@ -4,10 +4,23 @@
 //! must produce the same bytes on every input. Kernels operate on NHWC views
 //! whose pixels are `pixel_stride` bytes apart (channels padded), so a
 //! producer can write straight into a channel slice of a concat buffer.
+//!
+//! SIMD twins of the 3x3 convolution live per ISA (`x86_64::{avx2, avxvnni,
+//! vnni}`), each behind a safe constructor that returns `None` when the CPU
+//! lacks the instructions. A [`KernelPath`] is chosen once per network
+//! (detected at run time and cached with `std`, from `cfg(target_feature)`
+//! without; `ROBOFISH_KERNELS` forces one); [`KernelPath::pack_conv`] packs
+//! the weights for it and [`conv3x3`] dispatches. Pooling, upsampling, concat
+//! copies and input quantisation stay scalar on every path for now.
 
 pub mod scalar;
+#[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+pub mod x86_64;
 
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Range;
 
 /// Geometry of one NHWC int8 tensor view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +56,8 @@ pub struct ConvParams<'a> {
     /// Weights in the layout the kernel path packed them in.
     pub weights: &'a [i8],
     /// Per-output-channel bias with the input zero point folded in:
-    /// `bias - zp_in * sum(w)`.
+    /// `bias - zp_in * sum(w)`; on SIMD paths packed together with the
+    /// requantisation constants by [`KernelPath::pack_conv`].
     pub bias: &'a [i32],
     /// Per-output-channel multiplier to the pre-activation grid.
     pub requant: &'a [crate::quant::Requant],
@@ -59,16 +73,30 @@ pub struct ConvParams<'a> {
 pub enum KernelPath {
     /// Portable scalar reference (every target).
     Scalar,
+    /// x86_64 AVX2: sign-extend to `i16` + `vpmaddwd`.
+    Avx2,
+    /// x86_64 AVX-VNNI: `vpdpbusd` on ymm (CPUs without AVX-512).
+    AvxVnni,
+    /// x86_64 AVX-512 VNNI + VBMI: `vpdpbusd` on zmm, `vpermi2b` LUT.
+    Avx512Vnni,
 }
 
 impl KernelPath {
     /// Every path this build knows, best last.
-    pub const ALL: &'static [KernelPath] = &[KernelPath::Scalar];
+    pub const ALL: &'static [KernelPath] = &[
+        KernelPath::Scalar,
+        KernelPath::Avx2,
+        KernelPath::AvxVnni,
+        KernelPath::Avx512Vnni,
+    ];
 
     /// Name used in reports and by `ROBOFISH_KERNELS`.
     pub fn name(self) -> &'static str {
         match self {
             KernelPath::Scalar => "scalar",
+            KernelPath::Avx2 => "avx2",
+            KernelPath::AvxVnni => "avxvnni",
+            KernelPath::Avx512Vnni => "vnni",
         }
     }
 
@@ -77,10 +105,20 @@ impl KernelPath {
         KernelPath::ALL.iter().copied().find(|p| p.name() == name)
     }
 
-    /// Whether this CPU can run the path.
+    /// Whether this CPU can run the path (detected once with `std`, from
+    /// `cfg(target_feature)` without it). SIMD paths need `alloc` for their
+    /// packed weights.
     pub fn is_supported(self) -> bool {
         match self {
             KernelPath::Scalar => true,
+            #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+            KernelPath::Avx2 => cached(0, x86_64::avx2::is_supported),
+            #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+            KernelPath::AvxVnni => cached(1, x86_64::avxvnni::is_supported),
+            #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+            KernelPath::Avx512Vnni => cached(2, x86_64::vnni::is_supported),
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
     }
 
@@ -111,6 +149,91 @@ impl KernelPath {
         } else {
             Err(KernelPathError::Unsupported(path))
         }
+    }
+
+    /// Packs `[cout][ky][kx][cin]` weights and the zero-point-folded bias
+    /// (plus, on SIMD paths, the requantisation constants) into the layout
+    /// this path's [`conv3x3`] takes as `ConvParams::weights` / `bias`.
+    #[cfg(feature = "alloc")]
+    pub fn pack_conv(
+        self,
+        in_channels: usize,
+        out_channels: usize,
+        weights: &[i8],
+        bias: &[i32],
+        requant: &[crate::quant::Requant],
+    ) -> (Vec<i8>, Vec<i32>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let packing = match self {
+                KernelPath::Avx2 => Some(x86_64::avx2::PACKING),
+                KernelPath::AvxVnni => Some(x86_64::avxvnni::PACKING),
+                KernelPath::Avx512Vnni => Some(x86_64::vnni::PACKING),
+                _ => None,
+            };
+            if let Some(packing) = packing {
+                return x86_64::pack_conv(
+                    packing,
+                    in_channels,
+                    out_channels,
+                    weights,
+                    bias,
+                    requant,
+                );
+            }
+        }
+        let _ = (in_channels, out_channels, requant);
+        (weights.to_vec(), bias.to_vec())
+    }
+}
+
+/// Feature detection, cached per path (0 unknown, 1 no, 2 yes).
+#[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+fn cached(slot: usize, detect: fn() -> bool) -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static CACHE: [AtomicU8; 3] = [const { AtomicU8::new(0) }; 3];
+    match CACHE[slot].load(Ordering::Relaxed) {
+        0 => {
+            let yes = detect();
+            CACHE[slot].store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+        v => v == 2,
+    }
+}
+
+/// 3x3 convolution on `path` (weights and bias packed by
+/// [`KernelPath::pack_conv`] for that path): the same bytes as
+/// [`scalar::conv3x3`] on every path.
+///
+/// Panics when `path` is not supported by this CPU or an argument is
+/// inconsistent.
+pub fn conv3x3(
+    path: KernelPath,
+    input: &[i8],
+    in_dims: Dims,
+    params: &ConvParams<'_>,
+    output: &mut [i8],
+    out_dims: Dims,
+    rows: Range<usize>,
+) {
+    let unsupported = || -> ! { panic!("kernel path {path} is not supported by this CPU") };
+    match path {
+        KernelPath::Scalar => scalar::conv3x3(input, in_dims, params, output, out_dims, rows),
+        #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+        KernelPath::Avx2 => x86_64::avx2::Conv3x3::new()
+            .unwrap_or_else(|| unsupported())
+            .run(input, in_dims, params, output, out_dims, rows),
+        #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+        KernelPath::AvxVnni => x86_64::avxvnni::Conv3x3::new()
+            .unwrap_or_else(|| unsupported())
+            .run(input, in_dims, params, output, out_dims, rows),
+        #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+        KernelPath::Avx512Vnni => x86_64::vnni::Conv3x3::new()
+            .unwrap_or_else(|| unsupported())
+            .run(input, in_dims, params, output, out_dims, rows),
+        #[allow(unreachable_patterns)]
+        _ => unsupported(),
     }
 }
 

@@ -1,0 +1,345 @@
+//! AVX-512 VNNI 3x3 convolution: `vpdpbusd` zmm, 16 output channels per
+//! register, fused requantisation (`vpmuldq` + `vpsravq`) and LUT
+//! (`vpermi2b`, AVX-512 VBMI).
+//!
+//! Tile: `P` output pixels (flattened over the rows, so narrow layers waste
+//! nothing) times `C` blocks of 16 output channels; `P * C` zmm accumulators
+//! start at the packed bias. For each tap and group of 4 input channels the
+//! `C` weight vectors are loaded once and every pixel broadcasts its 4
+//! activation bytes (`^ 0x80`, i.e. `+ 128` as `u8`) against them.
+//! Layouts: see [`super`].
+
+use core::arch::x86_64::*;
+use core::ops::Range;
+
+use super::{check_args, read_group, tap_offsets, Packing};
+use crate::kernels::{ConvParams, Dims};
+
+/// Packing of this path.
+pub(crate) const PACKING: Packing = Packing::U8S8 { lanes: 16 };
+
+const LANES: usize = 16;
+
+/// Whether this CPU has AVX-512 F/BW/VL/VNNI/VBMI.
+pub fn is_supported() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+            && std::is_x86_feature_detected!("avx512vbmi")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni",
+            target_feature = "avx512vbmi"
+        ))
+    }
+}
+
+/// The AVX-512 VNNI convolution; exists only where the CPU supports it.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv3x3(());
+
+impl Conv3x3 {
+    /// `Some` when this CPU can run the kernel.
+    pub fn new() -> Option<Conv3x3> {
+        is_supported().then_some(Conv3x3(()))
+    }
+
+    /// Same contract and result as [`crate::kernels::scalar::conv3x3`], with
+    /// `params.weights` / `params.bias` packed for this path.
+    ///
+    /// Reads at most 3 bytes past a pixel's `in_channels` (within the pixel
+    /// stride or the slice), never outside `input`; writes exactly the
+    /// `out_channels` bytes of each output pixel in `rows`.
+    pub fn run(
+        self,
+        input: &[i8],
+        in_dims: Dims,
+        params: &ConvParams<'_>,
+        output: &mut [i8],
+        out_dims: Dims,
+        rows: Range<usize>,
+    ) {
+        let wide = check_args(PACKING, input, in_dims, params, output, out_dims, &rows);
+        if rows.is_empty() {
+            return;
+        }
+        let ctx = Ctx {
+            input: input.as_ptr(),
+            in_stride: in_dims.pixel_stride,
+            output: output.as_mut_ptr(),
+            out_stride: out_dims.pixel_stride,
+            width: in_dims.width,
+            height: in_dims.height,
+            cin: params.in_channels,
+            cout: params.out_channels,
+            wide,
+            weights: params.weights.as_ptr(),
+            consts: params.bias.as_ptr(),
+            zero_point: params.pre_zero_point as i32,
+            lut: params.lut,
+        };
+        // SAFETY: the CPU supports the features (`self` exists) and
+        // `check_args` validated every bound `conv` relies on.
+        unsafe { conv(&ctx, rows.start * ctx.width..rows.end * ctx.width) }
+    }
+}
+
+/// Raw view of one call's arguments, validated by `check_args`.
+struct Ctx<'a> {
+    input: *const i8,
+    in_stride: usize,
+    output: *mut i8,
+    out_stride: usize,
+    width: usize,
+    height: usize,
+    cin: usize,
+    cout: usize,
+    wide: bool,
+    weights: *const i8,
+    consts: *const i32,
+    zero_point: i32,
+    lut: Option<&'a [i8; 256]>,
+}
+
+/// # Safety
+///
+/// AVX-512 F/BW/VL/VNNI/VBMI must be available and `ctx` must satisfy
+/// `check_args` for `pixels` (flattened output pixel indices).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
+    let blocks = ctx.cout.div_ceil(LANES);
+    let luts = ctx.lut.map(|lut| {
+        // SAFETY: 4 x 64 bytes inside the 256-byte table.
+        unsafe { [0, 64, 128, 192].map(|o| _mm512_loadu_si512(lut.as_ptr().add(o).cast())) }
+    });
+    let mut b = 0;
+    while b < blocks {
+        let remaining = blocks - b;
+        // SAFETY: forwarded contract; `b + C <= blocks`.
+        unsafe {
+            if remaining >= 3 && remaining != 4 {
+                run::<8, 3>(ctx, &luts, b, pixels.clone());
+                b += 3;
+            } else if remaining >= 2 {
+                run::<8, 2>(ctx, &luts, b, pixels.clone());
+                b += 2;
+            } else {
+                run::<16, 1>(ctx, &luts, b, pixels.clone());
+                b += 1;
+            }
+        }
+    }
+}
+
+/// Output blocks `b..b + C` for every pixel of `pixels`, `P` at a time; the
+/// last tile overlaps its neighbour instead of running short.
+///
+/// # Safety
+///
+/// As [`conv`], and `b + C` at most the number of blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+unsafe fn run<const P: usize, const C: usize>(
+    ctx: &Ctx<'_>,
+    luts: &Option<[__m512i; 4]>,
+    b: usize,
+    pixels: Range<usize>,
+) {
+    let mut px = pixels.start;
+    while px < pixels.end {
+        // SAFETY: every tile's pixels lie in `pixels`.
+        unsafe {
+            if pixels.end - px >= P {
+                tile::<P, C>(ctx, luts, b, px);
+                px += P;
+            } else if pixels.len() >= P {
+                tile::<P, C>(ctx, luts, b, pixels.end - P);
+                px = pixels.end;
+            } else {
+                tile::<1, C>(ctx, luts, b, px);
+                px += 1;
+            }
+        }
+    }
+}
+
+/// `P` pixels from flattened index `first`, output blocks `b..b + C`.
+///
+/// # Safety
+///
+/// As [`run`], with `first + P <= height * width`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+#[inline(never)]
+unsafe fn tile<const P: usize, const C: usize>(
+    ctx: &Ctx<'_>,
+    luts: &Option<[__m512i; 4]>,
+    b: usize,
+    first: usize,
+) {
+    let groups = ctx.cin.div_ceil(4);
+    let full = if ctx.wide { groups } else { ctx.cin / 4 };
+    let block_bytes = 9 * groups * 64;
+    let offsets = tap_offsets::<P>(first, ctx.width, ctx.height, ctx.in_stride);
+    let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
+    let mut acc = [[_mm512_setzero_si512(); C]; P];
+    for c in 0..C {
+        // SAFETY: block b + c < blocks; 48 i32 per block.
+        let bias = unsafe { _mm512_loadu_si512(ctx.consts.add((b + c) * 48).cast()) };
+        for row in acc.iter_mut() {
+            row[c] = bias;
+        }
+    }
+    for (t, offs) in offsets.iter().enumerate() {
+        // SAFETY: inside block b's packed weights.
+        let wt = unsafe { ctx.weights.add(b * block_bytes + t * groups * 64) };
+        // One group of 4 input channels: `$read` yields pixel p's 4 bytes.
+        macro_rules! group {
+            ($g:expr, $read:expr) => {{
+                let g = $g;
+                let mut w = [_mm512_setzero_si512(); C];
+                for (c, wc) in w.iter_mut().enumerate() {
+                    // SAFETY: group g of tap t of block b + c, 64 bytes.
+                    *wc = unsafe { _mm512_loadu_si512(wt.add(c * block_bytes + g * 64).cast()) };
+                }
+                for p in 0..P {
+                    let read = $read;
+                    let a = _mm512_xor_si512(_mm512_set1_epi32(read(offs[p], g)), flip);
+                    for c in 0..C {
+                        acc[p][c] = dpbusd(acc[p][c], a, w[c]);
+                    }
+                }
+            }};
+        }
+        for g in 0..full {
+            // SAFETY: offs[p] is an input pixel; `check_args` makes `full`
+            // groups of 4 bytes readable there.
+            group!(g, |o: usize, g: usize| unsafe {
+                ctx.input.add(o + 4 * g).cast::<i32>().read_unaligned()
+            });
+        }
+        if full < groups {
+            // SAFETY: `read_group` stays within the pixel's `cin` bytes.
+            group!(full, |o: usize, g: usize| unsafe {
+                read_group(ctx.input, o, g, ctx.cin, false)
+            });
+        }
+    }
+    // The epilogue indexes by a loop counter; without this copy LLVM keeps
+    // the accumulators in memory through the whole main loop (a store and
+    // a reload around every multiply-add). `black_box` forces the copy.
+    let acc = core::hint::black_box(acc);
+    for c in 0..C {
+        let block = b + c;
+        // SAFETY: block < blocks.
+        let (mult, shift) = unsafe {
+            let base = ctx.consts.add(block * 48);
+            (
+                _mm512_loadu_si512(base.add(16).cast()),
+                _mm512_loadu_si512(base.add(32).cast()),
+            )
+        };
+        let rq = Requant16::new(mult, shift, ctx.zero_point);
+        let n = (ctx.cout - block * LANES).min(LANES);
+        let mask: __mmask16 = if n == LANES { !0 } else { (1 << n) - 1 };
+        for (p, row) in acc.iter().enumerate() {
+            let mut q = rq.apply(row[c]);
+            if let Some(t) = luts {
+                q = lut(q, t);
+            }
+            // SAFETY: pixel first + p exists; lanes < n are its channels
+            // block * 16 .. block * 16 + n <= cout (masked store).
+            unsafe {
+                let dst = ctx.output.add((first + p) * ctx.out_stride + block * LANES);
+                _mm_mask_storeu_epi8(dst, mask, q);
+            }
+        }
+    }
+}
+
+/// Per-channel requantisation constants of one block, in registers.
+#[derive(Clone, Copy)]
+struct Requant16 {
+    mult: __m512i,
+    mult_odd: __m512i,
+    shift_even: __m512i,
+    shift_odd: __m512i,
+    round_even: __m512i,
+    round_odd: __m512i,
+    zero_point: __m512i,
+}
+
+impl Requant16 {
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn new(mult: __m512i, shift: __m512i, zero_point: i32) -> Requant16 {
+        let one = _mm512_set1_epi64(1);
+        let shift_even = _mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff));
+        let shift_odd = _mm512_srli_epi64::<32>(shift);
+        Requant16 {
+            mult,
+            mult_odd: _mm512_srli_epi64::<32>(mult),
+            shift_even,
+            shift_odd,
+            round_even: _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_even, one)),
+            round_odd: _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_odd, one)),
+            zero_point: _mm512_set1_epi32(zero_point),
+        }
+    }
+
+    /// `clamp(zp + ((acc * m + 2^(s-1)) >> s), -128, 127)` for 16 lanes.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn apply(&self, acc: __m512i) -> __m128i {
+        // |result| is clamped to 2^20 in i64 before narrowing: far outside
+        // the int8 range whatever the zero point, so the final clamp agrees.
+        let limit = _mm512_set1_epi64(1 << 20);
+        let neg_limit = _mm512_set1_epi64(-(1 << 20));
+        let even = _mm512_mul_epi32(acc, self.mult);
+        let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.mult_odd);
+        let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round_even), self.shift_even);
+        let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
+        let even = _mm512_max_epi64(_mm512_min_epi64(even, limit), neg_limit);
+        let odd = _mm512_max_epi64(_mm512_min_epi64(odd, limit), neg_limit);
+        let v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
+        _mm512_cvtsepi32_epi8(_mm512_add_epi32(v, self.zero_point))
+    }
+}
+
+/// `lut[q + 128]` for 16 bytes via two `vpermi2b` and a blend on bit 7.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[inline]
+fn lut(q: __m128i, t: &[__m512i; 4]) -> __m128i {
+    let idx = _mm512_zextsi128_si512(_mm_xor_si128(q, _mm_set1_epi8(0x80u8 as i8)));
+    let lo = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+    let hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+    let high = _mm512_movepi8_mask(idx);
+    _mm512_castsi512_si128(_mm512_mask_blend_epi8(high, lo, hi))
+}
+
+/// `vpdpbusd zmm` (`acc + sum(u8 a * i8 w)` per `i32` lane, wrapping).
+///
+/// Inline assembly instead of `_mm512_dpbusd_epi32`: with many accumulators
+/// the intrinsic sends LLVM 20 (Rust 1.95) into minutes of compile time.
+#[target_feature(enable = "avx512f,avx512vnni")]
+#[inline]
+fn dpbusd(acc: __m512i, a: __m512i, w: __m512i) -> __m512i {
+    let mut acc = acc;
+    // SAFETY: register-only instruction, available by the target features.
+    unsafe {
+        core::arch::asm!(
+            "vpdpbusd {acc}, {a}, {w}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            w = in(zmm_reg) w,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    acc
+}
