@@ -392,14 +392,16 @@ impl RowStreamer {
                         let off = y - a;
                         let (ri, ro) = (self.rings[input], self.rings[t]);
                         let read = ri.window(a, b - a);
-                        let write = ro.window(y - off, off + 1);
+                        // Same-height views (the kernels require it); only
+                        // row `off` of the output view is written.
+                        let write = ro.window(a, b - a);
                         let (src, dst) = split_two(&mut self.storage, read, write)?;
                         network.conv_view(
                             step,
                             src,
                             ri.dims(b - a),
                             dst,
-                            ro.dims(off + 1),
+                            ro.dims(b - a),
                             off..off + 1,
                         )?;
                         let start = write.0 + off * ro.row_bytes();
