@@ -1,9 +1,9 @@
 //! Row streaming: whole-image results in one pass, holding only the rows
 //! each layer still needs.
 //!
-//! Every tensor lives in a ring of `K` rows plus two overhang rows that
-//! repeat ring slots 0 and 1, so any 3 consecutive rows are one contiguous
-//! slice and the ordinary kernels run on 1-3 row views. Input rows are pushed as the camera delivers them; an
+//! Every tensor lives in a ring of `K` rows; the ordinary kernels run on 1-3
+//! row views, which are slices of the ring when they do not wrap and are
+//! gathered into a small scratch buffer when they do. Input rows are pushed as the camera delivers them; an
 //! output row is computed as soon as every row it depends on exists, pulling
 //! rows through the graph. Reflect padding at the image's top and bottom
 //! falls out of the row views (a 2-row view at an edge reflects exactly as
@@ -25,9 +25,6 @@ use crate::model::{Node, QuantMode, TensorId};
 /// Receives output row `y` as one `[channel][width]` u8 row per graph output.
 pub type RowSink<'a> = &'a mut dyn FnMut(usize, &[Vec<u8>]);
 
-/// Extra rows after each ring: the widest window is 3 rows.
-const OVERHANG: usize = 2;
-
 #[derive(Clone, Copy, Debug)]
 struct Ring {
     offset: usize,
@@ -43,10 +40,16 @@ impl Ring {
         self.width * self.stride
     }
 
-    /// Byte range of rows `first..first + count` (count <= 3).
-    fn window(&self, first: usize, count: usize) -> (usize, usize) {
-        let start = self.offset + (first % self.capacity) * self.row_bytes();
-        (start, count * self.row_bytes())
+    /// Byte range of rows `first..first + count` when they do not wrap
+    /// around the ring's end.
+    fn window(&self, first: usize, count: usize) -> Option<(usize, usize)> {
+        let slot = first % self.capacity;
+        (slot + count <= self.capacity).then(|| (self.offset + slot * self.row_bytes(), count * self.row_bytes()))
+    }
+
+    /// Byte range of row `y` (always contiguous).
+    fn row(&self, y: usize) -> (usize, usize) {
+        (self.offset + (y % self.capacity) * self.row_bytes(), self.row_bytes())
     }
 
     fn dims(&self, rows: usize) -> Dims {
@@ -85,6 +88,10 @@ pub struct RowStreamer {
     pushed: usize,
     emitted: usize,
     maps: Vec<Vec<u8>>,
+    /// Input rows of a view that wraps around its ring, gathered.
+    gathered: Vec<i8>,
+    /// Output view when the output window wraps.
+    scratch_out: Vec<i8>,
 }
 
 fn split_two(
@@ -167,6 +174,8 @@ impl RowStreamer {
             pushed: 0,
             emitted: 0,
             maps,
+            gathered: Vec::new(),
+            scratch_out: Vec::new(),
         };
         streamer.size_rings()?;
         Ok(streamer)
@@ -174,7 +183,7 @@ impl RowStreamer {
 
     /// Bytes held by the rings.
     pub fn memory_bytes(&self) -> usize {
-        self.storage.len()
+        self.storage.len() + self.gathered.len() + self.scratch_out.len()
     }
 
     /// Forgets the current image so the next one can be streamed (keeps
@@ -189,7 +198,7 @@ impl RowStreamer {
     pub fn ring_sizes(&self) -> Vec<(usize, usize)> {
         self.rings
             .iter()
-            .map(|r| (r.capacity, (r.capacity + OVERHANG) * r.row_bytes()))
+            .map(|r| (r.capacity, r.capacity * r.row_bytes()))
             .collect()
     }
 
@@ -239,9 +248,12 @@ impl RowStreamer {
         for (ring, &k) in self.rings.iter_mut().zip(&capacity) {
             ring.capacity = k.max(3).min(ring.height.max(3));
             ring.offset = offset;
-            offset += (ring.capacity + OVERHANG) * ring.row_bytes();
+            offset += ring.capacity * ring.row_bytes();
         }
         self.storage = vec![0i8; offset];
+        let widest = self.rings.iter().map(|r| r.row_bytes()).max().unwrap_or(0);
+        self.gathered = vec![0i8; 3 * widest];
+        self.scratch_out = vec![0i8; 3 * widest];
         self.produced.iter_mut().for_each(|p| *p = 0);
         self.pushed = 0;
         self.emitted = 0;
@@ -284,7 +296,7 @@ impl RowStreamer {
         for node in &model.graph.nodes {
             if let Node::Input(input) = node {
                 let ring = self.rings[input.output as usize];
-                let (start, len) = ring.window(y, 1);
+                let (start, len) = ring.row(y);
                 let zp = model.tensor_quant[input.output as usize].zero_point;
                 let out = &mut self.storage[start..start + len];
                 scalar::quantise_input(
@@ -296,7 +308,6 @@ impl RowStreamer {
                     ring.dims(1),
                     0..1,
                 );
-                self.mirror(input.output as usize, start);
                 self.produced[input.output as usize] += 1;
             }
         }
@@ -315,21 +326,21 @@ impl RowStreamer {
             .map_or(0, |(r, _)| r.width)
     }
 
-    /// Copies a freshly written row between ring slots 0-1 and the overhang
-    /// so that windows crossing the ring's end stay contiguous.
-    fn mirror(&mut self, t: usize, start: usize) {
+    /// Rows `first..first + count` of ring `t` as one slice: in place when
+    /// they do not wrap, else gathered into the scratch buffer.
+    fn source(&mut self, t: usize, first: usize, count: usize) -> (bool, (usize, usize)) {
         let ring = self.rings[t];
-        let row = ring.row_bytes();
-        let slot = (start - ring.offset) / row;
-        let twin = if slot >= ring.capacity {
-            slot - ring.capacity
-        } else if slot < OVERHANG {
-            slot + ring.capacity
-        } else {
-            return;
-        };
-        let twin_start = ring.offset + twin * row;
-        self.storage.copy_within(start..start + row, twin_start);
+        match ring.window(first, count) {
+            Some(range) => (false, range),
+            None => {
+                let row = ring.row_bytes();
+                for i in 0..count {
+                    let (start, len) = ring.row(first + i);
+                    self.gathered[i * row..(i + 1) * row].copy_from_slice(&self.storage[start..start + len]);
+                }
+                (true, (0, count * row))
+            }
+        }
     }
 
     /// Emits the next output row if it can be computed. Returns whether it did.
@@ -352,7 +363,7 @@ impl RowStreamer {
         if let Some(sink) = sink.as_mut() {
             for (i, &t) in self.outputs.iter().enumerate() {
                 let ring = self.rings[t as usize];
-                let (start, len) = ring.window(y, 1);
+                let (start, len) = ring.row(y);
                 scalar::to_probability_maps(
                     &self.storage[start..start + len],
                     ring.dims(1),
@@ -391,21 +402,37 @@ impl RowStreamer {
                         let (a, b) = (y.saturating_sub(1), (y + 2).min(h));
                         let off = y - a;
                         let (ri, ro) = (self.rings[input], self.rings[t]);
-                        let read = ri.window(a, b - a);
+                        let n = b - a;
+                        let (gathered, read) = self.source(input, a, n);
                         // Same-height views (the kernels require it); only
                         // row `off` of the output view is written.
-                        let write = ro.window(a, b - a);
-                        let (src, dst) = split_two(&mut self.storage, read, write)?;
-                        network.conv_view(
-                            step,
-                            src,
-                            ri.dims(b - a),
-                            dst,
-                            ro.dims(b - a),
-                            off..off + 1,
-                        )?;
-                        let start = write.0 + off * ro.row_bytes();
-                        self.mirror(t, start);
+                        let direct = ro.window(a, n);
+                        let src: &[i8];
+                        let dst: &mut [i8];
+                        match (gathered, direct) {
+                            (false, Some(write)) => {
+                                let (s2, d2) = split_two(&mut self.storage, read, write)?;
+                                (src, dst) = (s2, d2);
+                            }
+                            (false, None) => {
+                                src = &self.storage[read.0..read.0 + read.1];
+                                dst = &mut self.scratch_out[..n * ro.row_bytes()];
+                            }
+                            (true, Some(write)) => {
+                                src = &self.gathered[..read.1];
+                                dst = &mut self.storage[write.0..write.0 + write.1];
+                            }
+                            (true, None) => {
+                                src = &self.gathered[..read.1];
+                                dst = &mut self.scratch_out[..n * ro.row_bytes()];
+                            }
+                        }
+                        network.conv_view(step, src, ri.dims(n), dst, ro.dims(n), off..off + 1)?;
+                        if direct.is_none() {
+                            let row = ro.row_bytes();
+                            let (start, len) = ro.row(y);
+                            self.storage[start..start + len].copy_from_slice(&self.scratch_out[off * row..(off + 1) * row]);
+                        }
                     }
                 }
                 Node::MaxPool(u) | Node::Upsample(u) => {
@@ -417,15 +444,18 @@ impl RowStreamer {
                     }
                     if compute {
                         let (ri, ro) = (self.rings[input], self.rings[t]);
-                        let read = ri.window(first, count);
-                        let write = ro.window(y, 1);
-                        let (src, dst) = split_two(&mut self.storage, read, write)?;
+                        let (gathered, read) = self.source(input, first, count);
+                        let write = ro.row(y);
+                        let (src, dst) = if gathered {
+                            (&self.gathered[..read.1], &mut self.storage[write.0..write.0 + write.1])
+                        } else {
+                            split_two(&mut self.storage, read, write)?
+                        };
                         if pool {
                             scalar::maxpool2(src, ri.dims(count), dst, ro.dims(1), 0..1);
                         } else {
                             scalar::upsample2(src, ri.dims(count), dst, ro.dims(1), 0..1);
                         }
-                        self.mirror(t, write.0);
                     }
                 }
                 Node::Concat(cat) => {
@@ -436,17 +466,16 @@ impl RowStreamer {
                     }
                     if compute {
                         let ro = self.rings[t];
-                        let write = ro.window(y, 1);
+                        let write = ro.row(y);
                         let mut channel = 0;
                         for &part in &cat.inputs {
                             let ri = self.rings[part as usize];
-                            let read = ri.window(y, 1);
+                            let read = ri.row(y);
                             let dest = (write.0 + channel, write.1 - channel);
                             let (src, dst) = split_two(&mut self.storage, read, dest)?;
                             scalar::copy_channels(src, ri.dims(1), dst, ro.dims(1), 0..1);
                             channel += ri.channels;
                         }
-                        self.mirror(t, write.0);
                     }
                 }
             }
