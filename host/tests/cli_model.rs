@@ -101,6 +101,6 @@ fn demo_without_shipped_models_explains_and_succeeds() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("no trained model is shipped yet"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no trained model at"));
     let _ = std::fs::remove_dir_all(&dir);
 }

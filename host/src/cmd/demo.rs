@@ -2,51 +2,78 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use robofish_device::DeviceConfig;
+use robofish_host::link::Link;
+use robofish_host::sim::{preset, Codebook, Simulator, Split};
 
-/// Stream a short simulated acquisition through a device running the
-/// shipped int8 model and print the accuracy and timing table.
+use super::stream::{print_summary, stream_tiles};
+
+/// Simulate a short MERFISH acquisition, stream it through an in-process
+/// device running the shipped int8 model (the same runtime a board runs),
+/// and print spots, latency, throughput and accuracy against the truth.
 #[derive(Args, Debug)]
 pub struct Demo {
     /// Folder with the shipped models.
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
+    /// Model file (default: the shipped static model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Fields of view to stream.
+    #[arg(long, default_value_t = 6)]
+    pub fovs: usize,
+    /// FOV side in pixels (multiple of 4).
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Simulation seed.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
 }
+
+/// The model the demo runs by default.
+pub const SHIPPED_MODEL: &str = "anglerfish-static.rfm";
 
 impl Demo {
     pub fn run(self) -> Result<()> {
-        let shipped = shipped_models(&self.models);
-        if shipped.is_empty() {
+        let model = match &self.model {
+            Some(m) => m.clone(),
+            None => self.models.join(SHIPPED_MODEL),
+        };
+        if !model.exists() {
             println!(
-                "robofish demo: no trained model is shipped yet ({} holds no .rfm file).\n\
-                 The trained int8 models arrive with the quantisation work; until then you can\n\
-                 exercise every stage that exists today:\n\
-                 \n  cargo run --release -p robofish-host -- simulate --preset seed --out scratch/seed --train 0 --val 0 --test 8\n  \
-                 cargo run --release -p robofish-host -- render --data scratch/seed --split test --tile 1 --out scratch/tile.png\n  \
-                 cargo run --release -p robofish-host -- init --out scratch/untrained.rfm\n  \
-                 cargo run --release -p robofish-host -- inspect scratch/untrained.rfm\n  \
-                 cargo run --release -p robofish-host -- bench scratch/untrained.rfm --tile 40x40",
-                self.models.display()
+                "robofish demo: no trained model at {} yet.\n\
+                 Every stage without it works today; try:\n\
+                 \n  cargo run --release -p robofish-host -- init --out scratch/untrained.rfm\n  \
+                 cargo run --release -p robofish-host -- stream --device local --model scratch/untrained.rfm --simulate seed --fovs 5 --truth",
+                model.display()
             );
             return Ok(());
         }
-        anyhow::bail!(
-            "found {} model file(s) in {}, but streaming to a device is not built yet",
-            shipped.len(),
-            self.models.display()
-        )
+        let mut config = preset("seed").context("seed preset")?;
+        config.height = self.size;
+        config.width = self.size;
+        let simulator =
+            Simulator::new(config.clone(), Codebook::mhd4(config.real_genes), self.seed)?;
+        println!(
+            "robofish demo: {} simulated FOVs of {}x{} (8 rounds x 2 colours, preset 'seed'), model {}",
+            self.fovs,
+            self.size,
+            self.size,
+            display(&model)
+        );
+        let tiles: Vec<_> = (0..self.fovs)
+            .map(|i| simulator.tile(Split::Test, i))
+            .collect();
+        let mut link = Link::connect("local", DeviceConfig::default())?;
+        let summary = stream_tiles(&mut link, Some(&model), &tiles, true, None, true)?;
+        link.close()?;
+        print_summary("local (in-process robofish-device runtime)", &summary);
+        Ok(())
     }
 }
 
-fn shipped_models(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rfm"))
-        .collect();
-    found.sort();
-    found
+fn display(path: &Path) -> String {
+    path.display().to_string()
 }

@@ -44,12 +44,20 @@ impl Ring {
     /// around the ring's end.
     fn window(&self, first: usize, count: usize) -> Option<(usize, usize)> {
         let slot = first % self.capacity;
-        (slot + count <= self.capacity).then(|| (self.offset + slot * self.row_bytes(), count * self.row_bytes()))
+        (slot + count <= self.capacity).then(|| {
+            (
+                self.offset + slot * self.row_bytes(),
+                count * self.row_bytes(),
+            )
+        })
     }
 
     /// Byte range of row `y` (always contiguous).
     fn row(&self, y: usize) -> (usize, usize) {
-        (self.offset + (y % self.capacity) * self.row_bytes(), self.row_bytes())
+        (
+            self.offset + (y % self.capacity) * self.row_bytes(),
+            self.row_bytes(),
+        )
     }
 
     fn dims(&self, rows: usize) -> Dims {
@@ -336,7 +344,8 @@ impl RowStreamer {
                 let row = ring.row_bytes();
                 for i in 0..count {
                     let (start, len) = ring.row(first + i);
-                    self.gathered[i * row..(i + 1) * row].copy_from_slice(&self.storage[start..start + len]);
+                    self.gathered[i * row..(i + 1) * row]
+                        .copy_from_slice(&self.storage[start..start + len]);
                 }
                 (true, (0, count * row))
             }
@@ -431,7 +440,8 @@ impl RowStreamer {
                         if direct.is_none() {
                             let row = ro.row_bytes();
                             let (start, len) = ro.row(y);
-                            self.storage[start..start + len].copy_from_slice(&self.scratch_out[off * row..(off + 1) * row]);
+                            self.storage[start..start + len]
+                                .copy_from_slice(&self.scratch_out[off * row..(off + 1) * row]);
                         }
                     }
                 }
@@ -447,7 +457,10 @@ impl RowStreamer {
                         let (gathered, read) = self.source(input, first, count);
                         let write = ro.row(y);
                         let (src, dst) = if gathered {
-                            (&self.gathered[..read.1], &mut self.storage[write.0..write.0 + write.1])
+                            (
+                                &self.gathered[..read.1],
+                                &mut self.storage[write.0..write.0 + write.1],
+                            )
                         } else {
                             split_two(&mut self.storage, read, write)?
                         };
