@@ -541,3 +541,36 @@ fn soak_1000_fovs_over_tcp_loses_none_and_memory_stays_flat() {
     client.shutdown().unwrap();
     assert_eq!(server.join().unwrap(), ServeOutcome::Shutdown);
 }
+
+#[test]
+fn flashing_stores_atomically_and_keeps_the_old_model_on_failure() {
+    let dir = std::env::temp_dir().join(format!("robofish-flash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("model.rfm");
+    let good = encode_model(&model()).unwrap();
+    let mut cfg = config(1);
+    cfg.model_store = Some(store.clone());
+    let (mut client, handle) = spawn_local(Device::new(cfg)).unwrap();
+    client.hello().unwrap();
+    let info = client.flash(&good).unwrap();
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        good,
+        "stored file is the uploaded model"
+    );
+    // A corrupt model (valid transfer, invalid content) is refused; the old one stays.
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x55;
+    let err = client.flash(&bad).unwrap_err().to_string();
+    assert!(err.contains("old model kept"), "{err}");
+    assert_eq!(std::fs::read(&store).unwrap(), good);
+    assert!(
+        !dir.join("model.rfm.tmp").exists(),
+        "no temporary file left behind"
+    );
+    assert_eq!(client.hello().unwrap().model.unwrap().hash, info.hash);
+    client.shutdown().unwrap();
+    handle.join().unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
