@@ -27,6 +27,12 @@ enum Command {
     Inspect(cmd::inspect::Inspect),
     /// Time the int8 engine on one tile (median and minimum of N runs).
     Bench(cmd::bench::Bench),
+    /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
+    Train(cmd::train::Cmd),
+    /// Export a checkpoint as fp32 ONNX (opset 17), checked with tract.
+    Export(cmd::export::Cmd),
+    /// The original's pixel metrics of checkpoints on a split (tract, tch, reference).
+    Eval(cmd::eval::Cmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +44,9 @@ fn main() -> std::process::ExitCode {
         Command::Init(cmd) => cmd.run(),
         Command::Inspect(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
+        Command::Train(cmd) => cmd.run(),
+        Command::Export(cmd) => cmd.run(),
+        Command::Eval(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
