@@ -3,6 +3,9 @@
 # (rustup targets and components; Debian cross gcc + qemu-user when root),
 # then runs formatting, lints, the no_std build, native tests, a forced-scalar
 # run and the aarch64 tests under qemu on CPUs with and without dotprod.
+# libtorch for the `torch` feature (training) comes from a Python venv with
+# torch==2.13.0 at ${ROBOFISH_VENV:-~/.cache/robofish/venv}, created when
+# missing (about 4.7 GB from PyPI) and reused when it has that version.
 #
 #   bash scripts/test.sh            # everything
 #   QUICK=1 bash scripts/test.sh    # skip the qemu and forced-scalar runs
@@ -27,6 +30,23 @@ if ! have_cross; then
     fi
 fi
 
+VENV="${ROBOFISH_VENV:-$HOME/.cache/robofish/venv}"
+TORCH_VERSION=2.13.0
+have_torch() {
+    [ -x "$VENV/bin/python3" ] &&
+        "$VENV/bin/python3" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null
+}
+if ! have_torch; then
+    step "libtorch: python venv with torch==$TORCH_VERSION at $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
+fi
+have_torch || { echo "error: $VENV has no torch $TORCH_VERSION" >&2; exit 1; }
+# tch's build finds libtorch through the venv's python; the binary gets an
+# rpath to it (host/build.rs), so nothing is needed at run time.
+export LIBTORCH_USE_PYTORCH=1
+export PATH="$VENV/bin:$PATH"
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -40,8 +60,11 @@ cargo check -p robofish-shared --no-default-features --features alloc --target t
 step "rustdoc with -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -p robofish-shared --no-deps --quiet
 
-step "native tests (best kernel path of this CPU)"
+step "native tests (best kernel path of this CPU), without libtorch"
 cargo test --workspace
+
+step "robofish-host with the torch feature (training, tch vs tract)"
+cargo test -p robofish-host --features torch
 
 if [ "${QUICK:-0}" != 1 ]; then
     step "forced-scalar run of the whole suite (ROBOFISH_KERNELS=scalar)"

@@ -1,6 +1,13 @@
-//! robofish host library: simulator, dataset I/O and reports used by the
-//! `robofish` binary (and by its integration tests).
+//! robofish host library: simulator, dataset I/O, normalisation, targets,
+//! checkpoints, ONNX export, reports and (with the `torch` feature) training,
+//! used by the `robofish` binary and its integration tests.
+pub mod checkpoint;
 pub mod data;
 pub mod link;
+pub mod norm;
+pub mod onnx;
 pub mod report;
 pub mod sim;
+pub mod targets;
+#[cfg(feature = "torch")]
+pub mod train;

@@ -31,6 +31,12 @@ enum Command {
     Flash(cmd::flash::Flash),
     /// Stream fields of view through a device and report spots, latency and accuracy.
     Stream(cmd::stream::Stream),
+    /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
+    Train(cmd::train::Cmd),
+    /// Export a checkpoint as fp32 ONNX (opset 17), checked with tract.
+    Export(cmd::export::Cmd),
+    /// The original's pixel metrics of checkpoints on a split (tract, tch, reference).
+    Eval(cmd::eval::Cmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +50,9 @@ fn main() -> std::process::ExitCode {
         Command::Bench(cmd) => cmd.run(),
         Command::Flash(cmd) => cmd.run(),
         Command::Stream(cmd) => cmd.run(),
+        Command::Train(cmd) => cmd.run(),
+        Command::Export(cmd) => cmd.run(),
+        Command::Eval(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

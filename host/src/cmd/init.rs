@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use robofish_host::norm::measure_normalisation;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, PRESET_NAMES};
 use robofish_shared::engine::{InputImage, Pixels};
-use robofish_shared::model::{
-    encode_model, ArchConfig, CodebookEntry, Normalisation, Provenance, QuantMode,
-};
+use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry, Provenance, QuantMode};
 use robofish_shared::quantize::{quantise, Calibrator, Observer, QuantiseOptions};
 use robofish_shared::reference::FloatModel;
 
@@ -113,27 +112,4 @@ impl Init {
         );
         Ok(())
     }
-}
-
-/// Per-image mean and standard deviation of raw counts over `tiles`: the
-/// normalisation stored in the model (fixed per model, so streamed bands and
-/// whole tiles see the same numbers).
-pub fn measure_normalisation(tiles: &[robofish_host::sim::Tile]) -> Normalisation {
-    let mut mean = vec![0f32; 16];
-    let mut std = vec![0f32; 16];
-    for c in 0..16 {
-        let (mut sum, mut sq, mut n) = (0f64, 0f64, 0f64);
-        for tile in tiles {
-            let plane = tile.height * tile.width;
-            for &v in &tile.images[c * plane..(c + 1) * plane] {
-                sum += v as f64;
-                sq += (v as f64) * (v as f64);
-                n += 1.0;
-            }
-        }
-        let m = sum / n.max(1.0);
-        mean[c] = m as f32;
-        std[c] = ((sq / n.max(1.0) - m * m).max(1.0)).sqrt() as f32;
-    }
-    Normalisation { mean, std }
 }

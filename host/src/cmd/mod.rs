@@ -2,12 +2,15 @@
 
 pub mod bench;
 pub mod demo;
+pub mod eval;
+pub mod export;
 pub mod flash;
 pub mod init;
 pub mod inspect;
 pub mod render;
 pub mod simulate;
 pub mod stream;
+pub mod train;
 
 use std::fmt;
 use std::str::FromStr;
@@ -43,5 +46,80 @@ impl FromStr for TileSize {
 impl fmt::Display for TileSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}x{}", self.height, self.width)
+    }
+}
+
+/// Where tiles come from: a dataset folder, or the simulator in memory.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Dataset root in the original's layout (`train/1`, `val/1`, `test/1`),
+    /// e.g. from `robofish simulate`.
+    #[arg(long, conflicts_with = "simulate")]
+    pub data: Option<std::path::PathBuf>,
+    /// Simulate this many tiles per split in memory instead of reading
+    /// --data (validation and test get a tenth, at least 4).
+    #[arg(long, requires = "preset")]
+    pub simulate: Option<usize>,
+    /// Simulator preset for --simulate.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(robofish_host::sim::PRESET_NAMES))]
+    pub preset: Option<String>,
+    /// Seed of the simulated tiles (--simulate).
+    #[arg(long, default_value_t = 1)]
+    pub data_seed: u64,
+}
+
+/// Tiles of one split plus where they came from and their bit order.
+pub struct LoadedSplit {
+    /// The tiles.
+    pub tiles: Vec<robofish_host::sim::Tile>,
+    /// Description for config files and reports.
+    pub source: String,
+    /// Which image carries which bit.
+    pub bit_order: robofish_host::sim::BitOrder,
+}
+
+impl DataArgs {
+    /// Reads or simulates `split`.
+    pub fn load(&self, split: robofish_host::sim::Split) -> anyhow::Result<LoadedSplit> {
+        use anyhow::Context;
+        use robofish_host::sim::{preset, Codebook, Simulator, Split};
+        match (&self.data, self.simulate) {
+            (Some(root), _) => {
+                let dataset = robofish_host::data::Dataset::open(root, None)
+                    .with_context(|| format!("cannot open dataset {}", root.display()))?;
+                let tiles = dataset.read_split(split).with_context(|| {
+                    format!("cannot read the {split} split of {}", root.display())
+                })?;
+                Ok(LoadedSplit {
+                    source: format!("{} ({split}, {} tiles)", root.display(), tiles.len()),
+                    bit_order: dataset.bit_order(split)?,
+                    tiles,
+                })
+            }
+            (None, Some(count)) => {
+                let name = self.preset.as_deref().unwrap_or("seed");
+                let config = preset(name).with_context(|| format!("unknown preset '{name}'"))?;
+                let bit_order = config.bit_order;
+                let codebook = Codebook::mhd4(config.real_genes);
+                let sim = Simulator::new(config, codebook, self.data_seed)?;
+                let count = if split == Split::Train {
+                    count
+                } else {
+                    (count / 10).max(4)
+                };
+                let tiles = (0..count).map(|i| sim.tile(split, i)).collect();
+                Ok(LoadedSplit {
+                    tiles,
+                    source: format!(
+                        "simulated preset '{name}' seed {} ({split}, {count} tiles)",
+                        self.data_seed
+                    ),
+                    bit_order,
+                })
+            }
+            (None, None) => anyhow::bail!(
+                "say where the tiles come from: --data DIR, or --preset NAME --simulate N"
+            ),
+        }
     }
 }

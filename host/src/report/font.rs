@@ -1,4 +1,4 @@
-//! A 3 x 5 pixel font for panel labels: digits, `R`, `b`, `n`, `m` and space
+//! A 3 x 5 pixel font for panel labels: digits, `.`, `R`, `b`, `n`, `m` and space
 //! are all the labels need, and a font crate for that would be overkill.
 
 /// Glyph rows, top to bottom; bit 2 is the left column.
@@ -18,6 +18,7 @@ fn glyph(c: char) -> [u8; 5] {
         'b' => [0b100, 0b100, 0b110, 0b101, 0b110],
         'n' => [0b000, 0b000, 0b110, 0b101, 0b101],
         'm' => [0b000, 0b000, 0b111, 0b111, 0b101],
+        '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
         _ => [0; 5],
     }
 }

@@ -32,7 +32,8 @@ pub struct RgbImage {
 }
 
 impl RgbImage {
-    fn new(width: usize, height: usize, fill: [u8; 3]) -> RgbImage {
+    /// A picture filled with one colour.
+    pub fn new(width: usize, height: usize, fill: [u8; 3]) -> RgbImage {
         RgbImage {
             width,
             height,
@@ -40,7 +41,8 @@ impl RgbImage {
         }
     }
 
-    fn put(&mut self, x: isize, y: isize, colour: [u8; 3]) {
+    /// Sets one pixel; outside the picture does nothing.
+    pub fn put(&mut self, x: isize, y: isize, colour: [u8; 3]) {
         self.put_within(x, y, colour, (0, 0, self.width, self.height));
     }
 

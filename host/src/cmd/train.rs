@@ -1,0 +1,132 @@
+//! `robofish train`: train anglerFISH in fp32 through libtorch.
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::DataArgs;
+
+/// Train the anglerFISH network (fp32, libtorch) on a dataset or on freshly
+/// simulated tiles. Needs a build with `--features torch`.
+///
+/// Writes RUN_DIR/config.json, best.safetensors (lowest validation loss),
+/// last.safetensors + last.optim.safetensors (for --resume), metrics.csv
+/// and loss.png. The loss is the original's: 16 x barcode BCE (positive
+/// weight 3 at emitter pixels, down-weighted elsewhere) + position BCE;
+/// AdamW with gradient-norm clipping. Input normalisation (per-image mean
+/// and std of raw counts) is measured on the training tiles and stored in
+/// every checkpoint.
+#[derive(Args, Debug)]
+pub struct Cmd {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Run directory to write (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Epochs in total (a resumed run continues up to this).
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Tiles per optimisation step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Clip the gradients' total L2 norm to this.
+    #[arg(long, default_value_t = 0.01)]
+    pub grad_clip: f64,
+    /// cpu, cuda, or auto (CUDA when libtorch sees a GPU).
+    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "auto"])]
+    pub device: String,
+    /// Also print a loss line every N steps (0: only the progress bar and
+    /// one line per epoch).
+    #[arg(long, default_value_t = 0)]
+    pub print_every: usize,
+    /// Seed of the weights and the batch order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Channel-width multiplier (1.0 = the original 48/96/192).
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f32,
+    /// One set of first-stage weights for both colours.
+    #[arg(long)]
+    pub shared_first_stage: bool,
+    /// Random flips / transposes of each batch (the original had none).
+    #[arg(long)]
+    pub augment: bool,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Threads libtorch may use on the CPU (default: its own choice).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl Cmd {
+    #[cfg(not(feature = "torch"))]
+    pub fn run(self) -> Result<()> {
+        anyhow::bail!(
+            "this robofish was built without libtorch, so it cannot train.\n\
+             Build it with the `torch` feature against PyTorch 2.13.0:\n  \
+             python3 -m venv ~/.cache/robofish/venv && ~/.cache/robofish/venv/bin/pip install torch==2.13.0\n  \
+             LIBTORCH_USE_PYTORCH=1 PATH=~/.cache/robofish/venv/bin:$PATH cargo build --release -p robofish-host --features torch\n\
+             (scripts/test.sh does the first step for you)"
+        )
+    }
+
+    #[cfg(feature = "torch")]
+    pub fn run(self) -> Result<()> {
+        use anyhow::{bail, Context};
+        use robofish_host::sim::Split;
+        use robofish_host::train::{parse_device, trainer};
+        use robofish_shared::model::ArchConfig;
+
+        if !(self.width > 0.0 && self.width <= 4.0) {
+            bail!("--width {} must be in (0, 4]", self.width);
+        }
+        if let Some(t) = self.threads {
+            tch::set_num_threads(t.max(1) as i32);
+        }
+        let device = parse_device(&self.device)?;
+        let mut arch = ArchConfig::seed().scaled(self.width);
+        arch.shared_first_stage = self.shared_first_stage;
+        let train = self.data.load(Split::Train).context("training tiles")?;
+        let val = self.data.load(Split::Val).context("validation tiles")?;
+        let config = trainer::TrainConfig {
+            arch,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            grad_clip: self.grad_clip,
+            seed: self.seed,
+            augment: self.augment,
+            print_every: self.print_every,
+            data: format!("train: {}; val: {}", train.source, val.source),
+            bit_order: train.bit_order,
+            normalisation: None,
+            device: self.device.clone(),
+        };
+        let summary = trainer::train(
+            config,
+            &train.tiles,
+            &val.tiles,
+            &self.out,
+            device,
+            self.resume,
+        )?;
+        let best = summary
+            .epochs
+            .iter()
+            .find(|m| m.epoch == summary.best_epoch);
+        println!(
+            "trained {} epochs in {:.1} s ({:.1} tiles/s); best epoch {} (val loss {:.4}); run in {}",
+            summary.epochs.len(),
+            summary.seconds,
+            summary.tiles_per_second,
+            summary.best_epoch,
+            best.map_or(f64::NAN, |m| m.val[0]),
+            self.out.display()
+        );
+        Ok(())
+    }
+}

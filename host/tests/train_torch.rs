@@ -1,0 +1,230 @@
+//! Training through libtorch: only with `--features torch`.
+#![cfg(feature = "torch")]
+
+use robofish_host::checkpoint::{Checkpoint, CheckpointMeta};
+use robofish_host::norm::{measure_normalisation, normalise_tile};
+use robofish_host::onnx::{onnx_bytes, TractModel};
+use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile};
+use robofish_host::train::loss::{loss, reference_loss};
+use robofish_host::train::net::Net;
+use robofish_host::train::optim::{clip_grad_norm, AdamW, AdamWConfig};
+use robofish_host::train::trainer::{self, TensorSet, TrainConfig};
+use robofish_shared::codebook::BitOrder;
+use robofish_shared::model::ArchConfig;
+use tch::{Device, Kind, Tensor};
+
+fn tiles(split: Split, n: usize) -> Vec<Tile> {
+    preset_tiles("seed", split, n)
+}
+
+fn preset_tiles(name: &str, split: Split, n: usize) -> Vec<Tile> {
+    let config = preset(name).unwrap();
+    let codebook = Codebook::mhd4(config.real_genes);
+    let sim = Simulator::new(config, codebook, 11).unwrap();
+    (0..n).map(|i| sim.tile(split, i)).collect()
+}
+
+fn narrow() -> ArchConfig {
+    ArchConfig::seed().scaled(0.125)
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(&t.to_device(Device::Cpu).contiguous().view([-1])).unwrap()
+}
+
+#[test]
+fn vectorised_loss_equals_the_per_pixel_reference() {
+    tch::manual_seed(3);
+    for (n, h, w) in [(3i64, 8i64, 8i64), (2, 4, 12)] {
+        let pl = Tensor::randn([n, 1, h, w], (Kind::Float, Device::Cpu)) * 3.0;
+        let bl = Tensor::randn([n, 16, h, w], (Kind::Float, Device::Cpu)) * 3.0;
+        let pt = Tensor::rand([n, 1, h, w], (Kind::Float, Device::Cpu))
+            .gt(0.8)
+            .to_kind(Kind::Float);
+        let bt = Tensor::rand([n, 16, h, w], (Kind::Float, Device::Cpu))
+            .gt(0.75)
+            .to_kind(Kind::Float)
+            * &pt;
+        let l = loss(&pl, &bl, &pt, &bt).unwrap();
+        let (total, pos, bc) = reference_loss(
+            n as usize,
+            16,
+            h as usize,
+            w as usize,
+            &to_vec(&pl),
+            &to_vec(&bl),
+            &to_vec(&pt),
+            &to_vec(&bt),
+        );
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
+        assert!(
+            close(l.position.double_value(&[]), pos),
+            "{} {pos}",
+            l.position.double_value(&[])
+        );
+        assert!(
+            close(l.barcode.double_value(&[]), bc),
+            "{} {bc}",
+            l.barcode.double_value(&[])
+        );
+        assert!(close(l.total.double_value(&[]), total));
+    }
+    // No emitters at all: the barcode loss is the plain mean.
+    let z = Tensor::zeros([1, 1, 4, 4], (Kind::Float, Device::Cpu));
+    let zb = Tensor::zeros([1, 16, 4, 4], (Kind::Float, Device::Cpu));
+    let l = loss(&z, &zb, &z, &zb).unwrap();
+    let (_, _, bc) = reference_loss(
+        1,
+        16,
+        4,
+        4,
+        &[0.0; 16],
+        &[0.0; 256],
+        &[0.0; 16],
+        &[0.0; 256],
+    );
+    assert!((l.barcode.double_value(&[]) - bc).abs() < 1e-6);
+    assert!((bc - std::f64::consts::LN_2).abs() < 1e-6);
+}
+
+#[test]
+fn narrow_model_loss_falls_well_below_its_start() {
+    tch::set_num_threads(1);
+    // The `easy` preset: bright sparse spots, so a 1/8-width network gets
+    // past the constant-prediction plateau (total loss about 24.5) within a
+    // few dozen steps.
+    let train = preset_tiles("easy", Split::Train, 32);
+    let norm = measure_normalisation(&train);
+    let set = TensorSet::new(&train, &norm, Device::Cpu).unwrap();
+    let net = Net::new(&narrow(), Device::Cpu, 1).unwrap();
+    let params = net.trainable();
+    // A narrow model takes a larger step than the full network's 1e-3.
+    let mut optim = AdamW::new(AdamWConfig::new(3e-3), &params);
+    let mut losses = Vec::new();
+    for step in 0..60i64 {
+        let start = (step * 8) % 32;
+        let x = set.input.narrow(0, start, 8);
+        let (pl, bl) = net.forward_logits(&x).unwrap();
+        let l = loss(
+            &pl,
+            &bl,
+            &set.position.narrow(0, start, 8),
+            &set.barcode.narrow(0, start, 8),
+        )
+        .unwrap();
+        for p in &params {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        l.total.backward();
+        clip_grad_norm(&params, 0.01);
+        optim.step(&params);
+        losses.push(l.total.double_value(&[]));
+    }
+    let first = losses[..4].iter().sum::<f64>() / 4.0;
+    let last = losses[losses.len() - 4..].iter().sum::<f64>() / 4.0;
+    assert!(
+        last < 0.6 * first,
+        "loss {first:.4} -> {last:.4}: {losses:?}"
+    );
+}
+
+#[test]
+fn checkpoint_round_trip_is_exact_and_tract_agrees_with_tch() {
+    let mut arch = narrow();
+    arch.shared_first_stage = true;
+    let net = Net::new(&arch, Device::Cpu, 5).unwrap();
+    let test = tiles(Split::Test, 2);
+    let norm = measure_normalisation(&test);
+    let ckpt = Checkpoint {
+        meta: CheckpointMeta {
+            arch: arch.clone(),
+            normalisation: norm.clone(),
+            bit_order: BitOrder::Blocked,
+            epoch: 1,
+            val_loss: 0.5,
+        },
+        tensors: net.to_tensors().unwrap(),
+    };
+    let back = Checkpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
+    assert_eq!(back, ckpt);
+    let mut other = Net::new(&arch, Device::Cpu, 99).unwrap();
+    other.load_tensors(&back.tensors).unwrap();
+    assert_eq!(other.to_tensors().unwrap(), ckpt.tensors);
+
+    let model = back.to_float_model().unwrap();
+    let bytes = onnx_bytes(&model, "test");
+    let tile = &test[0];
+    let tract = TractModel::load(&bytes, 1, tile.height, tile.width).unwrap();
+    let raw: Vec<f32> = tile.images.iter().map(|&v| v as f32).collect();
+    let (tp, tb) = tract.run(&raw).unwrap();
+    let x = Tensor::from_slice(&normalise_tile(tile, &norm)).view([1, 16, 40, 40]);
+    let (p, b) = tch::no_grad(|| other.forward(&x).unwrap());
+    let (a, c) = tch::no_grad(|| net.forward(&x).unwrap());
+    assert_eq!(
+        to_vec(&p),
+        to_vec(&a),
+        "loaded net differs from the saved one"
+    );
+    let diff = |x: &[f32], y: &[f32]| {
+        assert_eq!(x.len(), y.len());
+        x.iter()
+            .zip(y)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    };
+    assert!(
+        diff(&tp, &to_vec(&p)) < 1e-4,
+        "position {}",
+        diff(&tp, &to_vec(&p))
+    );
+    assert!(
+        diff(&tb, &to_vec(&b)) < 1e-4,
+        "barcode {}",
+        diff(&tb, &to_vec(&b))
+    );
+    assert_eq!(to_vec(&c).len(), 16 * 1600);
+}
+
+#[test]
+fn trainer_writes_a_run_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("robofish-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let train = tiles(Split::Train, 16);
+    let val = tiles(Split::Val, 4);
+    let config = |epochs| TrainConfig {
+        arch: narrow(),
+        epochs,
+        batch_size: 8,
+        lr: 1e-3,
+        grad_clip: 0.01,
+        seed: 2,
+        augment: true,
+        print_every: 0,
+        data: "test".into(),
+        bit_order: BitOrder::Blocked,
+        normalisation: None,
+        device: "cpu".into(),
+    };
+    let first = trainer::train(config(2), &train, &val, &dir, Device::Cpu, false).unwrap();
+    assert_eq!(first.epochs.len(), 2);
+    for f in [
+        "config.json",
+        "best.safetensors",
+        "last.safetensors",
+        "last.optim.safetensors",
+        "metrics.csv",
+        "loss.png",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let resumed = trainer::train(config(3), &train, &val, &dir, Device::Cpu, true).unwrap();
+    assert_eq!(resumed.epochs.len(), 3);
+    assert_eq!(trainer::read_metrics(&dir).unwrap().len(), 3);
+    let last = Checkpoint::read(&dir.join("last.safetensors")).unwrap();
+    assert_eq!(last.meta.epoch, 3);
+    assert!(last.to_float_model().is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
