@@ -33,6 +33,8 @@ enum Command {
     Stream(cmd::stream::Stream),
     /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
     Train(cmd::train::Cmd),
+    /// Quantise an fp32 checkpoint to an int8 model (static or dynamic).
+    Quantise(cmd::quantise::Quantise),
     /// Export a checkpoint as fp32 ONNX (opset 17), checked with tract.
     Export(cmd::export::Cmd),
     /// The original's pixel metrics of checkpoints on a split (tract, tch, reference).
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Flash(cmd) => cmd.run(),
         Command::Stream(cmd) => cmd.run(),
         Command::Train(cmd) => cmd.run(),
+        Command::Quantise(cmd) => cmd.run(),
         Command::Export(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
     };

@@ -7,6 +7,7 @@ pub mod export;
 pub mod flash;
 pub mod init;
 pub mod inspect;
+pub mod quantise;
 pub mod render;
 pub mod simulate;
 pub mod stream;
