@@ -143,6 +143,8 @@ fn run(case: &Case, path: KernelPath) -> (Vec<i8>, Vec<i8>) {
         .map(|_| rng.next_u64() as i8)
         .collect();
 
+    // Output slices start at row `rows.start`.
+    let out_start = (rows.start * case.width * out_dims.pixel_stride).min(fill.len());
     let mut expected = fill.clone();
     let params = ConvParams {
         in_channels: cin,
@@ -157,7 +159,7 @@ fn run(case: &Case, path: KernelPath) -> (Vec<i8>, Vec<i8>) {
         &input,
         in_dims,
         &params,
-        &mut expected,
+        &mut expected[out_start..],
         out_dims,
         rows.clone(),
     );
@@ -169,7 +171,15 @@ fn run(case: &Case, path: KernelPath) -> (Vec<i8>, Vec<i8>) {
         ..params
     };
     let mut actual = fill;
-    kernels::conv3x3(path, &input, in_dims, &params, &mut actual, out_dims, rows);
+    kernels::conv3x3(
+        path,
+        &input,
+        in_dims,
+        &params,
+        &mut actual[out_start..],
+        out_dims,
+        rows,
+    );
     (expected, actual)
 }
 

@@ -393,8 +393,10 @@ impl RowStreamer {
                         let (ri, ro) = (self.rings[input], self.rings[t]);
                         let read = ri.window(a, b - a);
                         // Same-height views (the kernels require it); only
-                        // row `off` of the output view is written.
-                        let write = ro.window(a, b - a);
+                        // row `off` of the output view is written, and the
+                        // output slice starts at that row.
+                        let window = ro.window(a, b - a);
+                        let write = (window.0 + off * ro.row_bytes(), ro.row_bytes());
                         let (src, dst) = split_two(&mut self.storage, read, write)?;
                         network.conv_view(
                             step,
@@ -404,8 +406,7 @@ impl RowStreamer {
                             ro.dims(b - a),
                             off..off + 1,
                         )?;
-                        let start = write.0 + off * ro.row_bytes();
-                        self.mirror(t, start);
+                        self.mirror(t, write.0);
                     }
                 }
                 Node::MaxPool(u) | Node::Upsample(u) => {

@@ -194,7 +194,8 @@ pub(crate) fn check_args(
     );
     let pixels = h * w;
     assert!(input.len() >= (pixels - 1) * in_dims.pixel_stride + cin);
-    assert!(output.len() >= (pixels - 1) * out_dims.pixel_stride + cout);
+    // The output slice starts at row `rows.start`.
+    assert!(rows.is_empty() || output.len() >= (rows.len() * w - 1) * out_dims.pixel_stride + cout);
     assert_eq!(params.weights.len(), packing.weight_bytes(cin, cout));
     assert_eq!(params.bias.len(), packing.bias_len(cout));
     // 4-byte reads are inside the slice for every full group; the last

@@ -52,7 +52,8 @@ impl Conv3x3 {
     ///
     /// Reads past a pixel's `in_channels` only within the input slice (the
     /// extra bytes meet zero weights); writes exactly the `out_channels`
-    /// bytes of each output pixel in `rows`.
+    /// bytes of each output pixel in `rows` (`output` starts at row
+    /// `rows.start`).
     pub fn run(
         self,
         input: &[i8],
@@ -71,6 +72,7 @@ impl Conv3x3 {
             input_len: input.len(),
             in_stride: in_dims.pixel_stride,
             output: output.as_mut_ptr(),
+            out_first: rows.start * in_dims.width,
             out_stride: out_dims.pixel_stride,
             width: in_dims.width,
             height: in_dims.height,
@@ -224,7 +226,9 @@ unsafe fn body<const T: usize, const BOUNDED: bool>(
         let q = vqmovn_high_s16(vqmovn_s16(lo), hi);
         // SAFETY: pixel first + p exists; its channels b * 16 .. + n <= cout.
         unsafe {
-            let dst = ctx.output.add((first + p) * ctx.out_stride + b * LANES);
+            let dst = ctx
+                .output
+                .add((first + p - ctx.out_first) * ctx.out_stride + b * LANES);
             store(q, ctx.lut, dst, n);
         }
     }

@@ -39,6 +39,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) input_len: usize,
     pub(crate) in_stride: usize,
     pub(crate) output: *mut i8,
+    /// Flattened index of the pixel at `output` (the first requested row).
+    pub(crate) out_first: usize,
     pub(crate) out_stride: usize,
     pub(crate) width: usize,
     pub(crate) height: usize,

@@ -38,6 +38,4 @@ pub mod avx2;
 pub mod avxvnni;
 pub mod vnni;
 
-pub(crate) use super::packing::{
-    check_args, pack_conv, read_group, tap_offsets, Packing, AVX2_ORDER,
-};
+pub(crate) use super::packing::{check_args, read_group, tap_offsets, Packing};
