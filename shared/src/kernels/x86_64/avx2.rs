@@ -110,13 +110,16 @@ unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
     let blocks = ctx.cout.div_ceil(LANES);
     let mut b = 0;
     while b < blocks {
+        // Tiles of 2 x 2 blocks (and 4 x 1) keep every accumulator in the
+        // 16 ymm registers: 3 x 2 spilled two, whose store/reload chain
+        // outlasted the multiply-adds of an iteration.
         // SAFETY: forwarded contract; `b + C <= blocks`.
         unsafe {
             if blocks - b >= 2 {
-                run::<3, 2>(ctx, b, pixels.clone());
+                run::<2, 2>(ctx, b, pixels.clone());
                 b += 2;
             } else {
-                run::<6, 1>(ctx, b, pixels.clone());
+                run::<4, 1>(ctx, b, pixels.clone());
                 b += 1;
             }
         }
