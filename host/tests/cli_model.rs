@@ -78,6 +78,17 @@ fn init_inspect_bench_round_trip() {
     ] {
         assert!(text.contains(key), "bench JSON lacks {key}: {text}");
     }
+    let out = robofish()
+        .arg("bench")
+        .arg(&model)
+        .args(["--tile", "16x16", "--runs", "2", "--threads", "2", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("\"threads\":2"),
+        "{text}"
+    );
 
     // A corrupted file is refused with the reason, not a panic.
     let mut bytes = std::fs::read(&model).unwrap();

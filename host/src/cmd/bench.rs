@@ -13,8 +13,8 @@ use robofish_shared::model::decode_model;
 use super::TileSize;
 
 /// Time the int8 engine on a simulated tile (median and minimum of N runs
-/// after warm-up, one thread). The kernel path is the best this CPU supports
-/// unless ROBOFISH_KERNELS names one.
+/// after warm-up; one thread unless --threads). The kernel path is the best
+/// this CPU supports unless ROBOFISH_KERNELS names one.
 #[derive(Args, Debug)]
 pub struct Bench {
     /// Model file.
@@ -28,6 +28,9 @@ pub struct Bench {
     /// Untimed warm-up runs.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
+    /// Threads per run (each node's output rows split across them).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -37,6 +40,9 @@ impl Bench {
     pub fn run(self) -> Result<()> {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
+        }
+        if self.threads == 0 {
+            bail!("--threads must be at least 1");
         }
         let bytes = std::fs::read(&self.model)
             .with_context(|| format!("cannot read {}", self.model.display()))?;
@@ -69,7 +75,7 @@ impl Bench {
         for i in 0..self.warmup + self.runs {
             let mut refs: Vec<&mut [u8]> = outputs.iter_mut().map(|o| o.as_mut_slice()).collect();
             let start = Instant::now();
-            network.run(&plan, &mut arena, &image, &mut refs)?;
+            network.run_threaded(&plan, &mut arena, &image, &mut refs, self.threads)?;
             if i >= self.warmup {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
@@ -85,9 +91,10 @@ impl Bench {
         let gmac_per_s = macs / (median * 1e-3) / 1e9;
         if self.json {
             println!(
-                "{{\"model\":{:?},\"tile\":\"{}\",\"threads\":1,\"kernel_path\":\"{}\",\"runs\":{},\"median_ms\":{:.4},\"min_ms\":{:.4},\"gmac\":{:.4},\"gmac_per_s\":{:.3},\"arena_bytes\":{}}}",
+                "{{\"model\":{:?},\"tile\":\"{}\",\"threads\":{},\"kernel_path\":\"{}\",\"runs\":{},\"median_ms\":{:.4},\"min_ms\":{:.4},\"gmac\":{:.4},\"gmac_per_s\":{:.3},\"arena_bytes\":{}}}",
                 self.model.display().to_string(),
                 self.tile,
+                self.threads,
                 network.kernel_path(),
                 self.runs,
                 median,
@@ -98,10 +105,10 @@ impl Bench {
             );
         } else {
             println!(
-                "{} on {} tile, {} thread, kernels {}: median {:.3} ms, min {:.3} ms over {} runs ({:.3} G MAC, {:.2} GMAC/s, arena {} bytes)",
+                "{} on {} tile, {} thread(s), kernels {}: median {:.3} ms, min {:.3} ms over {} runs ({:.3} G MAC, {:.2} GMAC/s, arena {} bytes)",
                 self.model.display(),
                 self.tile,
-                1,
+                self.threads,
                 network.kernel_path(),
                 median,
                 min,

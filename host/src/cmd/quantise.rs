@@ -71,21 +71,35 @@ impl Quantise {
             Some(dir) => find_codebook(dir, self.codebook.as_deref())?,
             None => match &self.codebook {
                 Some(path) => Some(
-                    Codebook::from_csv(&std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?)
-                        .with_context(|| format!("bad codebook {}", path.display()))?,
+                    Codebook::from_csv(
+                        &std::fs::read_to_string(path)
+                            .with_context(|| format!("cannot read {}", path.display()))?,
+                    )
+                    .with_context(|| format!("bad codebook {}", path.display()))?,
                 ),
                 None => None,
             },
         }
         .unwrap_or_else(|| Codebook::mhd4(130));
         let name = self.name.clone().unwrap_or_else(|| {
-            self.out.file_stem().map_or("anglerfish".into(), |s| s.to_string_lossy().into_owned())
+            self.out
+                .file_stem()
+                .map_or("anglerfish".into(), |s| s.to_string_lossy().into_owned())
         });
         let mut options = QuantiseOptions {
             name,
             mode: QuantMode::Static,
             bit_order: checkpoint.meta.bit_order,
-            codebook: Some(codebook.entries().iter().map(|e| CodebookEntry { name: e.name.clone(), word: e.word }).collect()),
+            codebook: Some(
+                codebook
+                    .entries()
+                    .iter()
+                    .map(|e| CodebookEntry {
+                        name: e.name.clone(),
+                        word: e.word,
+                    })
+                    .collect(),
+            ),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -108,13 +122,21 @@ impl Quantise {
                 options.provenance.data = source;
                 let mut calib = Calibrator::new(&float, observer);
                 let bar = ProgressBar::new(tiles.len() as u64);
-                bar.set_style(ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles").expect("valid template"));
+                bar.set_style(
+                    ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles")
+                        .expect("valid template"),
+                );
                 // Forward passes in parallel, a few tiles at a time (each keeps every tensor).
                 for batch in tiles.chunks(4) {
                     let acts: Vec<_> = batch
                         .par_iter()
                         .map(|tile| {
-                            let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
+                            let image = InputImage::planar(
+                                Pixels::U16(&tile.images),
+                                16,
+                                tile.height,
+                                tile.width,
+                            )?;
                             Ok(float.forward(&image))
                         })
                         .collect::<Result<Vec<_>>>()?;
@@ -128,7 +150,8 @@ impl Quantise {
             }
         };
         let bytes = encode_model(&model)?;
-        std::fs::write(&self.out, &bytes).with_context(|| format!("cannot write {}", self.out.display()))?;
+        std::fs::write(&self.out, &bytes)
+            .with_context(|| format!("cannot write {}", self.out.display()))?;
         println!(
             "wrote {} ({} mode, {} bytes, {} parameters)",
             self.out.display(),
@@ -150,16 +173,34 @@ impl Quantise {
                     .map(|&n| dataset.read_tile(self.split, n))
                     .collect::<Result<Vec<_>, _>>()?;
                 if tiles.is_empty() {
-                    bail!("{} has no {:?} tiles to calibrate on", dir.display(), self.split);
+                    bail!(
+                        "{} has no {:?} tiles to calibrate on",
+                        dir.display(),
+                        self.split
+                    );
                 }
-                let source = format!("{} {:?} tiles of {}", tiles.len(), self.split, dir.display());
+                let source = format!(
+                    "{} {:?} tiles of {}",
+                    tiles.len(),
+                    self.split,
+                    dir.display()
+                );
                 Ok((tiles, source))
             }
             None => {
                 let config = preset(&self.preset).context("unknown preset")?;
-                let simulator = Simulator::new(config.clone(), Codebook::mhd4(config.real_genes), 12345)?;
-                let tiles = (0..self.calib_tiles).map(|i| simulator.tile(Split::Train, i)).collect();
-                Ok((tiles, format!("{} simulated '{}' tiles, seed 12345", self.calib_tiles, self.preset)))
+                let simulator =
+                    Simulator::new(config.clone(), Codebook::mhd4(config.real_genes), 12345)?;
+                let tiles = (0..self.calib_tiles)
+                    .map(|i| simulator.tile(Split::Train, i))
+                    .collect();
+                Ok((
+                    tiles,
+                    format!(
+                        "{} simulated '{}' tiles, seed 12345",
+                        self.calib_tiles, self.preset
+                    ),
+                ))
             }
         }
     }

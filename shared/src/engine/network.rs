@@ -112,6 +112,35 @@ impl Network {
         input: &InputImage<'_>,
         outputs: &mut [&mut [u8]],
     ) -> Result<(), EngineError> {
+        self.check_run(plan, arena, input, outputs)?;
+        let graph = &self.model.graph;
+        let arena: &mut [i8] = if let Some((grids, _, _)) = plan.dynamic {
+            self.run_dynamic(plan, arena, input)?;
+            bytemuck::cast_slice_mut(&mut arena[..grids])
+        } else {
+            let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
+            for step in 0..graph.nodes.len() {
+                let rows = 0..plan.placement(graph.nodes[step].output()).dims.height;
+                self.run_node(plan, arena, input, step, rows)?;
+            }
+            arena
+        };
+        for (out, spec) in outputs.iter_mut().zip(&graph.outputs) {
+            let place = plan.placement(spec.tensor);
+            let span = place.offset..place.offset + place.dims.span();
+            scalar::to_probability_maps(&arena[span], place.dims, out, 0..place.dims.height);
+        }
+        Ok(())
+    }
+
+    /// Checks the arguments of a run against the plan and the model.
+    fn check_run(
+        &self,
+        plan: &Plan,
+        arena: &[u8],
+        input: &InputImage<'_>,
+        outputs: &[&mut [u8]],
+    ) -> Result<(), EngineError> {
         let graph = &self.model.graph;
         if plan.network_id != self.id {
             return Err(EngineError::PlanMismatch);
@@ -149,21 +178,76 @@ impl Network {
                 });
             }
         }
-        let arena: &mut [i8] = if let Some((grids, _, _)) = plan.dynamic {
-            self.run_dynamic(plan, arena, input)?;
-            bytemuck::cast_slice_mut(&mut arena[..grids])
-        } else {
-            let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
-            for step in 0..graph.nodes.len() {
-                let rows = 0..plan.placement(graph.nodes[step].output()).dims.height;
-                self.run_node(plan, arena, input, step, rows)?;
-            }
-            arena
+        Ok(())
+    }
+
+    /// [`Network::run`] with each node's output rows split across
+    /// `threads` threads (this one and `threads - 1` scoped workers), a
+    /// barrier between nodes. The result is the same bytes as `run`.
+    ///
+    /// Allocates no buffers: the only heap use is what `std` needs to start
+    /// the workers, once per call. Dynamic models (whose grids are measured
+    /// on the whole tensor) and `threads <= 1` run single-threaded.
+    #[cfg(feature = "std")]
+    pub fn run_threaded(
+        &self,
+        plan: &Plan,
+        arena: &mut [u8],
+        input: &InputImage<'_>,
+        outputs: &mut [&mut [u8]],
+        threads: usize,
+    ) -> Result<(), EngineError> {
+        if threads <= 1 || plan.dynamic.is_some() {
+            return self.run(plan, arena, input, outputs);
+        }
+        self.check_run(plan, arena, input, outputs)?;
+        let graph = &self.model.graph;
+        let tensors: &mut [i8] = bytemuck::cast_slice_mut(arena);
+        let shared = Shared {
+            ptr: tensors.as_mut_ptr(),
+            len: tensors.len(),
+            _arena: core::marker::PhantomData,
         };
+        let barrier = SpinBarrier::new(threads);
+        let failure = std::sync::Mutex::new(None);
+        let work = |worker: usize| {
+            let mut arena = shared;
+            let mut failed = false;
+            for (step, node) in graph.nodes.iter().enumerate() {
+                let height = plan.placement(node.output()).dims.height;
+                let rows = height * worker / threads..height * (worker + 1) / threads;
+                if !failed {
+                    // SAFETY: at this node every worker borrows its own
+                    // rows of the node's output (disjoint bands) and reads
+                    // tensors that no node writes until the barrier.
+                    let result = unsafe { self.run_node_in(plan, &mut arena, input, step, rows) };
+                    if let Err(e) = result {
+                        failed = true;
+                        failure
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                    }
+                }
+                // Even after a failure: the others count on this thread.
+                barrier.wait();
+            }
+        };
+        std::thread::scope(|scope| {
+            for worker in 1..threads {
+                let work = &work;
+                scope.spawn(move || work(worker));
+            }
+            work(0);
+        });
+        if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        let tensors: &[i8] = bytemuck::cast_slice(arena);
         for (out, spec) in outputs.iter_mut().zip(&graph.outputs) {
             let place = plan.placement(spec.tensor);
             let span = place.offset..place.offset + place.dims.span();
-            scalar::to_probability_maps(&arena[span], place.dims, out, 0..place.dims.height);
+            scalar::to_probability_maps(&tensors[span], place.dims, out, 0..place.dims.height);
         }
         Ok(())
     }
@@ -331,27 +415,63 @@ impl Network {
         step: usize,
         rows: Range<usize>,
     ) -> Result<(), EngineError> {
+        // SAFETY: an exclusive slice has no concurrent users.
+        unsafe { self.run_node_in(plan, &mut Exclusive(arena), image, step, rows) }
+    }
+
+    /// Runs node `step` for output rows `rows`, borrowing its input and
+    /// output regions through `arena`. Output slices start at row
+    /// `rows.start` (the kernels' contract), so only those rows' bytes are
+    /// borrowed mutably.
+    ///
+    /// # Safety
+    ///
+    /// As [`ArenaAccess::io`] for `arena`: while this runs, nobody else may
+    /// access the bytes of rows `rows` of the node's output, nor write the
+    /// tensors it reads.
+    unsafe fn run_node_in<A: ArenaAccess>(
+        &self,
+        plan: &Plan,
+        arena: &mut A,
+        image: &InputImage<'_>,
+        step: usize,
+        rows: Range<usize>,
+    ) -> Result<(), EngineError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let model = &self.model;
         let node = &model.graph.nodes[step];
         let out = plan.placement(node.output());
-        let out_range = out.offset..out.offset + out.dims.span();
+        // Bytes of rows `rows` of a tensor view starting at `offset`.
+        let (first_row, row_count) = (rows.start, rows.len());
+        let band = |offset: usize, dims: crate::kernels::Dims| {
+            let start = offset + first_row * dims.width * dims.pixel_stride;
+            start..start + (row_count * dims.width - 1) * dims.pixel_stride + dims.channels
+        };
+        let read = |t: crate::model::TensorId| {
+            let p = plan.placement(t);
+            p.offset..p.offset + p.dims.span()
+        };
+        // SAFETY (every `io`/`output` call below): forwarded contract; the
+        // write range is exactly rows `rows` of this node's output.
         match node {
             Node::Input(input) => {
                 let zp = model.tensor_quant[input.output as usize].zero_point;
-                let output = &mut arena[out_range];
+                let output = unsafe { arena.output(band(out.offset, out.dims)) }?;
                 let first = input.first_channel as usize;
                 scalar::quantise_input(image, first, &input.quant, zp, output, out.dims, rows);
             }
             Node::Conv(conv) => {
                 let inp = plan.placement(conv.input);
                 let (input, output) =
-                    split_io(arena, inp.offset..inp.offset + inp.dims.span(), out_range)?;
+                    unsafe { arena.io(read(conv.input), band(out.offset, out.dims)) }?;
                 self.conv_view(step, input, inp.dims, output, out.dims, rows)?;
             }
             Node::MaxPool(u) | Node::Upsample(u) => {
                 let inp = plan.placement(u.input);
                 let (input, output) =
-                    split_io(arena, inp.offset..inp.offset + inp.dims.span(), out_range)?;
+                    unsafe { arena.io(read(u.input), band(out.offset, out.dims)) }?;
                 if matches!(node, Node::MaxPool(_)) {
                     scalar::maxpool2(input, inp.dims, output, out.dims, rows);
                 } else {
@@ -363,12 +483,12 @@ impl Network {
                 for &t in &concat.inputs {
                     let part = plan.placement(t);
                     if !part.in_concat || part.offset != out.offset + channel {
-                        let dest = out.offset + channel;
-                        let (input, output) = split_io(
-                            arena,
-                            part.offset..part.offset + part.dims.span(),
-                            dest..dest + out.dims.span() - channel,
-                        )?;
+                        let dims = crate::kernels::Dims {
+                            channels: part.dims.channels,
+                            ..out.dims
+                        };
+                        let (input, output) =
+                            unsafe { arena.io(read(t), band(out.offset + channel, dims)) }?;
                         scalar::copy_channels(input, part.dims, output, out.dims, rows.clone());
                     }
                     channel += part.dims.channels;
@@ -376,6 +496,150 @@ impl Network {
             }
         }
         Ok(())
+    }
+}
+
+/// How [`Network::run_node_in`] borrows regions of the arena.
+trait ArenaAccess {
+    /// Borrows a read region and a disjoint write region.
+    ///
+    /// # Safety
+    ///
+    /// While the borrows live, no other thread may access `write` or write
+    /// `read` (trivially true for [`Exclusive`]).
+    unsafe fn io(
+        &mut self,
+        read: Range<usize>,
+        write: Range<usize>,
+    ) -> Result<(&[i8], &mut [i8]), EngineError>;
+
+    /// Borrows a write region.
+    ///
+    /// # Safety
+    ///
+    /// As [`ArenaAccess::io`].
+    unsafe fn output(&mut self, write: Range<usize>) -> Result<&mut [i8], EngineError>;
+}
+
+/// The arena borrowed by one thread.
+struct Exclusive<'a>(&'a mut [i8]);
+
+impl ArenaAccess for Exclusive<'_> {
+    unsafe fn io(
+        &mut self,
+        read: Range<usize>,
+        write: Range<usize>,
+    ) -> Result<(&[i8], &mut [i8]), EngineError> {
+        split_io(self.0, read, write)
+    }
+
+    unsafe fn output(&mut self, write: Range<usize>) -> Result<&mut [i8], EngineError> {
+        self.0
+            .get_mut(write)
+            .ok_or(EngineError::Internal("planned region outside the arena"))
+    }
+}
+
+/// The arena shared by the workers of [`Network::run_threaded`]: each
+/// borrows, per node, only the output rows it computes.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    ptr: *mut i8,
+    len: usize,
+    _arena: core::marker::PhantomData<&'a mut [i8]>,
+}
+
+// SAFETY: a raw view of an arena borrowed for 'a; every borrow made through
+// it follows `ArenaAccess::io`'s contract (disjoint writes within a node, a
+// barrier between nodes), so sharing it between threads races on nothing.
+#[cfg(feature = "std")]
+unsafe impl Send for Shared<'_> {}
+// SAFETY: as for `Send`.
+#[cfg(feature = "std")]
+unsafe impl Sync for Shared<'_> {}
+
+#[cfg(feature = "std")]
+impl ArenaAccess for Shared<'_> {
+    unsafe fn io(
+        &mut self,
+        read: Range<usize>,
+        write: Range<usize>,
+    ) -> Result<(&[i8], &mut [i8]), EngineError> {
+        let inside = |r: &Range<usize>| r.start <= r.end && r.end <= self.len;
+        if !inside(&read) || !inside(&write) {
+            return Err(EngineError::Internal("planned region outside the arena"));
+        }
+        if read.end > write.start && write.end > read.start {
+            return Err(EngineError::Internal(
+                "planned read and write regions overlap",
+            ));
+        }
+        // SAFETY: both ranges lie in the arena (checked) and are disjoint;
+        // by the caller's contract no other thread writes `read` or touches
+        // `write` while these borrows live.
+        unsafe {
+            Ok((
+                core::slice::from_raw_parts(self.ptr.add(read.start), read.len()),
+                core::slice::from_raw_parts_mut(self.ptr.add(write.start), write.len()),
+            ))
+        }
+    }
+
+    unsafe fn output(&mut self, write: Range<usize>) -> Result<&mut [i8], EngineError> {
+        if write.start > write.end || write.end > self.len {
+            return Err(EngineError::Internal("planned region outside the arena"));
+        }
+        // SAFETY: inside the arena (checked); exclusive by the caller's
+        // contract.
+        unsafe {
+            Ok(core::slice::from_raw_parts_mut(
+                self.ptr.add(write.start),
+                write.len(),
+            ))
+        }
+    }
+}
+
+/// A barrier that spins briefly, then yields: node steps are short (tens of
+/// microseconds on small tiles), too short to sleep on a futex.
+#[cfg(feature = "std")]
+struct SpinBarrier {
+    threads: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+#[cfg(feature = "std")]
+impl SpinBarrier {
+    fn new(threads: usize) -> SpinBarrier {
+        SpinBarrier {
+            threads,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    /// Returns once all `threads` threads have called `wait` for this
+    /// generation; everything each wrote before is visible to all after.
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        // AcqRel: the last arriver acquires every earlier arriver's writes
+        // (the RMWs form one release sequence) and releases them below.
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < 2000 {
+                core::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 }
 

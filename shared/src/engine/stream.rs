@@ -98,8 +98,6 @@ pub struct RowStreamer {
     maps: Vec<Vec<u8>>,
     /// Input rows of a view that wraps around its ring, gathered.
     gathered: Vec<i8>,
-    /// Output view when the output window wraps.
-    scratch_out: Vec<i8>,
 }
 
 fn split_two(
@@ -183,7 +181,6 @@ impl RowStreamer {
             emitted: 0,
             maps,
             gathered: Vec::new(),
-            scratch_out: Vec::new(),
         };
         streamer.size_rings()?;
         Ok(streamer)
@@ -191,7 +188,7 @@ impl RowStreamer {
 
     /// Bytes held by the rings.
     pub fn memory_bytes(&self) -> usize {
-        self.storage.len() + self.gathered.len() + self.scratch_out.len()
+        self.storage.len() + self.gathered.len()
     }
 
     /// Forgets the current image so the next one can be streamed (keeps
@@ -261,7 +258,6 @@ impl RowStreamer {
         self.storage = vec![0i8; offset];
         let widest = self.rings.iter().map(|r| r.row_bytes()).max().unwrap_or(0);
         self.gathered = vec![0i8; 3 * widest];
-        self.scratch_out = vec![0i8; 3 * widest];
         self.produced.iter_mut().for_each(|p| *p = 0);
         self.pushed = 0;
         self.emitted = 0;
@@ -414,35 +410,19 @@ impl RowStreamer {
                         let n = b - a;
                         let (gathered, read) = self.source(input, a, n);
                         // Same-height views (the kernels require it); only
-                        // row `off` of the output view is written.
-                        let direct = ro.window(a, n);
-                        let src: &[i8];
-                        let dst: &mut [i8];
-                        match (gathered, direct) {
-                            (false, Some(write)) => {
-                                let (s2, d2) = split_two(&mut self.storage, read, write)?;
-                                (src, dst) = (s2, d2);
-                            }
-                            (false, None) => {
-                                src = &self.storage[read.0..read.0 + read.1];
-                                dst = &mut self.scratch_out[..n * ro.row_bytes()];
-                            }
-                            (true, Some(write)) => {
-                                src = &self.gathered[..read.1];
-                                dst = &mut self.storage[write.0..write.0 + write.1];
-                            }
-                            (true, None) => {
-                                src = &self.gathered[..read.1];
-                                dst = &mut self.scratch_out[..n * ro.row_bytes()];
-                            }
-                        }
+                        // row `off` of the output view is written, and the
+                        // output slice starts at that row (one ring row,
+                        // never wrapped).
+                        let write = ro.row(y);
+                        let (src, dst) = if gathered {
+                            (
+                                &self.gathered[..read.1],
+                                &mut self.storage[write.0..write.0 + write.1],
+                            )
+                        } else {
+                            split_two(&mut self.storage, read, write)?
+                        };
                         network.conv_view(step, src, ri.dims(n), dst, ro.dims(n), off..off + 1)?;
-                        if direct.is_none() {
-                            let row = ro.row_bytes();
-                            let (start, len) = ro.row(y);
-                            self.storage[start..start + len]
-                                .copy_from_slice(&self.scratch_out[off * row..(off + 1) * row]);
-                        }
                     }
                 }
                 Node::MaxPool(u) | Node::Upsample(u) => {

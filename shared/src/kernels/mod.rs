@@ -6,13 +6,20 @@
 //! producer can write straight into a channel slice of a concat buffer.
 //!
 //! SIMD twins of the 3x3 convolution live per ISA (`x86_64::{avx2, avxvnni,
-//! vnni}`), each behind a safe constructor that returns `None` when the CPU
+//! vnni}`, `aarch64::{neon, dotprod}`), each behind a safe constructor that returns `None` when the CPU
 //! lacks the instructions. A [`KernelPath`] is chosen once per network
 //! (detected at run time and cached with `std`, from `cfg(target_feature)`
 //! without; `ROBOFISH_KERNELS` forces one); [`KernelPath::pack_conv`] packs
 //! the weights for it and [`conv3x3`] dispatches. Pooling, upsampling, concat
 //! copies and input quantisation stay scalar on every path for now.
 
+#[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+pub mod aarch64;
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    feature = "alloc"
+))]
+mod packing;
 pub mod scalar;
 #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
 pub mod x86_64;
@@ -79,6 +86,10 @@ pub enum KernelPath {
     AvxVnni,
     /// x86_64 AVX-512 VNNI + VBMI: `vpdpbusd` on zmm, `vpermi2b` LUT.
     Avx512Vnni,
+    /// aarch64 NEON without dotprod: `smull` + `smlal2` + `sadalp`.
+    Neon,
+    /// aarch64 NEON with the dot-product extension: `sdot` by element.
+    NeonDotprod,
 }
 
 impl KernelPath {
@@ -88,6 +99,8 @@ impl KernelPath {
         KernelPath::Avx2,
         KernelPath::AvxVnni,
         KernelPath::Avx512Vnni,
+        KernelPath::Neon,
+        KernelPath::NeonDotprod,
     ];
 
     /// Name used in reports and by `ROBOFISH_KERNELS`.
@@ -97,6 +110,8 @@ impl KernelPath {
             KernelPath::Avx2 => "avx2",
             KernelPath::AvxVnni => "avxvnni",
             KernelPath::Avx512Vnni => "vnni",
+            KernelPath::Neon => "neon",
+            KernelPath::NeonDotprod => "dotprod",
         }
     }
 
@@ -117,6 +132,10 @@ impl KernelPath {
             KernelPath::AvxVnni => cached(1, x86_64::avxvnni::is_supported),
             #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
             KernelPath::Avx512Vnni => cached(2, x86_64::vnni::is_supported),
+            #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+            KernelPath::Neon => cached(3, aarch64::neon::is_supported),
+            #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+            KernelPath::NeonDotprod => cached(4, aarch64::dotprod::is_supported),
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -165,15 +184,33 @@ impl KernelPath {
     ) -> (Vec<i8>, Vec<i32>) {
         #[cfg(target_arch = "x86_64")]
         {
-            let packing = match self {
+            let layout = match self {
                 KernelPath::Avx2 => Some(x86_64::avx2::PACKING),
                 KernelPath::AvxVnni => Some(x86_64::avxvnni::PACKING),
                 KernelPath::Avx512Vnni => Some(x86_64::vnni::PACKING),
                 _ => None,
             };
-            if let Some(packing) = packing {
-                return x86_64::pack_conv(
-                    packing,
+            if let Some(layout) = layout {
+                return packing::pack_conv(
+                    layout,
+                    in_channels,
+                    out_channels,
+                    weights,
+                    bias,
+                    requant,
+                );
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            let layout = match self {
+                KernelPath::Neon => Some(aarch64::neon::PACKING),
+                KernelPath::NeonDotprod => Some(aarch64::dotprod::PACKING),
+                _ => None,
+            };
+            if let Some(layout) = layout {
+                return packing::pack_conv(
+                    layout,
                     in_channels,
                     out_channels,
                     weights,
@@ -188,10 +225,13 @@ impl KernelPath {
 }
 
 /// Feature detection, cached per path (0 unknown, 1 no, 2 yes).
-#[cfg(all(target_arch = "x86_64", feature = "alloc"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    feature = "alloc"
+))]
 fn cached(slot: usize, detect: fn() -> bool) -> bool {
     use core::sync::atomic::{AtomicU8, Ordering};
-    static CACHE: [AtomicU8; 3] = [const { AtomicU8::new(0) }; 3];
+    static CACHE: [AtomicU8; 5] = [const { AtomicU8::new(0) }; 5];
     match CACHE[slot].load(Ordering::Relaxed) {
         0 => {
             let yes = detect();
@@ -230,6 +270,14 @@ pub fn conv3x3(
             .run(input, in_dims, params, output, out_dims, rows),
         #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
         KernelPath::Avx512Vnni => x86_64::vnni::Conv3x3::new()
+            .unwrap_or_else(|| unsupported())
+            .run(input, in_dims, params, output, out_dims, rows),
+        #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+        KernelPath::Neon => aarch64::neon::Conv3x3::new()
+            .unwrap_or_else(|| unsupported())
+            .run(input, in_dims, params, output, out_dims, rows),
+        #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+        KernelPath::NeonDotprod => aarch64::dotprod::Conv3x3::new()
             .unwrap_or_else(|| unsupported())
             .run(input, in_dims, params, output, out_dims, rows),
         #[allow(unreachable_patterns)]

@@ -1,7 +1,12 @@
 //! Scalar kernels: the specification every SIMD path must equal bit for bit.
 //!
 //! Conventions shared by every kernel:
-//! - NHWC views described by [`Dims`]; slices start at the view's channel 0.
+//! - NHWC views described by [`Dims`]; input slices start at the view's
+//!   channel 0, output slices at the first requested row: output pixel
+//!   `(y, x)` is at `((y - rows.start) * width + x) * pixel_stride`, so
+//!   callers can hand disjoint row bands of one tensor to different threads.
+//!   An output slice must hold `(rows.len() * width - 1) * pixel_stride +
+//!   channels` bytes (nothing for empty `rows`).
 //! - Reflect padding (PyTorch `padding_mode="reflect"`): row `-1` reads row
 //!   `1`, row `H` reads row `H-2`; same for columns. It needs `H, W >= 2`.
 //! - Accumulation in `i32` with wrapping adds (validated models never wrap).
@@ -47,11 +52,11 @@ pub fn conv3x3(
 ) {
     let (h, w) = (in_dims.height, in_dims.width);
     let cin = params.in_channels;
-    for y in rows {
+    for y in rows.clone() {
         let src_rows = [reflect(y as isize - 1, h), y, reflect(y as isize + 1, h)];
         for x in 0..w {
             let src_cols = [reflect(x as isize - 1, w), x, reflect(x as isize + 1, w)];
-            let out_base = (y * w + x) * out_dims.pixel_stride;
+            let out_base = ((y - rows.start) * w + x) * out_dims.pixel_stride;
             for co in 0..params.out_channels {
                 let mut acc = params.bias[co];
                 for (ky, &sy) in src_rows.iter().enumerate() {
@@ -86,9 +91,9 @@ pub fn maxpool2(
     rows: Range<usize>,
 ) {
     let c = out_dims.channels;
-    for y in rows {
+    for y in rows.clone() {
         for x in 0..out_dims.width {
-            let o = (y * out_dims.width + x) * out_dims.pixel_stride;
+            let o = ((y - rows.start) * out_dims.width + x) * out_dims.pixel_stride;
             let p00 = ((2 * y) * in_dims.width + 2 * x) * in_dims.pixel_stride;
             let p01 = p00 + in_dims.pixel_stride;
             let p10 = p00 + in_dims.width * in_dims.pixel_stride;
@@ -111,9 +116,9 @@ pub fn upsample2(
     rows: Range<usize>,
 ) {
     let c = out_dims.channels;
-    for y in rows {
+    for y in rows.clone() {
         for x in 0..out_dims.width {
-            let o = (y * out_dims.width + x) * out_dims.pixel_stride;
+            let o = ((y - rows.start) * out_dims.width + x) * out_dims.pixel_stride;
             let i = ((y / 2) * in_dims.width + x / 2) * in_dims.pixel_stride;
             output[o..o + c].copy_from_slice(&input[i..i + c]);
         }
@@ -130,10 +135,10 @@ pub fn copy_channels(
     rows: Range<usize>,
 ) {
     let c = in_dims.channels;
-    for y in rows {
+    for y in rows.clone() {
         for x in 0..in_dims.width {
             let i = (y * in_dims.width + x) * in_dims.pixel_stride;
-            let o = (y * out_dims.width + x) * out_dims.pixel_stride;
+            let o = ((y - rows.start) * out_dims.width + x) * out_dims.pixel_stride;
             output[o..o + c].copy_from_slice(&input[i..i + c]);
         }
     }
@@ -150,9 +155,9 @@ pub fn quantise_input(
     out_dims: Dims,
     rows: Range<usize>,
 ) {
-    for y in rows {
+    for y in rows.clone() {
         for x in 0..out_dims.width {
-            let o = (y * out_dims.width + x) * out_dims.pixel_stride;
+            let o = ((y - rows.start) * out_dims.width + x) * out_dims.pixel_stride;
             for (ch, q) in quant.iter().enumerate() {
                 let raw = image.get(first_channel + ch, y, x);
                 output[o + ch] = q.quantise(raw, zero_point);

@@ -46,7 +46,7 @@ impl Conv3x3 {
     ///
     /// Reads at most 3 bytes past a pixel's `in_channels` (within the pixel
     /// stride or the slice), never outside `input`; writes exactly the
-    /// `out_channels` bytes of each output pixel in `rows`.
+    /// `out_channels` bytes of each output pixel in `rows` (`output` starts at row `rows.start`).
     pub fn run(
         self,
         input: &[i8],
@@ -64,6 +64,7 @@ impl Conv3x3 {
             input: input.as_ptr(),
             in_stride: in_dims.pixel_stride,
             output: output.as_mut_ptr(),
+            out_first: rows.start * in_dims.width,
             out_stride: out_dims.pixel_stride,
             width: in_dims.width,
             height: in_dims.height,
@@ -86,6 +87,8 @@ struct Ctx<'a> {
     input: *const i8,
     in_stride: usize,
     output: *mut i8,
+    /// Flattened index of the pixel at `output` (the first requested row).
+    out_first: usize,
     out_stride: usize,
     width: usize,
     height: usize,
@@ -107,13 +110,16 @@ unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
     let blocks = ctx.cout.div_ceil(LANES);
     let mut b = 0;
     while b < blocks {
+        // Tiles of 2 x 2 blocks (and 4 x 1) keep every accumulator in the
+        // 16 ymm registers: 3 x 2 spilled two, whose store/reload chain
+        // outlasted the multiply-adds of an iteration.
         // SAFETY: forwarded contract; `b + C <= blocks`.
         unsafe {
             if blocks - b >= 2 {
-                run::<3, 2>(ctx, b, pixels.clone());
+                run::<2, 2>(ctx, b, pixels.clone());
                 b += 2;
             } else {
-                run::<6, 1>(ctx, b, pixels.clone());
+                run::<4, 1>(ctx, b, pixels.clone());
                 b += 1;
             }
         }
@@ -222,7 +228,9 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &Ctx<'_>, b: usize, first: u
             // SAFETY: pixel first + p exists; its channels
             // block * 8 .. block * 8 + n <= cout.
             unsafe {
-                let dst = ctx.output.add((first + p) * ctx.out_stride + block * LANES);
+                let dst = ctx
+                    .output
+                    .add((first + p - ctx.out_first) * ctx.out_stride + block * LANES);
                 store(rq.apply(sum), ctx.lut, dst, n);
             }
         }

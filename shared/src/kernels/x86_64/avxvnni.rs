@@ -45,7 +45,7 @@ impl Conv3x3 {
     ///
     /// Reads at most 3 bytes past a pixel's `in_channels` (within the pixel
     /// stride or the slice), never outside `input`; writes exactly the
-    /// `out_channels` bytes of each output pixel in `rows`.
+    /// `out_channels` bytes of each output pixel in `rows` (`output` starts at row `rows.start`).
     pub fn run(
         self,
         input: &[i8],
@@ -63,6 +63,7 @@ impl Conv3x3 {
             input: input.as_ptr(),
             in_stride: in_dims.pixel_stride,
             output: output.as_mut_ptr(),
+            out_first: rows.start * in_dims.width,
             out_stride: out_dims.pixel_stride,
             width: in_dims.width,
             height: in_dims.height,
@@ -85,6 +86,8 @@ struct Ctx<'a> {
     input: *const i8,
     in_stride: usize,
     output: *mut i8,
+    /// Flattened index of the pixel at `output` (the first requested row).
+    out_first: usize,
     out_stride: usize,
     width: usize,
     height: usize,
@@ -220,7 +223,9 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &Ctx<'_>, b: usize, first: u
             // SAFETY: pixel first + p exists; its channels
             // block * 8 .. block * 8 + n <= cout.
             unsafe {
-                let dst = ctx.output.add((first + p) * ctx.out_stride + block * LANES);
+                let dst = ctx
+                    .output
+                    .add((first + p - ctx.out_first) * ctx.out_stride + block * LANES);
                 store(rq.apply(row[c]), ctx.lut, dst, n);
             }
         }

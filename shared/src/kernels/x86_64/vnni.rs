@@ -57,7 +57,7 @@ impl Conv3x3 {
     ///
     /// Reads at most 3 bytes past a pixel's `in_channels` (within the pixel
     /// stride or the slice), never outside `input`; writes exactly the
-    /// `out_channels` bytes of each output pixel in `rows`.
+    /// `out_channels` bytes of each output pixel in `rows` (`output` starts at row `rows.start`).
     pub fn run(
         self,
         input: &[i8],
@@ -75,6 +75,7 @@ impl Conv3x3 {
             input: input.as_ptr(),
             in_stride: in_dims.pixel_stride,
             output: output.as_mut_ptr(),
+            out_first: rows.start * in_dims.width,
             out_stride: out_dims.pixel_stride,
             width: in_dims.width,
             height: in_dims.height,
@@ -97,6 +98,8 @@ struct Ctx<'a> {
     input: *const i8,
     in_stride: usize,
     output: *mut i8,
+    /// Flattened index of the pixel at `output` (the first requested row).
+    out_first: usize,
     out_stride: usize,
     width: usize,
     height: usize,
@@ -199,9 +202,10 @@ unsafe fn tile<const P: usize, const C: usize>(
     for (t, offs) in offsets.iter().enumerate() {
         // SAFETY: inside block b's packed weights.
         let wt = unsafe { ctx.weights.add(b * block_bytes + t * groups * 64) };
-        // One group of 4 input channels: `$read` yields pixel p's 4 bytes.
+        // One group of 4 input channels: `$bcast` yields pixel p's 4 bytes
+        // `^ 0x80`, broadcast to every lane.
         macro_rules! group {
-            ($g:expr, $read:expr) => {{
+            ($g:expr, $bcast:expr) => {{
                 let g = $g;
                 let mut w = [_mm512_setzero_si512(); C];
                 for (c, wc) in w.iter_mut().enumerate() {
@@ -209,25 +213,37 @@ unsafe fn tile<const P: usize, const C: usize>(
                     *wc = unsafe { _mm512_loadu_si512(wt.add(c * block_bytes + g * 64).cast()) };
                 }
                 for p in 0..P {
-                    let read = $read;
-                    let a = _mm512_xor_si512(_mm512_set1_epi32(read(offs[p], g)), flip);
+                    let bcast = $bcast;
+                    let a = bcast(offs[p], g);
                     for c in 0..C {
                         acc[p][c] = dpbusd(acc[p][c], a, w[c]);
                     }
                 }
             }};
         }
+        // Full groups: one asm block per pixel (broadcast + C `vpdpbusd`),
+        // so LLVM cannot hoist all P broadcasts ahead of the multiply-adds
+        // and run out of zmm registers (it spilled 4 accumulators).
+        let bases: [*const i8; P] = core::array::from_fn(|p| ctx.input.wrapping_add(offs[p]));
         for g in 0..full {
-            // SAFETY: offs[p] is an input pixel; `check_args` makes `full`
-            // groups of 4 bytes readable there.
-            group!(g, |o: usize, g: usize| unsafe {
-                ctx.input.add(o + 4 * g).cast::<i32>().read_unaligned()
-            });
+            let mut w = [_mm512_setzero_si512(); C];
+            for (c, wc) in w.iter_mut().enumerate() {
+                // SAFETY: group g of tap t of block b + c, 64 bytes.
+                *wc = unsafe { _mm512_loadu_si512(wt.add(c * block_bytes + g * 64).cast()) };
+            }
+            for p in 0..P {
+                // SAFETY: bases[p] is an input pixel; `check_args` makes
+                // `full` groups of 4 bytes readable there.
+                unsafe { pixel_group(&mut acc[p], &w, bases[p], 4 * g, flip) };
+            }
         }
         if full < groups {
             // SAFETY: `read_group` stays within the pixel's `cin` bytes.
             group!(full, |o: usize, g: usize| unsafe {
-                read_group(ctx.input, o, g, ctx.cin, false)
+                _mm512_xor_si512(
+                    _mm512_set1_epi32(read_group(ctx.input, o, g, ctx.cin, false)),
+                    flip,
+                )
             });
         }
     }
@@ -256,7 +272,9 @@ unsafe fn tile<const P: usize, const C: usize>(
             // SAFETY: pixel first + p exists; lanes < n are its channels
             // block * 16 .. block * 16 + n <= cout (masked store).
             unsafe {
-                let dst = ctx.output.add((first + p) * ctx.out_stride + block * LANES);
+                let dst = ctx
+                    .output
+                    .add((first + p - ctx.out_first) * ctx.out_stride + block * LANES);
                 _mm_mask_storeu_epi8(dst, mask, q);
             }
         }
@@ -321,6 +339,88 @@ fn lut(q: __m128i, t: &[__m512i; 4]) -> __m128i {
     let hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
     let high = _mm512_movepi8_mask(idx);
     _mm512_castsi512_si128(_mm512_mask_blend_epi8(high, lo, hi))
+}
+
+/// `acc[c] += dpbusd(broadcast(bytes at base + offset) ^ flip, w[c])` for
+/// every `c`: one `vpxord` with an embedded `{1to16}` broadcast, then `C`
+/// `vpdpbusd`, in one asm block.
+///
+/// # Safety
+///
+/// `base + offset` must be valid for reads of 4 bytes; `C` is 1, 2 or 3.
+#[target_feature(enable = "avx512f,avx512vnni")]
+#[inline]
+unsafe fn pixel_group<const C: usize>(
+    acc: &mut [__m512i; C],
+    w: &[__m512i; C],
+    base: *const i8,
+    offset: usize,
+    flip: __m512i,
+) {
+    // SAFETY (each block): reads 4 bytes at base + offset (caller's
+    // contract); AVX-512F/VNNI are enabled; registers only otherwise.
+    // (A typed scratch output: `out(zmm_reg) _` picks a bogus register.)
+    let mut _scratch: __m512i;
+    if let (Ok(acc), Ok(w)) = (
+        <&mut [__m512i; 3]>::try_from(&mut acc[..]),
+        <&[__m512i; 3]>::try_from(&w[..]),
+    ) {
+        unsafe {
+            core::arch::asm!(
+                "vpxord {a}, {flip}, dword ptr [{base} + {offset}]{{1to16}}",
+                "vpdpbusd {c0}, {a}, {w0}",
+                "vpdpbusd {c1}, {a}, {w1}",
+                "vpdpbusd {c2}, {a}, {w2}",
+                a = out(zmm_reg) _scratch,
+                flip = in(zmm_reg) flip,
+                base = in(reg) base,
+                offset = in(reg) offset,
+                w0 = in(zmm_reg) w[0],
+                w1 = in(zmm_reg) w[1],
+                w2 = in(zmm_reg) w[2],
+                c0 = inout(zmm_reg) acc[0],
+                c1 = inout(zmm_reg) acc[1],
+                c2 = inout(zmm_reg) acc[2],
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+    } else if let (Ok(acc), Ok(w)) = (
+        <&mut [__m512i; 2]>::try_from(&mut acc[..]),
+        <&[__m512i; 2]>::try_from(&w[..]),
+    ) {
+        unsafe {
+            core::arch::asm!(
+                "vpxord {a}, {flip}, dword ptr [{base} + {offset}]{{1to16}}",
+                "vpdpbusd {c0}, {a}, {w0}",
+                "vpdpbusd {c1}, {a}, {w1}",
+                a = out(zmm_reg) _scratch,
+                flip = in(zmm_reg) flip,
+                base = in(reg) base,
+                offset = in(reg) offset,
+                w0 = in(zmm_reg) w[0],
+                w1 = in(zmm_reg) w[1],
+                c0 = inout(zmm_reg) acc[0],
+                c1 = inout(zmm_reg) acc[1],
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+    } else {
+        for c in 0..C {
+            unsafe {
+                core::arch::asm!(
+                    "vpxord {a}, {flip}, dword ptr [{base} + {offset}]{{1to16}}",
+                    "vpdpbusd {c0}, {a}, {w0}",
+                    a = out(zmm_reg) _scratch,
+                    flip = in(zmm_reg) flip,
+                    base = in(reg) base,
+                    offset = in(reg) offset,
+                    w0 = in(zmm_reg) w[c],
+                    c0 = inout(zmm_reg) acc[c],
+                    options(pure, readonly, nostack, preserves_flags),
+                );
+            }
+        }
+    }
 }
 
 /// `vpdpbusd zmm` (`acc + sum(u8 a * i8 w)` per `i32` lane, wrapping).

@@ -1,0 +1,159 @@
+//! aarch64 kernels: NEON without dotprod ([`neon`]: `smull` + `smlal2` +
+//! `sadalp`) and with it ([`dotprod`]: `sdot` by element, emitted with
+//! `asm!` because `vdotq_s32` is unstable on stable Rust).
+//!
+//! Both compute exactly what [`super::scalar::conv3x3`] computes, on
+//! weights packed at prepare time by
+//! [`KernelPath::pack_conv`](crate::kernels::KernelPath::pack_conv). This
+//! module holds what they share: the raw call context, 16-byte activation
+//! loads that never leave the input slice, and the requantisation epilogue.
+//!
+//! # Packed layouts
+//!
+//! - dotprod (`S8S8`, 16 lanes): weights `[block][tap 9][G][16][4]`, as the
+//!   x86 `vpdpbusd` layout but `s8 x s8`, so the bias needs no `+128`
+//!   correction. Four q registers hold one group of 4 input channels for 16
+//!   output channels; the 16 activation bytes of 4 groups sit in one q
+//!   register and `sdot v.4s, w.16b, a.4b[g]` picks group `g`.
+//! - NEON (`Neon`, 4 lanes): weights `[block][tap 9][chunk][4][16]`, one q
+//!   register per output channel and chunk of 16 input channels (tail
+//!   zero-padded). `smull` + `smlal2` add two `i8 x i8` products in `i16`
+//!   (exact for `|w| <= 127`, enforced at packing), `sadalp` accumulates
+//!   pairs into 4 `i32` partial sums per channel, `addp` joins them.
+//! - Bias vector: per block `[bias'; L] [multiplier; L] [shift; L]` as
+//!   `i32`, padded lanes `0, 0, 1`.
+//!
+//! The requantisation is `smull` to `i64`, `srshl` by `-shift` (exactly the
+//! rounding rule `(p + 2^(s-1)) >> s`), saturating narrows and a saturating
+//! zero-point add: the scalar clamps, in the same order.
+
+pub mod dotprod;
+pub mod neon;
+
+use core::arch::aarch64::*;
+
+/// Raw view of one call's arguments, validated by `check_args`.
+pub(crate) struct Ctx<'a> {
+    pub(crate) input: *const i8,
+    /// Bytes readable from `input`.
+    pub(crate) input_len: usize,
+    pub(crate) in_stride: usize,
+    pub(crate) output: *mut i8,
+    /// Flattened index of the pixel at `output` (the first requested row).
+    pub(crate) out_first: usize,
+    pub(crate) out_stride: usize,
+    pub(crate) width: usize,
+    pub(crate) height: usize,
+    pub(crate) cin: usize,
+    pub(crate) cout: usize,
+    pub(crate) weights: *const i8,
+    pub(crate) consts: *const i32,
+    pub(crate) zero_point: i32,
+    pub(crate) lut: Option<&'a [i8; 256]>,
+}
+
+/// Loads 16 activation bytes at `input + offset`; when `BOUNDED`, bytes at
+/// or past `len` read as zero (they only ever meet zero weights).
+///
+/// # Safety
+///
+/// When `!BOUNDED`, `input` must be valid for reads of `offset + 16` bytes;
+/// when `BOUNDED`, of `min(len, offset + 16)` bytes.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(crate) unsafe fn load16<const BOUNDED: bool>(
+    input: *const i8,
+    offset: usize,
+    len: usize,
+) -> int8x16_t {
+    if !BOUNDED || offset + 16 <= len {
+        // SAFETY: in bounds by the caller's contract.
+        unsafe { vld1q_s8(input.add(offset)) }
+    } else {
+        let mut bytes = [0i8; 16];
+        let n = len.saturating_sub(offset);
+        // SAFETY: n < 16 bytes from `offset`, all below `len`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(input.add(offset), bytes.as_mut_ptr(), n);
+            vld1q_s8(bytes.as_ptr())
+        }
+    }
+}
+
+/// Requantisation constants of 4 output channels, in registers.
+#[derive(Clone, Copy)]
+pub(crate) struct Requant4 {
+    mult: int32x4_t,
+    neg_shift_lo: int64x2_t,
+    neg_shift_hi: int64x2_t,
+    zero_point: int32x4_t,
+}
+
+impl Requant4 {
+    /// Reads `[multiplier; 4]` at `consts` and `[shift; 4]` at `consts + shifts`.
+    ///
+    /// # Safety
+    ///
+    /// Both 4-lane groups must be readable.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) unsafe fn load(consts: *const i32, shifts: usize, zero_point: i32) -> Requant4 {
+        // SAFETY: by the caller's contract.
+        let (mult, shift) = unsafe { (vld1q_s32(consts), vld1q_s32(consts.add(shifts))) };
+        let neg = vnegq_s32(shift);
+        Requant4 {
+            mult,
+            neg_shift_lo: vmovl_s32(vget_low_s32(neg)),
+            neg_shift_hi: vmovl_high_s32(neg),
+            zero_point: vdupq_n_s32(zero_point),
+        }
+    }
+
+    /// `clamp(zp + clamp_i32((acc * m + 2^(s-1)) >> s), -128, 127)` for 4
+    /// lanes, saturated to `i16` (already within `i8` after the final
+    /// narrow).
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) fn apply(&self, acc: int32x4_t) -> int16x4_t {
+        let lo = vrshlq_s64(
+            vmull_s32(vget_low_s32(acc), vget_low_s32(self.mult)),
+            self.neg_shift_lo,
+        );
+        let hi = vrshlq_s64(vmull_high_s32(acc, self.mult), self.neg_shift_hi);
+        let v = vqmovn_high_s64(vqmovn_s64(lo), hi);
+        vqmovn_s32(vqaddq_s32(v, self.zero_point))
+    }
+}
+
+/// Writes the first `n <= 16` bytes of `q` (saturated to `i8`), through
+/// `lut` when present.
+///
+/// # Safety
+///
+/// `dst` must be valid for writes of `n` bytes.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(crate) unsafe fn store(q: int8x16_t, lut: Option<&[i8; 256]>, dst: *mut i8, n: usize) {
+    let mut bytes = [0i8; 16];
+    // SAFETY: 16 bytes into a 16-byte array.
+    unsafe { vst1q_s8(bytes.as_mut_ptr(), q) };
+    if let Some(lut) = lut {
+        for v in bytes.iter_mut().take(n) {
+            *v = lut[(*v as u8 ^ 0x80) as usize];
+        }
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n) }
+}
+
+/// Largest byte offset among `offsets` (the 9 taps of a tile).
+#[inline(always)]
+pub(crate) fn max_offset<const P: usize>(offsets: &[[usize; P]; 9]) -> usize {
+    let mut max = 0;
+    for tap in offsets {
+        for &o in tap {
+            max = max.max(o);
+        }
+    }
+    max
+}
