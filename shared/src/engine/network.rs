@@ -211,6 +211,9 @@ impl Network {
         let barrier = SpinBarrier::new(threads);
         let failure = std::sync::Mutex::new(None);
         let work = |worker: usize| {
+            // A panicking worker poisons the barrier, so the others panic
+            // too instead of waiting for it forever (the scope re-raises).
+            let _guard = PoisonOnPanic(&barrier);
             let mut arena = shared;
             let mut failed = false;
             for (step, node) in graph.nodes.iter().enumerate() {
@@ -626,6 +629,20 @@ struct SpinBarrier {
     threads: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    poisoned: core::sync::atomic::AtomicBool,
+}
+
+/// Poisons a [`SpinBarrier`] when dropped during a panic.
+#[cfg(feature = "std")]
+struct PoisonOnPanic<'a>(&'a SpinBarrier);
+
+#[cfg(feature = "std")]
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poisoned.store(true, Ordering::Release);
+        }
+    }
 }
 
 #[cfg(feature = "std")]
@@ -635,6 +652,7 @@ impl SpinBarrier {
             threads,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            poisoned: core::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -651,6 +669,9 @@ impl SpinBarrier {
         }
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
+            if self.poisoned.load(Ordering::Acquire) {
+                panic!("another engine worker panicked");
+            }
             if spins < 2000 {
                 core::hint::spin_loop();
                 spins += 1;
