@@ -211,6 +211,9 @@ impl Network {
         let barrier = SpinBarrier::new(threads);
         let failure = std::sync::Mutex::new(None);
         let work = |worker: usize| {
+            // A panicking worker poisons the barrier, so the others panic
+            // too instead of waiting for it forever (the scope re-raises).
+            let _guard = PoisonOnPanic(&barrier);
             let mut arena = shared;
             let mut failed = false;
             for (step, node) in graph.nodes.iter().enumerate() {
@@ -453,23 +456,27 @@ impl Network {
             let p = plan.placement(t);
             p.offset..p.offset + p.dims.span()
         };
-        // SAFETY (every `io`/`output` call below): forwarded contract; the
-        // write range is exactly rows `rows` of this node's output.
         match node {
             Node::Input(input) => {
                 let zp = model.tensor_quant[input.output as usize].zero_point;
+                // SAFETY: forwarded contract; the write range is rows `rows`
+                // of this node's output.
                 let output = unsafe { arena.output(band(out.offset, out.dims)) }?;
                 let first = input.first_channel as usize;
                 scalar::quantise_input(image, first, &input.quant, zp, output, out.dims, rows);
             }
             Node::Conv(conv) => {
                 let inp = plan.placement(conv.input);
+                // SAFETY: forwarded contract; the write range is rows `rows`
+                // of this node's output.
                 let (input, output) =
                     unsafe { arena.io(read(conv.input), band(out.offset, out.dims)) }?;
                 self.conv_view(step, input, inp.dims, output, out.dims, rows)?;
             }
             Node::MaxPool(u) | Node::Upsample(u) => {
                 let inp = plan.placement(u.input);
+                // SAFETY: forwarded contract; the write range is rows `rows`
+                // of this node's output.
                 let (input, output) =
                     unsafe { arena.io(read(u.input), band(out.offset, out.dims)) }?;
                 if matches!(node, Node::MaxPool(_)) {
@@ -487,6 +494,8 @@ impl Network {
                             channels: part.dims.channels,
                             ..out.dims
                         };
+                        // SAFETY: forwarded contract; the write range is rows
+                        // `rows` of this node's output, channels of part `t`.
                         let (input, output) =
                             unsafe { arena.io(read(t), band(out.offset + channel, dims)) }?;
                         scalar::copy_channels(input, part.dims, output, out.dims, rows.clone());
@@ -525,6 +534,9 @@ trait ArenaAccess {
 struct Exclusive<'a>(&'a mut [i8]);
 
 impl ArenaAccess for Exclusive<'_> {
+    /// # Safety
+    ///
+    /// As [`ArenaAccess::io`].
     unsafe fn io(
         &mut self,
         read: Range<usize>,
@@ -533,6 +545,9 @@ impl ArenaAccess for Exclusive<'_> {
         split_io(self.0, read, write)
     }
 
+    /// # Safety
+    ///
+    /// As [`ArenaAccess::io`].
     unsafe fn output(&mut self, write: Range<usize>) -> Result<&mut [i8], EngineError> {
         self.0
             .get_mut(write)
@@ -561,6 +576,9 @@ unsafe impl Sync for Shared<'_> {}
 
 #[cfg(feature = "std")]
 impl ArenaAccess for Shared<'_> {
+    /// # Safety
+    ///
+    /// As [`ArenaAccess::io`].
     unsafe fn io(
         &mut self,
         read: Range<usize>,
@@ -586,6 +604,9 @@ impl ArenaAccess for Shared<'_> {
         }
     }
 
+    /// # Safety
+    ///
+    /// As [`ArenaAccess::io`].
     unsafe fn output(&mut self, write: Range<usize>) -> Result<&mut [i8], EngineError> {
         if write.start > write.end || write.end > self.len {
             return Err(EngineError::Internal("planned region outside the arena"));
@@ -608,6 +629,20 @@ struct SpinBarrier {
     threads: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    poisoned: core::sync::atomic::AtomicBool,
+}
+
+/// Poisons a [`SpinBarrier`] when dropped during a panic.
+#[cfg(feature = "std")]
+struct PoisonOnPanic<'a>(&'a SpinBarrier);
+
+#[cfg(feature = "std")]
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poisoned.store(true, Ordering::Release);
+        }
+    }
 }
 
 #[cfg(feature = "std")]
@@ -617,6 +652,7 @@ impl SpinBarrier {
             threads,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            poisoned: core::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -633,6 +669,9 @@ impl SpinBarrier {
         }
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
+            if self.poisoned.load(Ordering::Acquire) {
+                panic!("another engine worker panicked");
+            }
             if spins < 2000 {
                 core::hint::spin_loop();
                 spins += 1;

@@ -173,6 +173,9 @@ impl KernelPath {
     /// Packs `[cout][ky][kx][cin]` weights and the zero-point-folded bias
     /// (plus, on SIMD paths, the requantisation constants) into the layout
     /// this path's [`conv3x3`] takes as `ConvParams::weights` / `bias`.
+    ///
+    /// Panics on the NEON path when a weight is -128: it adds two products
+    /// in `i16`, exact for the `[-127, 127]` weights validated models have.
     #[cfg(feature = "alloc")]
     pub fn pack_conv(
         self,

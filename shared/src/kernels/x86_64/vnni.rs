@@ -357,14 +357,14 @@ unsafe fn pixel_group<const C: usize>(
     offset: usize,
     flip: __m512i,
 ) {
-    // SAFETY (each block): reads 4 bytes at base + offset (caller's
-    // contract); AVX-512F/VNNI are enabled; registers only otherwise.
-    // (A typed scratch output: `out(zmm_reg) _` picks a bogus register.)
+    // A typed scratch output: `out(zmm_reg) _` picks a bogus register.
     let mut _scratch: __m512i;
     if let (Ok(acc), Ok(w)) = (
         <&mut [__m512i; 3]>::try_from(&mut acc[..]),
         <&[__m512i; 3]>::try_from(&w[..]),
     ) {
+        // SAFETY: reads 4 bytes at base + offset (caller's contract);
+        // AVX-512F/VNNI are enabled; registers only otherwise.
         unsafe {
             core::arch::asm!(
                 "vpxord {a}, {flip}, dword ptr [{base} + {offset}]{{1to16}}",
@@ -388,6 +388,8 @@ unsafe fn pixel_group<const C: usize>(
         <&mut [__m512i; 2]>::try_from(&mut acc[..]),
         <&[__m512i; 2]>::try_from(&w[..]),
     ) {
+        // SAFETY: reads 4 bytes at base + offset (caller's contract);
+        // AVX-512F/VNNI are enabled; registers only otherwise.
         unsafe {
             core::arch::asm!(
                 "vpxord {a}, {flip}, dword ptr [{base} + {offset}]{{1to16}}",
@@ -406,6 +408,7 @@ unsafe fn pixel_group<const C: usize>(
         }
     } else {
         for c in 0..C {
+            // SAFETY: as above.
             unsafe {
                 core::arch::asm!(
                     "vpxord {a}, {flip}, dword ptr [{base} + {offset}]{{1to16}}",
