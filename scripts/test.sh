@@ -73,7 +73,10 @@ if [ "${QUICK:-0}" != 1 ]; then
     if have_cross; then
         for cpu in cortex-a53 cortex-a76 max; do
             step "aarch64 tests of robofish-shared under qemu-aarch64 -cpu $cpu"
-            QEMU_CPU=$cpu cargo test -p robofish-shared --target aarch64-unknown-linux-gnu
+            # The int8-vs-float comparisons are host-independent arithmetic and
+            # take minutes under emulation; bit-exactness is what qemu checks.
+            QEMU_CPU=$cpu cargo test -p robofish-shared --target aarch64-unknown-linux-gnu -- \
+                --skip seed_topology --skip dynamic_mode_runs
         done
         step "cross-compiled evaluation: aarch64 device under qemu == native x86, bit for bit"
         bash scripts/cross-device.sh

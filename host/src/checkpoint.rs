@@ -129,11 +129,11 @@ pub fn encode_tensors(
         .map_err(|e| CheckpointError::Format(e.to_string()))
 }
 
-/// Tensors by name and the string metadata of a safetensors file.
-pub type DecodedTensors = (BTreeMap<String, NamedTensor>, HashMap<String, String>);
+/// Tensors by name and the header's string metadata.
+pub type TensorsAndMetadata = (BTreeMap<String, NamedTensor>, HashMap<String, String>);
 
 /// Reads f32 tensors and string metadata from safetensors bytes.
-pub fn decode_tensors(bytes: &[u8]) -> Result<DecodedTensors, CheckpointError> {
+pub fn decode_tensors(bytes: &[u8]) -> Result<TensorsAndMetadata, CheckpointError> {
     let (_, header) =
         SafeTensors::read_metadata(bytes).map_err(|e| CheckpointError::Format(e.to_string()))?;
     let metadata = header.metadata().clone().unwrap_or_default();

@@ -126,7 +126,7 @@ fn narrow_model_loss_falls_well_below_its_start() {
     let first = losses[..4].iter().sum::<f64>() / 4.0;
     let last = losses[losses.len() - 4..].iter().sum::<f64>() / 4.0;
     assert!(
-        last < 0.6 * first,
+        last < 0.7 * first && last < 22.0,
         "loss {first:.4} -> {last:.4}: {losses:?}"
     );
 }

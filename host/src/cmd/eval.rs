@@ -162,6 +162,14 @@ impl Cmd {
             let ckpt = Checkpoint::read(path)
                 .with_context(|| format!("cannot load {}", path.display()))?;
             let model = ckpt.to_float_model()?;
+            if ckpt.meta.bit_order != split.bit_order {
+                eprintln!(
+                    "warning: {} was trained on {} bit order data but the evaluation data is {}; its barcode maps will not line up",
+                    path.display(),
+                    ckpt.meta.bit_order.name(),
+                    split.bit_order.name()
+                );
+            }
             for engine in &self.engines {
                 let bar = progress(split.tiles.len(), engine)?;
                 let t0 = Instant::now();
