@@ -199,6 +199,7 @@ fn trainer_writes_a_run_and_resumes() {
         epochs,
         batch_size: 8,
         lr: 1e-3,
+        lr_schedule: trainer::LrSchedule::Cosine,
         grad_clip: 0.01,
         seed: 2,
         augment: true,
@@ -227,4 +228,15 @@ fn trainer_writes_a_run_and_resumes() {
     assert_eq!(last.meta.epoch, 3);
     assert!(last.to_float_model().is_ok());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cosine_schedule_runs_from_peak_to_a_fiftieth() {
+    let s = trainer::LrSchedule::Cosine;
+    assert_eq!(s.lr_at(1e-3, 0, 100), 1e-3);
+    assert!((s.lr_at(1e-3, 100, 100) - 2e-5).abs() < 1e-12);
+    let mid = s.lr_at(1e-3, 50, 100);
+    assert!((mid - (1e-3 + 2e-5) / 2.0).abs() < 1e-12);
+    assert!(s.lr_at(1e-3, 30, 100) > s.lr_at(1e-3, 31, 100));
+    assert_eq!(trainer::LrSchedule::Constant.lr_at(1e-3, 99, 100), 1e-3);
 }

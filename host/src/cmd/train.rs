@@ -32,6 +32,10 @@ pub struct Cmd {
     /// AdamW learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Learning-rate schedule: constant (the original's) or cosine (decays
+    /// from --lr to --lr/50 over all --epochs).
+    #[arg(long, default_value = "constant", value_parser = ["constant", "cosine"])]
+    pub lr_schedule: String,
     /// Clip the gradients' total L2 norm to this.
     #[arg(long, default_value_t = 0.01)]
     pub grad_clip: f64,
@@ -97,6 +101,10 @@ impl Cmd {
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
+            lr_schedule: match self.lr_schedule.as_str() {
+                "cosine" => trainer::LrSchedule::Cosine,
+                _ => trainer::LrSchedule::Constant,
+            },
             grad_clip: self.grad_clip,
             seed: self.seed,
             augment: self.augment,

@@ -45,8 +45,11 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Tiles per step.
     pub batch_size: usize,
-    /// AdamW learning rate.
+    /// AdamW learning rate (the peak, with a schedule).
     pub lr: f64,
+    /// How the learning rate changes over the run.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Gradient-norm clip.
     pub grad_clip: f64,
     /// Seed of initialisation and batch order.
@@ -63,6 +66,34 @@ pub struct TrainConfig {
     pub normalisation: Option<Normalisation>,
     /// Device asked for.
     pub device: String,
+}
+
+/// Learning-rate schedule over the whole run (all epochs, including those
+/// before a resume, so a resumed run follows the same curve).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The original's: `lr` throughout.
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` down to `lr / 50` at the last step. Averages
+    /// out the step noise of the final epochs, which the thresholded pixel
+    /// metrics are sensitive to.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Learning rate for `step` (0-based) of `total` steps.
+    pub fn lr_at(self, peak: f64, step: u64, total: u64) -> f64 {
+        match self {
+            LrSchedule::Constant => peak,
+            LrSchedule::Cosine => {
+                let floor = peak / 50.0;
+                let t = (step as f64 / total.max(1) as f64).clamp(0.0, 1.0);
+                floor + (peak - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
 }
 
 /// One epoch's row of `metrics.csv`.
@@ -424,6 +455,11 @@ pub fn train(
             }
             l.total.backward();
             clip_grad_norm(&params, config.grad_clip);
+            optim.config.lr = config.lr_schedule.lr_at(
+                config.lr,
+                optim.step,
+                (config.epochs as i64 * steps) as u64,
+            );
             optim.step(&params);
             let vals = [
                 l.total.double_value(&[]),
