@@ -194,60 +194,143 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
+/// The activation grids of a static (or QAT) model: one per tensor, plus
+/// the pre-activation grid of every convolution with a lookup-table
+/// activation. QAT trains on exactly these grids and exports with them, so
+/// the fake-quantised graph and the int8 model agree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivationGrids {
+    /// Grid of each graph tensor (`graph.tensors` order).
+    pub tensors: Vec<QuantParams>,
+    /// Per graph node: the pre-activation grid of a convolution whose
+    /// activation is not the identity, else `None`.
+    pub pre_activations: Vec<Option<QuantParams>>,
+}
+
+impl ActivationGrids {
+    /// Grids from the ranges collected by `calib`: tensors joined by
+    /// max-pool, upsample or concat share the union of their ranges; graph
+    /// outputs use the probability grid.
+    pub fn calibrated(float: &FloatModel, calib: &Calibrator) -> Result<ActivationGrids, String> {
+        if calib.tiles == 0 {
+            return Err("calibration saw no tiles".into());
+        }
+        let graph = &float.graph;
+        let n = graph.tensors.len();
+        if calib.tensors.len() != n || calib.pre_activations.len() != graph.nodes.len() {
+            return Err("the calibrator was made for a different graph".into());
+        }
+        // Tensors on one grid: union-find over pool / upsample / concat.
+        let mut parent: Vec<usize> = (0..n).collect();
+        let union = |a: usize, b: usize, parent: &mut Vec<usize>| {
+            let (ra, rb) = (find(parent, a), find(parent, b));
+            parent[ra] = rb;
+        };
+        for node in &graph.nodes {
+            match node {
+                Node::MaxPool(u) | Node::Upsample(u) => {
+                    union(u.input as usize, u.output as usize, &mut parent)
+                }
+                Node::Concat(c) => {
+                    for &t in &c.inputs {
+                        union(t as usize, c.output as usize, &mut parent);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut group_range: Vec<(f32, f32)> = vec![(0.0, 0.0); n];
+        for t in 0..n {
+            let root = find(&mut parent, t);
+            let (lo, hi) = calib.tensors[t].range(calib.observer);
+            let r = &mut group_range[root];
+            *r = (r.0.min(lo), r.1.max(hi));
+        }
+        let outputs: Vec<usize> = graph
+            .outputs
+            .iter()
+            .map(|o| find(&mut parent, o.tensor as usize))
+            .collect();
+        let tensors = (0..n)
+            .map(|t| {
+                let root = find(&mut parent, t);
+                if outputs.contains(&root) {
+                    QuantParams::PROBABILITY
+                } else {
+                    let (lo, hi) = group_range[root];
+                    grid_for_range(lo, hi)
+                }
+            })
+            .collect();
+        let pre_activations = calib
+            .pre_activations
+            .iter()
+            .map(|stat| {
+                stat.as_ref().map(|stat| {
+                    let (lo, hi) = stat.range(calib.observer);
+                    grid_for_range(lo, hi)
+                })
+            })
+            .collect();
+        Ok(ActivationGrids {
+            tensors,
+            pre_activations,
+        })
+    }
+
+    /// The grids stored in a static or QAT model.
+    pub fn of_model(model: &Model) -> Result<ActivationGrids, String> {
+        if model.metadata.mode == QuantMode::Dynamic {
+            return Err("a dynamic model has no activation grids".into());
+        }
+        let pre_activations = model
+            .graph
+            .nodes
+            .iter()
+            .map(|node| match node {
+                Node::Conv(c) if c.activation != ActivationKind::Identity => {
+                    Some(c.pre_activation)
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(ActivationGrids {
+            tensors: model.tensor_quant.clone(),
+            pre_activations,
+        })
+    }
+}
+
 /// Quantises `float` with the ranges collected by `calib`.
 pub fn quantise(
     float: &FloatModel,
     calib: &Calibrator,
     opts: &QuantiseOptions,
 ) -> Result<Model, String> {
-    if calib.tiles == 0 {
-        return Err("calibration saw no tiles".into());
-    }
-    let graph = &float.graph;
-    let n = graph.tensors.len();
-    // Tensors on one grid: union-find over pool / upsample / concat.
-    let mut parent: Vec<usize> = (0..n).collect();
-    let union = |a: usize, b: usize, parent: &mut Vec<usize>| {
-        let (ra, rb) = (find(parent, a), find(parent, b));
-        parent[ra] = rb;
-    };
-    for node in &graph.nodes {
-        match node {
-            Node::MaxPool(u) | Node::Upsample(u) => {
-                union(u.input as usize, u.output as usize, &mut parent)
-            }
-            Node::Concat(c) => {
-                for &t in &c.inputs {
-                    union(t as usize, c.output as usize, &mut parent);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut group_range: Vec<(f32, f32)> = vec![(0.0, 0.0); n];
-    for t in 0..n {
-        let root = find(&mut parent, t);
-        let (lo, hi) = calib.tensors[t].range(calib.observer);
-        let r = &mut group_range[root];
-        *r = (r.0.min(lo), r.1.max(hi));
-    }
-    let outputs: Vec<usize> = graph
-        .outputs
-        .iter()
-        .map(|o| find(&mut parent, o.tensor as usize))
-        .collect();
-    let tensor_quant: Vec<QuantParams> = (0..n)
-        .map(|t| {
-            let root = find(&mut parent, t);
-            if outputs.contains(&root) {
-                QuantParams::PROBABILITY
-            } else {
-                let (lo, hi) = group_range[root];
-                grid_for_range(lo, hi)
-            }
-        })
-        .collect();
+    let grids = ActivationGrids::calibrated(float, calib)?;
+    quantise_on_grids(float, &grids, opts)
+}
 
+/// Quantises `float`'s weights and folds them with the given activation
+/// grids (from calibration, or the frozen grids of a QAT run).
+pub fn quantise_on_grids(
+    float: &FloatModel,
+    grids: &ActivationGrids,
+    opts: &QuantiseOptions,
+) -> Result<Model, String> {
+    let graph = &float.graph;
+    if grids.tensors.len() != graph.tensors.len()
+        || grids.pre_activations.len() != graph.nodes.len()
+    {
+        return Err(format!(
+            "the activation grids cover {} tensors and {} nodes; the model has {} and {}",
+            grids.tensors.len(),
+            grids.pre_activations.len(),
+            graph.tensors.len(),
+            graph.nodes.len()
+        ));
+    }
+    let tensor_quant = grids.tensors.clone();
     let mut weights: Vec<WeightBlob> = Vec::new();
     let mut blob_names: Vec<String> = Vec::new();
     let mut nodes = Vec::with_capacity(graph.nodes.len());
@@ -290,12 +373,10 @@ pub fn quantise(
                 let blob = &weights[blob_index];
                 let input_grid = tensor_quant[conv.input as usize];
                 let output_grid = tensor_quant[conv.output as usize];
-                let pre_grid = match &calib.pre_activations[step] {
-                    Some(stat) => {
-                        let (lo, hi) = stat.range(calib.observer);
-                        grid_for_range(lo, hi)
-                    }
-                    None => output_grid,
+                let pre_grid = match conv.activation {
+                    ActivationKind::Identity => output_grid,
+                    _ => grids.pre_activations[step]
+                        .ok_or_else(|| format!("{}: no pre-activation grid", conv.name))?,
                 };
                 let mut bias = Vec::with_capacity(conv.out_channels);
                 let mut requant = Vec::with_capacity(conv.out_channels);
