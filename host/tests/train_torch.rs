@@ -208,6 +208,7 @@ fn trainer_writes_a_run_and_resumes() {
         bit_order: BitOrder::Blocked,
         normalisation: None,
         device: "cpu".into(),
+        qat: None,
     };
     let first = trainer::train(config(2), &train, &val, &dir, Device::Cpu, false).unwrap();
     assert_eq!(first.epochs.len(), 2);

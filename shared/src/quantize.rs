@@ -198,7 +198,7 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
 /// the pre-activation grid of every convolution with a lookup-table
 /// activation. QAT trains on exactly these grids and exports with them, so
 /// the fake-quantised graph and the int8 model agree.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActivationGrids {
     /// Grid of each graph tensor (`graph.tensors` order).
     pub tensors: Vec<QuantParams>,

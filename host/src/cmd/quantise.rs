@@ -11,7 +11,10 @@ use robofish_host::data::{find_codebook, Dataset};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::{encode_model, CodebookEntry, Provenance, QuantMode};
-use robofish_shared::quantize::{quantise, quantise_dynamic, Calibrator, QuantiseOptions};
+use robofish_shared::quantize::{
+    quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, QuantiseOptions,
+};
+use robofish_shared::reference::FloatModel;
 
 use super::init::parse_observer;
 
@@ -22,6 +25,9 @@ pub enum Mode {
     Static,
     /// Activation grids measured per tile at run time (int8 weights and convs).
     Dynamic,
+    /// Static grids, then fine-tuning through the fake-quantised network
+    /// on exactly those grids (needs `--features torch` and --data).
+    Qat,
 }
 
 /// Quantise a trained fp32 checkpoint (safetensors, from `robofish train`)
@@ -60,6 +66,44 @@ pub struct Quantise {
     /// Model name stored in the file (default: from the output file name).
     #[arg(long)]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub qat: QatArgs,
+}
+
+/// Fine-tuning knobs of `--mode qat`.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "QAT (--mode qat)")]
+pub struct QatArgs {
+    /// QAT epochs over --data's train split.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// AdamW learning rate for the fine-tuning (peak of a cosine decay).
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Tiles per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Clip the gradients' total L2 norm to this.
+    #[arg(long, default_value_t = 0.01)]
+    pub grad_clip: f64,
+    /// Run directory of the fine-tuning (default: OUT with `.qat` appended).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Continue the fine-tuning in the run directory.
+    #[arg(long)]
+    pub resume: bool,
+    /// Random flips / transposes of each batch.
+    #[arg(long)]
+    pub augment: bool,
+    /// cpu, cuda, or auto.
+    #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "auto"])]
+    pub device: String,
+    /// Threads libtorch may use on the CPU.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Seed of the batch order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 impl Quantise {
@@ -114,39 +158,27 @@ impl Quantise {
                 quantise_dynamic(&float, &options).map_err(anyhow::Error::msg)?
             }
             Mode::Static => {
-                if self.calib_tiles == 0 {
-                    bail!("--calib-tiles must be at least 1");
-                }
-                let observer = parse_observer(&self.observer)?;
-                let (tiles, source) = self.calibration_tiles()?;
+                let (calib, source) = self.calibrate(&float)?;
                 options.provenance.data = source;
-                let mut calib = Calibrator::new(&float, observer);
-                let bar = ProgressBar::new(tiles.len() as u64);
-                bar.set_style(
-                    ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles")
-                        .expect("valid template"),
-                );
-                // Forward passes in parallel, a few tiles at a time (each keeps every tensor).
-                for batch in tiles.chunks(4) {
-                    let acts: Vec<_> = batch
-                        .par_iter()
-                        .map(|tile| {
-                            let image = InputImage::planar(
-                                Pixels::U16(&tile.images),
-                                16,
-                                tile.height,
-                                tile.width,
-                            )?;
-                            Ok(float.forward(&image))
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    for a in &acts {
-                        calib.observe(a);
-                    }
-                    bar.inc(batch.len() as u64);
-                }
-                bar.finish_and_clear();
                 quantise(&float, &calib, &options).map_err(anyhow::Error::msg)?
+            }
+            Mode::Qat => {
+                let (calib, source) = self.calibrate(&float)?;
+                let grids =
+                    ActivationGrids::calibrated(&float, &calib).map_err(anyhow::Error::msg)?;
+                let tuned = self.fine_tune(&checkpoint, grids.clone())?;
+                options.mode = QuantMode::Qat;
+                options.provenance.data = format!("calibration: {source}");
+                options.provenance.notes = format!(
+                    "QAT for {} epochs from checkpoint {}; best fine-tuned weights {}",
+                    self.qat.epochs,
+                    self.checkpoint.display(),
+                    tuned.display()
+                );
+                let tuned = Checkpoint::read(&tuned)
+                    .with_context(|| format!("cannot read {}", tuned.display()))?;
+                quantise_on_grids(&tuned.to_float_model()?, &grids, &options)
+                    .map_err(anyhow::Error::msg)?
             }
         };
         let bytes = encode_model(&model)?;
@@ -160,6 +192,99 @@ impl Quantise {
             model.parameter_count()
         );
         Ok(())
+    }
+
+    /// Runs the fp32 network over the calibration tiles, observing every
+    /// activation's range.
+    fn calibrate(&self, float: &FloatModel) -> Result<(Calibrator, String)> {
+        if self.calib_tiles == 0 {
+            bail!("--calib-tiles must be at least 1");
+        }
+        let observer = parse_observer(&self.observer)?;
+        let (tiles, source) = self.calibration_tiles()?;
+        let mut calib = Calibrator::new(float, observer);
+        let bar = ProgressBar::new(tiles.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles")
+                .expect("valid template"),
+        );
+        // Forward passes in parallel, a few tiles at a time (each keeps every tensor).
+        for batch in tiles.chunks(4) {
+            let acts: Vec<_> = batch
+                .par_iter()
+                .map(|tile| {
+                    let image =
+                        InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
+                    Ok(float.forward(&image))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for a in &acts {
+                calib.observe(a);
+            }
+            bar.inc(batch.len() as u64);
+        }
+        bar.finish_and_clear();
+        Ok((calib, source))
+    }
+
+    /// QAT: fine-tunes the checkpoint through the fake-quantised network on
+    /// `grids` and returns the best fine-tuned checkpoint's path.
+    #[cfg(not(feature = "torch"))]
+    fn fine_tune(&self, _: &Checkpoint, _: ActivationGrids) -> Result<PathBuf> {
+        bail!(
+            "--mode qat trains through libtorch, and this robofish was built without it; \
+             see `robofish train --help` for building with --features torch"
+        )
+    }
+
+    /// QAT: fine-tunes the checkpoint through the fake-quantised network on
+    /// `grids` and returns the best fine-tuned checkpoint's path.
+    #[cfg(feature = "torch")]
+    fn fine_tune(&self, checkpoint: &Checkpoint, grids: ActivationGrids) -> Result<PathBuf> {
+        use robofish_host::train::{parse_device, trainer};
+        let Some(dir) = &self.data else {
+            bail!("--mode qat fine-tunes on a dataset: give --data DIR (with train and val splits)");
+        };
+        if let Some(t) = self.qat.threads {
+            tch::set_num_threads(t.max(1) as i32);
+        }
+        let dataset = Dataset::open(dir, self.codebook.as_deref())?;
+        let train = dataset.read_split(Split::Train)?;
+        let val = dataset.read_split(Split::Val)?;
+        let run_dir = self.qat.run_dir.clone().unwrap_or_else(|| {
+            let mut name = self.out.clone().into_os_string();
+            name.push(".qat");
+            PathBuf::from(name)
+        });
+        let config = trainer::TrainConfig {
+            arch: checkpoint.meta.arch.clone(),
+            epochs: self.qat.epochs,
+            batch_size: self.qat.batch_size,
+            lr: self.qat.lr,
+            lr_schedule: trainer::LrSchedule::Cosine,
+            grad_clip: self.qat.grad_clip,
+            seed: self.qat.seed,
+            augment: self.qat.augment,
+            print_every: 0,
+            data: format!("{} (train {} tiles, val {})", dir.display(), train.len(), val.len()),
+            bit_order: dataset.bit_order(Split::Train)?,
+            normalisation: None,
+            device: self.qat.device.clone(),
+            qat: Some(trainer::QatSetup {
+                from_checkpoint: self.checkpoint.clone(),
+                grids,
+            }),
+        };
+        let device = parse_device(&self.qat.device)?;
+        let summary = trainer::train(config, &train, &val, &run_dir, device, self.qat.resume)?;
+        eprintln!(
+            "QAT: {} epochs in {:.1} s; best epoch {} in {}",
+            summary.epochs.len(),
+            summary.seconds,
+            summary.best_epoch,
+            run_dir.display()
+        );
+        Ok(run_dir.join("best.safetensors"))
     }
 
     fn calibration_tiles(&self) -> Result<(Vec<Tile>, String)> {

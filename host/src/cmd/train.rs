@@ -113,6 +113,7 @@ impl Cmd {
             bit_order: train.bit_order,
             normalisation: None,
             device: self.device.clone(),
+            qat: None,
         };
         let summary = trainer::train(
             config,

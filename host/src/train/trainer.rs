@@ -24,6 +24,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use robofish_shared::codebook::BitOrder;
 use robofish_shared::model::{ArchConfig, Normalisation};
+use robofish_shared::quantize::ActivationGrids;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
@@ -66,6 +67,20 @@ pub struct TrainConfig {
     pub normalisation: Option<Normalisation>,
     /// Device asked for.
     pub device: String,
+    /// Quantisation-aware fine-tuning: start from an fp32 checkpoint and
+    /// train through the fake-quantised graph on fixed grids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qat: Option<QatSetup>,
+}
+
+/// What a QAT run starts from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QatSetup {
+    /// The fp32 checkpoint fine-tuned (its weights and normalisation).
+    pub from_checkpoint: PathBuf,
+    /// The activation grids, calibrated on the fp32 network (the observers'
+    /// warm-up) and frozen for the whole run and the export.
+    pub grids: ActivationGrids,
 }
 
 /// Learning-rate schedule over the whole run (all epochs, including those
@@ -393,11 +408,26 @@ pub fn train(
                 ckpt.meta.epoch
             );
         }
+    } else if let Some(qat) = &config.qat {
+        let ckpt = Checkpoint::read(&qat.from_checkpoint).with_context(|| {
+            format!("QAT: cannot read {}", qat.from_checkpoint.display())
+        })?;
+        if ckpt.meta.arch != config.arch {
+            bail!(
+                "QAT: {} has a different architecture from the one asked for",
+                qat.from_checkpoint.display()
+            );
+        }
+        config.normalisation = Some(ckpt.meta.normalisation.clone());
+        net = Net::new(&config.arch, device, config.seed)?;
+        net.load_tensors(&ckpt.tensors)?;
+        optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
     } else {
         config.normalisation = Some(measure_normalisation(train));
         net = Net::new(&config.arch, device, config.seed)?;
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
     }
+    net.fake_quant = config.qat.as_ref().map(|q| q.grids.clone());
     let norm = config.normalisation.clone().context("normalisation")?;
     let json = serde_json::to_string_pretty(&config)?;
     std::fs::write(run.config(), json)

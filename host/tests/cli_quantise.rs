@@ -1,0 +1,184 @@
+//! `robofish quantise` in every mode: each file loads and runs in the engine.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use robofish_host::checkpoint::Checkpoint;
+use robofish_host::data::Dataset;
+use robofish_host::sim::Split;
+use robofish_shared::codebook::BitOrder;
+use robofish_shared::engine::{InputImage, Network, Pixels};
+use robofish_shared::kernels::KernelPath;
+use robofish_shared::model::{decode_model, ArchConfig, Normalisation, QuantMode};
+use robofish_shared::reference::FloatModel;
+
+fn robofish(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_robofish"))
+        .args(args)
+        .output()
+        .expect("run robofish")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("robofish-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A narrow random checkpoint and a small dataset to calibrate / tune on.
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let norm = Normalisation::uniform(16, 120.0, 30.0);
+    let model = FloatModel::random(&ArchConfig::seed().scaled(0.125), norm, 4).unwrap();
+    let ckpt = dir.join("model.safetensors");
+    Checkpoint::from_float_model(&model, BitOrder::Blocked, 1, 0.5)
+        .unwrap()
+        .write(&ckpt)
+        .unwrap();
+    let data = dir.join("data");
+    ok(&robofish(&[
+        "simulate",
+        "--preset",
+        "seed",
+        "--out",
+        data.to_str().unwrap(),
+        "--train",
+        "16",
+        "--val",
+        "4",
+        "--test",
+        "2",
+    ]));
+    (ckpt, data)
+}
+
+/// Loads `path`, checks its mode and runs it on a test tile of `data`.
+fn runs_in_the_engine(path: &Path, data: &Path, mode: QuantMode) {
+    let bytes = std::fs::read(path).unwrap();
+    let model = decode_model(&bytes).unwrap();
+    assert_eq!(model.metadata.mode, mode);
+    let dataset = Dataset::open(data, None).unwrap();
+    let tile = &dataset.read_split(Split::Test).unwrap()[0];
+    let network = Network::new(model, KernelPath::detect()).unwrap();
+    let (h, w) = (tile.height, tile.width);
+    let plan = network.plan(h, w).unwrap();
+    let mut arena = vec![0u8; plan.arena_bytes()];
+    let image = InputImage::planar(Pixels::U16(&tile.images), 16, h, w).unwrap();
+    let mut position = vec![0u8; h * w];
+    let mut barcode = vec![0u8; 16 * h * w];
+    network
+        .run(
+            &plan,
+            &mut arena,
+            &image,
+            &mut [&mut position, &mut barcode],
+        )
+        .unwrap();
+    let distinct = |v: &[u8]| {
+        let mut seen = [false; 256];
+        v.iter().for_each(|&x| seen[x as usize] = true);
+        seen.iter().filter(|&&s| s).count()
+    };
+    assert!(
+        distinct(&barcode) > 1,
+        "{}: constant output",
+        path.display()
+    );
+}
+
+#[test]
+fn static_and_dynamic_files_load_and_run() {
+    let dir = temp_dir("quantise");
+    let (ckpt, data) = setup(&dir);
+    for (mode, expected) in [("static", QuantMode::Static), ("dynamic", QuantMode::Dynamic)] {
+        let out_path = dir.join(format!("{mode}.rfm"));
+        ok(&robofish(&[
+            "quantise",
+            "--mode",
+            mode,
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--calib-tiles",
+            "4",
+            "--out",
+            out_path.to_str().unwrap(),
+        ]));
+        runs_in_the_engine(&out_path, &data, expected);
+    }
+    // int8 weights: well under a third of the fp32 checkpoint even at
+    // width 1/8, where the per-channel scales, i32 biases, 256-byte
+    // lookup tables and the codebook weigh more than at full width (3.95x).
+    let fp32 = std::fs::metadata(&ckpt).unwrap().len() as f64;
+    let int8 = std::fs::metadata(dir.join("static.rfm")).unwrap().len() as f64;
+    assert!(fp32 / int8 > 3.0, "reduction {}", fp32 / int8);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn qat_fine_tunes_and_exports_a_qat_file() {
+    let dir = temp_dir("quantise-qat");
+    let (ckpt, data) = setup(&dir);
+    let out_path = dir.join("qat.rfm");
+    ok(&robofish(&[
+        "quantise",
+        "--mode",
+        "qat",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--calib-tiles",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+        "--out",
+        out_path.to_str().unwrap(),
+    ]));
+    runs_in_the_engine(&out_path, &data, QuantMode::Qat);
+    let run = dir.join("qat.rfm.qat");
+    for f in ["config.json", "best.safetensors", "metrics.csv"] {
+        assert!(run.join(f).exists(), "{f} missing from the QAT run");
+    }
+    let config = std::fs::read_to_string(run.join("config.json")).unwrap();
+    assert!(config.contains("\"grids\""), "the frozen grids are recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(not(feature = "torch"))]
+#[test]
+fn qat_without_torch_says_how_to_enable_it() {
+    let dir = temp_dir("quantise-qat-notorch");
+    let (ckpt, data) = setup(&dir);
+    let out = robofish(&[
+        "quantise",
+        "--mode",
+        "qat",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--calib-tiles",
+        "2",
+        "--out",
+        dir.join("qat.rfm").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features torch"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
