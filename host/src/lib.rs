@@ -1,8 +1,9 @@
 //! robofish host library: simulator, dataset I/O, normalisation, targets,
-//! checkpoints, ONNX export, reports and (with the `torch` feature) training,
+//! checkpoints, ONNX export, evaluation, reports and (with the `torch` feature) training,
 //! used by the `robofish` binary and its integration tests.
 pub mod checkpoint;
 pub mod data;
+pub mod evaluate;
 pub mod link;
 pub mod norm;
 pub mod onnx;

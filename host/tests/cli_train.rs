@@ -86,10 +86,11 @@ fn export_and_eval_a_checkpoint_without_libtorch() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("original fp32"), "{stdout}");
-    let report: serde_json::Value =
+    // eval writes a JSON list, one object per model x engine.
+    let rows: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(report["rows"][0]["tiles"], 4);
-    assert_eq!(report["rows"][0]["engine"], "tract");
+    assert_eq!(rows[0]["tiles"], 4);
+    assert_eq!(rows[0]["engine"], "tract");
 
     // A file that is not a checkpoint: an error naming it, not a panic.
     let bogus = dir.join("bogus.safetensors");

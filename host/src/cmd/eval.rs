@@ -1,242 +1,227 @@
-//! `robofish eval`: the original's pixel metrics for models on a split.
+//! `robofish eval`: fp32 checkpoints and int8 models on a split, reported
+//! as the original's two tables (latency + size, accuracy) and more.
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use robofish_host::checkpoint::Checkpoint;
-use robofish_host::onnx::{onnx_bytes, TractModel};
+use robofish_host::evaluate::plots::write_input_plot;
+use robofish_host::evaluate::tables::machine_description;
+use robofish_host::evaluate::{
+    evaluate_engine, markdown_report, set_reductions, DecodeBook, EvalModel, EvalSettings,
+    FloatEngine, Timing,
+};
 use robofish_host::sim::{Split, Tile};
-use robofish_host::targets::{PixelScores, PixelSummary};
-use robofish_shared::engine::{InputImage, Pixels};
-use robofish_shared::reference::FloatModel;
-use serde::Serialize;
 
 use super::DataArgs;
 
-/// The original's fp32 row (its README).
-const ORIGINAL_FP32: PixelSummary = PixelSummary {
-    position_recall: 0.923,
-    position_jaccard: 0.898,
-    barcode_recall: 0.877,
-    barcode_jaccard: 0.731,
-};
-
-/// Evaluate models with the original's pixel metrics: position recall and
-/// Jaccard at 0.5, barcode recall and Jaccard at 0.9 (per-tile means).
+/// Evaluate models the way the original reported them, and more.
 ///
-/// Engines: `tract` (the exported fp32 ONNX in tract), `tch` (libtorch; needs
-/// `--features torch`), `reference` (robofish's pure-Rust float reference,
-/// slow). Every model runs on every engine asked for; the original's fp32
-/// row is printed for comparison.
+/// Models: fp32 checkpoints (`*.safetensors`, run on the `--engine`s) and
+/// int8 model files (`*.rfm`, static, dynamic or QAT, run by the robofish
+/// engine). For every model x engine: latency (median of --runs after
+/// --warmup runs on the first tile, one thread and all threads), file size
+/// and reduction; the original's pixel metrics (position recall/Jaccard at
+/// 0.5, barcode recall/Jaccard at 0.9); spot F1 and RMSE (peaks at the
+/// device's threshold matched within 1.5 px), gene-aware F1 and the blank
+/// misidentification rate (decoded with the device's decoder, against the
+/// model's codebook or else the data's). The original's fp32 row is printed
+/// for comparison.
 #[derive(Args, Debug)]
 pub struct Cmd {
-    /// Checkpoints (safetensors from `robofish train`); repeat or separate
-    /// with commas.
+    /// Model files: *.safetensors (fp32 checkpoint) or *.rfm (int8); several
+    /// after one flag, repeated, or separated by commas.
     #[arg(
-        long = "checkpoint",
-        alias = "models",
+        long = "models",
+        visible_alias = "checkpoint",
         required = true,
+        num_args = 1..,
         value_delimiter = ','
     )]
-    pub checkpoints: Vec<PathBuf>,
-    /// Engines: tract, tch, reference; repeat or separate with commas.
-    #[arg(long = "engine", default_value = "tract", value_delimiter = ',', value_parser = ["tract", "tch", "reference"])]
-    pub engines: Vec<String>,
+    pub models: Vec<PathBuf>,
+    /// Engines for fp32 checkpoints (int8 files always run on robofish's
+    /// engine): tract, tch (needs `--features torch`), reference (slow).
+    /// Default: tract, plus tch in a build with libtorch.
+    #[arg(long = "engine", value_enum, value_delimiter = ',')]
+    pub engines: Vec<FloatEngine>,
     #[command(flatten)]
     pub data: DataArgs,
     /// Split to evaluate.
     #[arg(long, default_value = "test")]
     pub split: Split,
-    /// Also write the results as JSON.
+    /// Timed runs per latency (the median is reported).
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// Untimed runs before them.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Threads for "all threads" (default: every core this process may use).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also write both tables as Markdown, with a machine description.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Also write a JSON list with one object per model x engine.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write PNGs of the first --plot-tiles tiles here: the input images
+    /// (tileNN-input.png) and, per model x engine, the position map
+    /// (truth: green rings; detections: red >= 0.9, orange >= 0.6, blue
+    /// below) and the 16 barcode-bit maps (green ring: the emitter's bit is
+    /// on, red cross: off).
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// Tiles to draw with --plots.
+    #[arg(long, default_value_t = 3)]
+    pub plot_tiles: usize,
     /// cpu, cuda or auto, for the tch engine.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "auto"])]
     pub device: String,
 }
 
-/// One row of the table.
-#[derive(Debug, Serialize)]
-pub struct Row {
-    /// Model file.
-    pub model: String,
-    /// Engine.
-    pub engine: String,
-    /// Tiles evaluated.
-    pub tiles: usize,
-    /// The four metrics.
-    pub metrics: PixelSummary,
-    /// Tiles per second of the engine (inference only).
-    pub tiles_per_second: f64,
+/// The tile size shared by every tile of the split.
+fn common_tile_size(tiles: &[Tile]) -> Result<(usize, usize)> {
+    let first = tiles
+        .first()
+        .context("the split has no tiles to evaluate")?;
+    let size = (first.height, first.width);
+    if let Some((i, odd)) = tiles
+        .iter()
+        .enumerate()
+        .find(|(_, t)| (t.height, t.width) != size)
+    {
+        bail!(
+            "tile {i} is {}x{} but tile 0 is {}x{}; eval needs one tile size per split",
+            odd.height,
+            odd.width,
+            size.0,
+            size.1
+        );
+    }
+    Ok(size)
 }
 
-type Maps = (Vec<f32>, Vec<f32>);
-
-fn progress(len: usize, what: &str) -> Result<ProgressBar> {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} tiles {elapsed}<{eta}",
-    )?);
-    bar.set_prefix(what.to_string());
-    Ok(bar)
-}
-
-fn run_tract(model: &FloatModel, tiles: &[Tile], bar: &ProgressBar) -> Result<Vec<Maps>> {
-    let bytes = onnx_bytes(model, "eval");
-    let mut loaded: Option<((usize, usize), TractModel)> = None;
-    let mut out = Vec::with_capacity(tiles.len());
-    for tile in tiles {
-        let size = (tile.height, tile.width);
-        if loaded.as_ref().map(|(s, _)| *s) != Some(size) {
-            let m = TractModel::load(&bytes, 1, size.0, size.1)
-                .map_err(|e| anyhow::anyhow!("{e:?}"))
-                .context("tract cannot load the model")?;
-            loaded = Some((size, m));
+/// The codebook a model's spots are decoded with: its own (as on the
+/// device), else the data's.
+fn codebook_for(model: &EvalModel, data: Option<&DecodeBook>) -> Result<Option<DecodeBook>> {
+    let own = model.codebook()?;
+    if let (Some(own), Some(data)) = (&own, data) {
+        if !own.same_words(data) {
+            eprintln!(
+                "warning: {}'s codebook differs from the data's; genes are compared by \
+                 barcode word",
+                model.name
+            );
         }
-        let Some((_, m)) = loaded.as_ref() else {
-            unreachable!()
-        };
-        let raw: Vec<f32> = tile.images.iter().map(|&v| v as f32).collect();
-        out.push(m.run(&raw).map_err(|e| anyhow::anyhow!("{e:?}"))?);
-        bar.inc(1);
     }
-    Ok(out)
-}
-
-fn run_reference(model: &FloatModel, tiles: &[Tile], bar: &ProgressBar) -> Result<Vec<Maps>> {
-    let mut out = Vec::with_capacity(tiles.len());
-    for tile in tiles {
-        let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
-        let acts = model.forward(&image);
-        out.push((model.output_maps(&acts, 0), model.output_maps(&acts, 1)));
-        bar.inc(1);
-    }
-    Ok(out)
-}
-
-#[cfg(feature = "torch")]
-fn run_tch(
-    ckpt: &Checkpoint,
-    tiles: &[Tile],
-    device: &str,
-    bar: &ProgressBar,
-) -> Result<Vec<Maps>> {
-    use robofish_host::norm::normalise_tile;
-    use robofish_host::train::{net::Net, parse_device};
-    let device = parse_device(device)?;
-    let mut net = Net::new(&ckpt.meta.arch, device, 0)?;
-    net.load_tensors(&ckpt.tensors)?;
-    let _guard = tch::no_grad_guard();
-    let mut out = Vec::with_capacity(tiles.len());
-    for tile in tiles {
-        let x = tch::Tensor::from_slice(&normalise_tile(tile, &ckpt.meta.normalisation))
-            .f_view([1, 16, tile.height as i64, tile.width as i64])?
-            .to_device(device);
-        let (p, b) = net.forward(&x)?;
-        let flat = |t: tch::Tensor| -> Result<Vec<f32>> {
-            Ok(Vec::<f32>::try_from(
-                &t.to_device(tch::Device::Cpu).view([-1]),
-            )?)
-        };
-        out.push((flat(p)?, flat(b)?));
-        bar.inc(1);
-    }
-    Ok(out)
-}
-
-#[cfg(not(feature = "torch"))]
-fn run_tch(_: &Checkpoint, _: &[Tile], _: &str, _: &ProgressBar) -> Result<Vec<Maps>> {
-    bail!("--engine tch needs a robofish built with `--features torch` (see `robofish train --help`); use --engine tract")
+    Ok(own.or_else(|| data.cloned()))
 }
 
 impl Cmd {
-    pub fn run(self) -> Result<()> {
-        let split = self.data.load(self.split)?;
-        if split.tiles.is_empty() {
-            bail!("no tiles to evaluate");
+    fn settings(&self) -> Result<EvalSettings> {
+        if self.runs == 0 {
+            bail!("--runs must be at least 1");
         }
-        let mut rows = Vec::new();
-        for path in &self.checkpoints {
-            let ckpt = Checkpoint::read(path)
-                .with_context(|| format!("cannot load {}", path.display()))?;
-            let model = ckpt.to_float_model()?;
-            if ckpt.meta.bit_order != split.bit_order {
+        let all_threads = match self.threads {
+            Some(0) => bail!("--threads must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Ok(EvalSettings {
+            timing: Timing {
+                warmup: self.warmup,
+                runs: self.runs,
+            },
+            all_threads,
+            plots: self.plots.clone(),
+            plot_tiles: self.plot_tiles,
+        })
+    }
+
+    pub fn run(self) -> Result<()> {
+        let settings = self.settings()?;
+        // Load and check everything before the long work starts.
+        let mut models = self
+            .models
+            .iter()
+            .map(|path| EvalModel::load(path))
+            .collect::<Result<Vec<_>>>()?;
+        // Rows, plots and JSON name models by file name; where two share
+        // one (run-a/best.safetensors, run-b/best.safetensors), use paths.
+        let shared_name: Vec<bool> = models
+            .iter()
+            .map(|m| models.iter().filter(|o| o.name == m.name).count() > 1)
+            .collect();
+        for (model, shared) in models.iter_mut().zip(shared_name) {
+            if shared {
+                model.name = model.path.display().to_string();
+            }
+        }
+        let split = self.data.load(self.split)?;
+        let (height, width) = common_tile_size(&split.tiles)?;
+        let data_book = split
+            .codebook
+            .as_ref()
+            .map(|c| DecodeBook::from_codebook(c, "the data's codebook"));
+        let fp32_engines = if self.engines.is_empty() {
+            FloatEngine::defaults()
+        } else {
+            self.engines.clone()
+        };
+        let mut runs = Vec::new();
+        for model in &models {
+            model.check_data(height, width)?;
+            if model.bit_order() != split.bit_order {
                 eprintln!(
-                    "warning: {} was trained on {} bit order data but the evaluation data is {}; its barcode maps will not line up",
-                    path.display(),
-                    ckpt.meta.bit_order.name(),
+                    "warning: {} was trained on {} bit order data but the evaluation data is \
+                     {}; its barcode maps will not line up",
+                    model.name,
+                    model.bit_order().name(),
                     split.bit_order.name()
                 );
             }
-            for engine in &self.engines {
-                let bar = progress(split.tiles.len(), engine)?;
-                let t0 = Instant::now();
-                let maps = match engine.as_str() {
-                    "tract" => run_tract(&model, &split.tiles, &bar)?,
-                    "reference" => run_reference(&model, &split.tiles, &bar)?,
-                    "tch" => run_tch(&ckpt, &split.tiles, &self.device, &bar)?,
-                    other => bail!("unknown engine '{other}'"),
-                };
-                let seconds = t0.elapsed().as_secs_f64();
-                bar.finish_and_clear();
-                let mut scores = PixelScores::default();
-                for (tile, (pos, bc)) in split.tiles.iter().zip(&maps) {
-                    scores.add(tile, pos, bc);
-                }
-                rows.push(Row {
-                    model: path.display().to_string(),
-                    engine: engine.clone(),
-                    tiles: split.tiles.len(),
-                    metrics: scores.summary(),
-                    tiles_per_second: split.tiles.len() as f64 / seconds.max(1e-9),
-                });
+            let book = codebook_for(model, data_book.as_ref())?;
+            let engines = model
+                .engines(&fp32_engines, &self.device)
+                .with_context(|| format!("cannot run {}", model.path.display()))?;
+            runs.push((model, book, engines));
+        }
+        if let Some(dir) = &settings.plots {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (index, tile) in split.tiles.iter().take(settings.plot_tiles).enumerate() {
+                write_input_plot(dir, index, tile, split.bit_order)?;
             }
         }
-        println!("data: {}", split.source);
-        println!(
-            "{:<40} {:<9} {:>6} {:>10} {:>11} {:>10} {:>11} {:>8}",
-            "model", "engine", "tiles", "pos acc", "pos Jacc", "bc acc", "bc Jacc", "tiles/s"
-        );
-        let line = |name: &str, engine: &str, tiles: &str, m: &PixelSummary, tps: &str| {
-            println!(
-                "{:<40} {:<9} {:>6} {:>10.3} {:>11.3} {:>10.3} {:>11.3} {:>8}",
-                name,
-                engine,
-                tiles,
-                m.position_recall,
-                m.position_jaccard,
-                m.barcode_recall,
-                m.barcode_jaccard,
-                tps
-            )
-        };
-        line(
-            "original fp32 (its README)",
-            "pytorch",
-            "50",
-            &ORIGINAL_FP32,
-            "-",
-        );
-        for r in &rows {
-            let name = if r.model.len() > 40 {
-                format!("...{}", &r.model[r.model.len() - 37..])
-            } else {
-                r.model.clone()
-            };
-            line(
-                &name,
-                &r.engine,
-                &r.tiles.to_string(),
-                &r.metrics,
-                &format!("{:.1}", r.tiles_per_second),
-            );
+
+        let mut rows = Vec::new();
+        let mut pictures = 0;
+        for (model, book, engines) in &mut runs {
+            for engine in engines.iter_mut() {
+                let (row, written) = evaluate_engine(
+                    model,
+                    engine.as_mut(),
+                    &split.tiles,
+                    book.as_ref(),
+                    &settings,
+                )?;
+                rows.push(row);
+                pictures += written.len();
+            }
+        }
+        set_reductions(&mut rows);
+
+        let report = markdown_report(&rows, &machine_description(), &split.source);
+        print!("{report}");
+        if let Some(path) = &self.markdown {
+            std::fs::write(path, &report)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if let Some(path) = &self.json {
-            let json = serde_json::json!({ "data": split.source, "rows": rows });
-            std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some(dir) = &settings.plots {
+            eprintln!("wrote {pictures} model pictures to {}", dir.display());
         }
         Ok(())
     }

@@ -77,6 +77,8 @@ pub struct LoadedSplit {
     pub source: String,
     /// Which image carries which bit.
     pub bit_order: robofish_host::sim::BitOrder,
+    /// The codebook of the ground truth's genes, when known.
+    pub codebook: Option<robofish_host::sim::Codebook>,
 }
 
 impl DataArgs {
@@ -94,6 +96,7 @@ impl DataArgs {
                 Ok(LoadedSplit {
                     source: format!("{} ({split}, {} tiles)", root.display(), tiles.len()),
                     bit_order: dataset.bit_order(split)?,
+                    codebook: dataset.codebook,
                     tiles,
                 })
             }
@@ -102,7 +105,7 @@ impl DataArgs {
                 let config = preset(name).with_context(|| format!("unknown preset '{name}'"))?;
                 let bit_order = config.bit_order;
                 let codebook = Codebook::mhd4(config.real_genes);
-                let sim = Simulator::new(config, codebook, self.data_seed)?;
+                let sim = Simulator::new(config, codebook.clone(), self.data_seed)?;
                 let count = if split == Split::Train {
                     count
                 } else {
@@ -116,6 +119,7 @@ impl DataArgs {
                         self.data_seed
                     ),
                     bit_order,
+                    codebook: Some(codebook),
                 })
             }
             (None, None) => anyhow::bail!(
