@@ -194,6 +194,14 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
+/// Logit beyond which a sigmoid output on the probability grid (steps of
+/// 1/255) no longer changes: `sigmoid(6.3) > 1 - 0.5/255`. Calibrated logit
+/// ranges are clipped to it, so the 256 pre-activation codes are spent where
+/// the probability moves (a head's logits often span -40..15, which would
+/// put ~0.2 logit per code, 5 % of probability per code around 0.5, right
+/// at the detection threshold).
+pub const SIGMOID_SATURATION: f32 = 6.3;
+
 /// The activation grids of a static (or QAT) model: one per tensor, plus
 /// the pre-activation grid of every convolution with a lookup-table
 /// activation. QAT trains on exactly these grids and exports with them, so
@@ -265,10 +273,17 @@ impl ActivationGrids {
         let pre_activations = calib
             .pre_activations
             .iter()
-            .map(|stat| {
+            .zip(&graph.nodes)
+            .map(|(stat, node)| {
                 stat.as_ref().map(|stat| {
                     let (lo, hi) = stat.range(calib.observer);
-                    grid_for_range(lo, hi)
+                    match node {
+                        Node::Conv(c) if c.activation == ActivationKind::Sigmoid => grid_for_range(
+                            lo.max(-SIGMOID_SATURATION),
+                            hi.min(SIGMOID_SATURATION),
+                        ),
+                        _ => grid_for_range(lo, hi),
+                    }
                 })
             })
             .collect();
