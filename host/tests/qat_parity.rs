@@ -176,11 +176,11 @@ fn layer_report(network: &Network, net: &Net, tile: &Tile, meta: &CheckpointMeta
     let grids = net.fake_quant.as_ref().unwrap();
     let (tensors, _) = net.forward_all(&input(tile, meta).to_kind(Kind::Double)).unwrap();
     let nodes = &net.graph.nodes;
-    for step in 0..nodes.len() {
+    for (step, node) in nodes.iter().enumerate() {
         network
             .run_prefix(&plan, &mut arena, &image, step + 1)
             .unwrap();
-        let id = nodes[step].output();
+        let id = node.output();
         let place = plan.placement(id);
         let grid = grids.tensors[id as usize];
         let t = tensors[id as usize].as_ref().unwrap();
@@ -197,7 +197,7 @@ fn layer_report(network: &Network, net: &Net, tile: &Tile, meta: &CheckpointMeta
                     println!(
                         "  first difference at pixel {p} channel {c}: engine {e}, tch {t} ({:.6} before rounding), kind {}",
                         unrounded[p * d.channels + c],
-                        nodes[step].kind_name()
+                        node.kind_name()
                     );
                 }
                 differ += (e != t) as usize;
