@@ -200,7 +200,8 @@ pub fn stream_tiles(
         summary.pixels += (tile.height * tile.width * 16) as u64;
         if let Some(e) = &result.error {
             summary.failed += 1;
-            bar.println(format!("frame {id}: {e}"));
+            // suspend, not println: a hidden bar (no terminal) drops its lines.
+            bar.suspend(|| eprintln!("frame {id}: {e}"));
         } else {
             summary.fovs += 1;
             summary.spots += result.spots.len();
