@@ -729,7 +729,9 @@ fn prepare(model: Model, bytes: &[u8], kernels: KernelPath) -> Result<LoadedMode
         // Its grids are measured over whole tensors, so no row of output
         // exists before the whole FOV has run: it cannot stream in bands.
         // (Short: error messages on the wire hold 128 bytes.)
-        anyhow::bail!("dynamic models cannot stream (grids span whole images); flash static or qat");
+        anyhow::bail!(
+            "dynamic models cannot stream (grids span whole images); flash static or qat"
+        );
     }
     let codebook = model.metadata.codebook.clone().unwrap_or_default();
     let name = model.metadata.name.clone();

@@ -98,7 +98,10 @@ fn runs_in_the_engine(path: &Path, data: &Path, mode: QuantMode) {
 fn static_and_dynamic_files_load_and_run() {
     let dir = temp_dir("quantise");
     let (ckpt, data) = setup(&dir);
-    for (mode, expected) in [("static", QuantMode::Static), ("dynamic", QuantMode::Dynamic)] {
+    for (mode, expected) in [
+        ("static", QuantMode::Static),
+        ("dynamic", QuantMode::Dynamic),
+    ] {
         let out_path = dir.join(format!("{mode}.rfm"));
         ok(&robofish(&[
             "quantise",
@@ -155,7 +158,10 @@ fn qat_fine_tunes_and_exports_a_qat_file() {
         assert!(run.join(f).exists(), "{f} missing from the QAT run");
     }
     let config = std::fs::read_to_string(run.join("config.json")).unwrap();
-    assert!(config.contains("\"grids\""), "the frozen grids are recorded");
+    assert!(
+        config.contains("\"grids\""),
+        "the frozen grids are recorded"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -63,7 +63,10 @@ fn spread_heads(net: &mut Net, tile: &Tensor) {
         let mean = logits.mean(Kind::Double).double_value(&[]);
         let factor = 2.0 / std.max(1e-6);
         let _ = net.params[conv].weight.g_mul_scalar_(factor);
-        let _ = net.params[conv].bias.g_sub_scalar_(mean).g_mul_scalar_(factor);
+        let _ = net.params[conv]
+            .bias
+            .g_sub_scalar_(mean)
+            .g_mul_scalar_(factor);
     }
 }
 
@@ -145,7 +148,10 @@ fn engine_equals_fake_quantised_graph_within_one_step() {
                 codes_seen[e as usize] = true;
             }
         }
-        println!("tile: {} outputs off by more than one step", total - within_one - before);
+        println!(
+            "tile: {} outputs off by more than one step",
+            total - within_one - before
+        );
     }
     let fraction = within_one as f64 / total as f64;
     if fraction < 0.999 {
@@ -174,7 +180,9 @@ fn layer_report(network: &Network, net: &Net, tile: &Tile, meta: &CheckpointMeta
     let mut arena = vec![0u8; plan.arena_bytes()];
     let image = InputImage::planar(Pixels::U16(&tile.images), 16, h, w).unwrap();
     let grids = net.fake_quant.as_ref().unwrap();
-    let (tensors, _) = net.forward_all(&input(tile, meta).to_kind(Kind::Double)).unwrap();
+    let (tensors, _) = net
+        .forward_all(&input(tile, meta).to_kind(Kind::Double))
+        .unwrap();
     let nodes = &net.graph.nodes;
     for (step, node) in nodes.iter().enumerate() {
         network

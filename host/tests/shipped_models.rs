@@ -41,7 +41,10 @@ fn every_shipped_model_loads_with_its_mode() {
         let model = decode_model(&bytes).unwrap();
         assert_eq!(model.metadata.mode, mode, "{file}");
         assert_eq!(model.parameter_count(), 4_891_649, "{file}: full width");
-        assert!(model.metadata.codebook.is_some(), "{file}: codebook embedded");
+        assert!(
+            model.metadata.codebook.is_some(),
+            "{file}: codebook embedded"
+        );
     }
 }
 

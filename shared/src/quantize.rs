@@ -278,10 +278,9 @@ impl ActivationGrids {
                 stat.as_ref().map(|stat| {
                     let (lo, hi) = stat.range(calib.observer);
                     match node {
-                        Node::Conv(c) if c.activation == ActivationKind::Sigmoid => grid_for_range(
-                            lo.max(-SIGMOID_SATURATION),
-                            hi.min(SIGMOID_SATURATION),
-                        ),
+                        Node::Conv(c) if c.activation == ActivationKind::Sigmoid => {
+                            grid_for_range(lo.max(-SIGMOID_SATURATION), hi.min(SIGMOID_SATURATION))
+                        }
                         _ => grid_for_range(lo, hi),
                     }
                 })
@@ -303,9 +302,7 @@ impl ActivationGrids {
             .nodes
             .iter()
             .map(|node| match node {
-                Node::Conv(c) if c.activation != ActivationKind::Identity => {
-                    Some(c.pre_activation)
-                }
+                Node::Conv(c) if c.activation != ActivationKind::Identity => Some(c.pre_activation),
                 _ => None,
             })
             .collect();

@@ -243,7 +243,9 @@ impl Quantise {
     fn fine_tune(&self, checkpoint: &Checkpoint, grids: ActivationGrids) -> Result<PathBuf> {
         use robofish_host::train::{parse_device, trainer};
         let Some(dir) = &self.data else {
-            bail!("--mode qat fine-tunes on a dataset: give --data DIR (with train and val splits)");
+            bail!(
+                "--mode qat fine-tunes on a dataset: give --data DIR (with train and val splits)"
+            );
         };
         if let Some(t) = self.qat.threads {
             tch::set_num_threads(t.max(1) as i32);
@@ -266,7 +268,12 @@ impl Quantise {
             seed: self.qat.seed,
             augment: self.qat.augment,
             print_every: 0,
-            data: format!("{} (train {} tiles, val {})", dir.display(), train.len(), val.len()),
+            data: format!(
+                "{} (train {} tiles, val {})",
+                dir.display(),
+                train.len(),
+                val.len()
+            ),
             bit_order: dataset.bit_order(Split::Train)?,
             normalisation: None,
             device: self.qat.device.clone(),

@@ -409,9 +409,8 @@ pub fn train(
             );
         }
     } else if let Some(qat) = &config.qat {
-        let ckpt = Checkpoint::read(&qat.from_checkpoint).with_context(|| {
-            format!("QAT: cannot read {}", qat.from_checkpoint.display())
-        })?;
+        let ckpt = Checkpoint::read(&qat.from_checkpoint)
+            .with_context(|| format!("QAT: cannot read {}", qat.from_checkpoint.display()))?;
         if ckpt.meta.arch != config.arch {
             bail!(
                 "QAT: {} has a different architecture from the one asked for",
