@@ -19,6 +19,11 @@ pub mod aarch64;
     any(target_arch = "x86_64", target_arch = "aarch64"),
     feature = "alloc"
 ))]
+mod driver;
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    feature = "alloc"
+))]
 mod packing;
 pub mod scalar;
 #[cfg(all(target_arch = "x86_64", feature = "alloc"))]

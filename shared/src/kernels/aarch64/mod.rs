@@ -5,8 +5,9 @@
 //! Both compute exactly what [`super::scalar::conv3x3`] computes, on
 //! weights packed at prepare time by
 //! [`KernelPath::pack_conv`](crate::kernels::KernelPath::pack_conv). This
-//! module holds what they share: the raw call context, 16-byte activation
-//! loads that never leave the input slice, and the requantisation epilogue.
+//! module holds what they share beyond `kernels::driver` (call context,
+//! tiling loop, public wrapper): 16-byte activation loads that never leave
+//! the input slice, and the requantisation epilogue.
 //!
 //! # Packed layouts
 //!
@@ -31,26 +32,6 @@ pub mod dotprod;
 pub mod neon;
 
 use core::arch::aarch64::*;
-
-/// Raw view of one call's arguments, validated by `check_args`.
-pub(crate) struct Ctx<'a> {
-    pub(crate) input: *const i8,
-    /// Bytes readable from `input`.
-    pub(crate) input_len: usize,
-    pub(crate) in_stride: usize,
-    pub(crate) output: *mut i8,
-    /// Flattened index of the pixel at `output` (the first requested row).
-    pub(crate) out_first: usize,
-    pub(crate) out_stride: usize,
-    pub(crate) width: usize,
-    pub(crate) height: usize,
-    pub(crate) cin: usize,
-    pub(crate) cout: usize,
-    pub(crate) weights: *const i8,
-    pub(crate) consts: *const i32,
-    pub(crate) zero_point: i32,
-    pub(crate) lut: Option<&'a [i8; 256]>,
-}
 
 /// Loads 16 activation bytes at `input + offset`; when `BOUNDED`, bytes at
 /// or past `len` read as zero (they only ever meet zero weights).

@@ -11,9 +11,9 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{load16, max_offset, store, Ctx, Requant4};
-use crate::kernels::packing::{check_args, tap_offsets, Packing};
-use crate::kernels::{ConvParams, Dims};
+use super::{load16, max_offset, store, Requant4};
+use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use crate::kernels::packing::{tap_offsets, Packing};
 
 /// Packing of this path.
 pub(crate) const PACKING: Packing = Packing::Neon;
@@ -23,69 +23,18 @@ const LANES: usize = 4;
 /// Pixels per tile.
 const P: usize = 4;
 
-/// Whether this CPU has NEON (every aarch64 Linux CPU does).
-pub fn is_supported() -> bool {
-    #[cfg(feature = "std")]
-    {
-        std::arch::is_aarch64_feature_detected!("neon")
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        cfg!(target_feature = "neon")
-    }
-}
-
-/// The NEON convolution; exists only where the CPU supports it.
-#[derive(Clone, Copy, Debug)]
-pub struct Conv3x3(());
-
-impl Conv3x3 {
-    /// `Some` when this CPU can run the kernel.
-    pub fn new() -> Option<Conv3x3> {
-        is_supported().then_some(Conv3x3(()))
-    }
-
-    /// Same contract and result as [`crate::kernels::scalar::conv3x3`], with
-    /// `params.weights` / `params.bias` packed for this path (which needs
-    /// weights in `[-127, 127]`, as validated models have).
+conv3x3_path! {
+    /// Whether this CPU has NEON (every aarch64 Linux CPU does).
+    fn is_supported = is_aarch64_feature_detected("neon");
+    /// The NEON convolution; exists only where the CPU supports it.
+    struct Conv3x3;
+    /// Needs weights in `[-127, 127]`, as validated models have.
     ///
     /// Reads past a pixel's `in_channels` only within the input slice (the
     /// extra bytes meet zero weights); writes exactly the `out_channels`
     /// bytes of each output pixel in `rows` (`output` starts at row
     /// `rows.start`).
-    pub fn run(
-        self,
-        input: &[i8],
-        in_dims: Dims,
-        params: &ConvParams<'_>,
-        output: &mut [i8],
-        out_dims: Dims,
-        rows: Range<usize>,
-    ) {
-        check_args(PACKING, input, in_dims, params, output, out_dims, &rows);
-        if rows.is_empty() {
-            return;
-        }
-        let ctx = Ctx {
-            input: input.as_ptr(),
-            input_len: input.len(),
-            in_stride: in_dims.pixel_stride,
-            output: output.as_mut_ptr(),
-            out_first: rows.start * in_dims.width,
-            out_stride: out_dims.pixel_stride,
-            width: in_dims.width,
-            height: in_dims.height,
-            cin: params.in_channels,
-            cout: params.out_channels,
-            weights: params.weights.as_ptr(),
-            consts: params.bias.as_ptr(),
-            zero_point: params.pre_zero_point as i32,
-            lut: params.lut,
-        };
-        // SAFETY: the CPU supports NEON (`self` exists) and `check_args`
-        // validated every bound `conv` relies on.
-        unsafe { conv(&ctx, rows.start * ctx.width..rows.end * ctx.width) }
-    }
+    fn run = conv;
 }
 
 /// # Safety
@@ -93,26 +42,18 @@ impl Conv3x3 {
 /// NEON must be available and `ctx` must satisfy `check_args` for `pixels`
 /// (flattened output pixel indices).
 #[target_feature(enable = "neon")]
-unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
+unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
     let blocks = ctx.cout.div_ceil(LANES);
     for b in 0..blocks {
-        let mut px = pixels.start;
-        while px < pixels.end {
-            // SAFETY: every tile's pixels lie in `pixels`; b < blocks.
-            unsafe {
-                if pixels.end - px >= P {
-                    tile::<P>(ctx, b, px);
-                    px += P;
-                } else if pixels.len() >= P {
-                    // The last tile overlaps its neighbour (same bytes).
-                    tile::<P>(ctx, b, pixels.end - P);
-                    px = pixels.end;
-                } else {
-                    tile::<1>(ctx, b, px);
-                    px += 1;
-                }
-            }
-        }
+        for_each_tile::<P>(
+            pixels.clone(),
+            // SAFETY: `conv`'s contract; `for_each_tile` passes only tiles of
+            // `P` pixels inside `pixels` (the last one may overlap its
+            // neighbour: same bytes); b < blocks.
+            |first| unsafe { tile::<P>(ctx, b, first) },
+            // SAFETY: `conv`'s contract; `px` lies in `pixels`; b < blocks.
+            |px| unsafe { tile::<1>(ctx, b, px) },
+        );
     }
 }
 
@@ -123,7 +64,7 @@ unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
 /// As [`conv`], with `first + T <= height * width` and `b` a block.
 #[target_feature(enable = "neon")]
 #[inline(never)]
-unsafe fn tile<const T: usize>(ctx: &Ctx<'_>, b: usize, first: usize) {
+unsafe fn tile<const T: usize>(ctx: &ConvCtx<'_>, b: usize, first: usize) {
     let offsets = tap_offsets::<T>(first, ctx.width, ctx.height, ctx.in_stride);
     // SAFETY: forwarded; the unbounded body only when every 16-byte read
     // of every tap stays inside the input slice.
@@ -143,7 +84,7 @@ unsafe fn tile<const T: usize>(ctx: &Ctx<'_>, b: usize, first: usize) {
 #[target_feature(enable = "neon")]
 #[inline]
 unsafe fn body<const T: usize, const BOUNDED: bool>(
-    ctx: &Ctx<'_>,
+    ctx: &ConvCtx<'_>,
     b: usize,
     first: usize,
     offsets: &[[usize; T]; 9],

@@ -4,9 +4,10 @@
 //! computes, on weights and biases packed at prepare time by
 //! [`KernelPath::pack_conv`](crate::kernels::KernelPath::pack_conv). This
 //! module documents the packed layouts; the packing code, the argument checks
-//! and the reflect-padding geometry of a tile of output pixels are shared
-//! with the aarch64 kernels (`kernels::packing`). The intrinsics live in
-//! [`avx2`], [`avxvnni`] and [`vnni`].
+//! and the reflect-padding geometry of a tile of output pixels
+//! (`kernels::packing`) and the call context, pixel-tiling loop and public
+//! wrapper (`kernels::driver`) are shared with the aarch64 kernels. The
+//! intrinsics live in [`avx2`], [`avxvnni`] and [`vnni`].
 //!
 //! # Packed layouts
 //!
@@ -38,4 +39,4 @@ pub mod avx2;
 pub mod avxvnni;
 pub mod vnni;
 
-pub(crate) use super::packing::{check_args, read_group, tap_offsets, Packing};
+pub(crate) use super::packing::{read_group, tap_offsets, Packing};

@@ -12,104 +12,25 @@
 use core::arch::x86_64::*;
 use core::ops::Range;
 
-use super::{check_args, read_group, tap_offsets, Packing};
-use crate::kernels::{ConvParams, Dims};
+use super::{read_group, tap_offsets, Packing};
+use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 
 /// Packing of this path.
 pub(crate) const PACKING: Packing = Packing::U8S8 { lanes: 16 };
 
 const LANES: usize = 16;
 
-/// Whether this CPU has AVX-512 F/BW/VL/VNNI/VBMI.
-pub fn is_supported() -> bool {
-    #[cfg(feature = "std")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512vnni")
-            && std::is_x86_feature_detected!("avx512vbmi")
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        cfg!(all(
-            target_feature = "avx512f",
-            target_feature = "avx512bw",
-            target_feature = "avx512vl",
-            target_feature = "avx512vnni",
-            target_feature = "avx512vbmi"
-        ))
-    }
-}
-
-/// The AVX-512 VNNI convolution; exists only where the CPU supports it.
-#[derive(Clone, Copy, Debug)]
-pub struct Conv3x3(());
-
-impl Conv3x3 {
-    /// `Some` when this CPU can run the kernel.
-    pub fn new() -> Option<Conv3x3> {
-        is_supported().then_some(Conv3x3(()))
-    }
-
-    /// Same contract and result as [`crate::kernels::scalar::conv3x3`], with
-    /// `params.weights` / `params.bias` packed for this path.
-    ///
+conv3x3_path! {
+    /// Whether this CPU has AVX-512 F/BW/VL/VNNI/VBMI.
+    fn is_supported = is_x86_feature_detected(
+        "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avx512vbmi"
+    );
+    /// The AVX-512 VNNI convolution; exists only where the CPU supports it.
+    struct Conv3x3;
     /// Reads at most 3 bytes past a pixel's `in_channels` (within the pixel
     /// stride or the slice), never outside `input`; writes exactly the
     /// `out_channels` bytes of each output pixel in `rows` (`output` starts at row `rows.start`).
-    pub fn run(
-        self,
-        input: &[i8],
-        in_dims: Dims,
-        params: &ConvParams<'_>,
-        output: &mut [i8],
-        out_dims: Dims,
-        rows: Range<usize>,
-    ) {
-        let wide = check_args(PACKING, input, in_dims, params, output, out_dims, &rows);
-        if rows.is_empty() {
-            return;
-        }
-        let ctx = Ctx {
-            input: input.as_ptr(),
-            in_stride: in_dims.pixel_stride,
-            output: output.as_mut_ptr(),
-            out_first: rows.start * in_dims.width,
-            out_stride: out_dims.pixel_stride,
-            width: in_dims.width,
-            height: in_dims.height,
-            cin: params.in_channels,
-            cout: params.out_channels,
-            wide,
-            weights: params.weights.as_ptr(),
-            consts: params.bias.as_ptr(),
-            zero_point: params.pre_zero_point as i32,
-            lut: params.lut,
-        };
-        // SAFETY: the CPU supports the features (`self` exists) and
-        // `check_args` validated every bound `conv` relies on.
-        unsafe { conv(&ctx, rows.start * ctx.width..rows.end * ctx.width) }
-    }
-}
-
-/// Raw view of one call's arguments, validated by `check_args`.
-struct Ctx<'a> {
-    input: *const i8,
-    in_stride: usize,
-    output: *mut i8,
-    /// Flattened index of the pixel at `output` (the first requested row).
-    out_first: usize,
-    out_stride: usize,
-    width: usize,
-    height: usize,
-    cin: usize,
-    cout: usize,
-    wide: bool,
-    weights: *const i8,
-    consts: *const i32,
-    zero_point: i32,
-    lut: Option<&'a [i8; 256]>,
+    fn run = conv;
 }
 
 /// # Safety
@@ -117,7 +38,7 @@ struct Ctx<'a> {
 /// AVX-512 F/BW/VL/VNNI/VBMI must be available and `ctx` must satisfy
 /// `check_args` for `pixels` (flattened output pixel indices).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
-unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
+unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
     let blocks = ctx.cout.div_ceil(LANES);
     let luts = ctx.lut.map(|lut| {
         // SAFETY: 4 x 64 bytes inside the 256-byte table.
@@ -150,27 +71,19 @@ unsafe fn conv(ctx: &Ctx<'_>, pixels: Range<usize>) {
 /// As [`conv`], and `b + C` at most the number of blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
 unsafe fn run<const P: usize, const C: usize>(
-    ctx: &Ctx<'_>,
+    ctx: &ConvCtx<'_>,
     luts: &Option<[__m512i; 4]>,
     b: usize,
     pixels: Range<usize>,
 ) {
-    let mut px = pixels.start;
-    while px < pixels.end {
-        // SAFETY: every tile's pixels lie in `pixels`.
-        unsafe {
-            if pixels.end - px >= P {
-                tile::<P, C>(ctx, luts, b, px);
-                px += P;
-            } else if pixels.len() >= P {
-                tile::<P, C>(ctx, luts, b, pixels.end - P);
-                px = pixels.end;
-            } else {
-                tile::<1, C>(ctx, luts, b, px);
-                px += 1;
-            }
-        }
-    }
+    for_each_tile::<P>(
+        pixels,
+        // SAFETY: `run`'s contract; `for_each_tile` passes only tiles of
+        // `P` pixels inside `pixels`.
+        |first| unsafe { tile::<P, C>(ctx, luts, b, first) },
+        // SAFETY: `run`'s contract; `px` lies in `pixels`.
+        |px| unsafe { tile::<1, C>(ctx, luts, b, px) },
+    );
 }
 
 /// `P` pixels from flattened index `first`, output blocks `b..b + C`.
@@ -181,7 +94,7 @@ unsafe fn run<const P: usize, const C: usize>(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
 #[inline(never)]
 unsafe fn tile<const P: usize, const C: usize>(
-    ctx: &Ctx<'_>,
+    ctx: &ConvCtx<'_>,
     luts: &Option<[__m512i; 4]>,
     b: usize,
     first: usize,
