@@ -27,7 +27,7 @@ pub use config_file::{DatasetConfig, ImageSize, SimulationSection};
 pub use layout::{codebook_path, config_path, frequency_path, image_path, split_dir, truth_path};
 pub use reader::read_tile;
 pub use reader::{find_codebook, resolve_codebook, Dataset};
-pub use tiff_io::{read_gray_tiff, write_gray_tiff, GrayImage};
+pub use tiff_io::{decode_gray_tiff, read_gray_tiff, write_gray_tiff, GrayImage};
 pub use truth_csv::{format_barcode, parse_barcode, parse_truth_csv, truth_csv};
 pub use writer::{create_split_dirs, write_codebook, write_split_config, write_tile};
 

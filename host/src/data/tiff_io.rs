@@ -1,7 +1,7 @@
 //! Grayscale TIFF reading and writing.
 use super::{io_error, DataError};
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read, Seek};
 use std::path::Path;
 use tiff::decoder::{Decoder, DecodingResult};
 use tiff::encoder::{colortype, TiffEncoder};
@@ -51,10 +51,6 @@ pub fn write_gray_tiff(
 /// Reads an 8- or 16-bit grayscale TIFF, or channel 0 of an RGB(A) TIFF
 /// (the original stored its 8-bit images as RGB).
 pub fn read_gray_tiff(path: &Path) -> Result<GrayImage, DataError> {
-    let tiff_error = |source| DataError::Tiff {
-        path: path.to_path_buf(),
-        source,
-    };
     let file = File::open(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => DataError::Missing {
             path: path.to_path_buf(),
@@ -65,7 +61,18 @@ pub fn read_gray_tiff(path: &Path) -> Result<GrayImage, DataError> {
             source,
         },
     })?;
-    let mut decoder = Decoder::new(BufReader::new(file)).map_err(tiff_error)?;
+    decode_gray_tiff(BufReader::new(file), path)
+}
+
+/// Decodes TIFF bytes from `reader` as [`read_gray_tiff`] does; `path` only
+/// names the source in errors. Hostile bytes give an error, never a panic
+/// (the decoder's buffer limits refuse absurd image sizes).
+pub fn decode_gray_tiff<R: Read + Seek>(reader: R, path: &Path) -> Result<GrayImage, DataError> {
+    let tiff_error = |source| DataError::Tiff {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut decoder = Decoder::new(reader).map_err(tiff_error)?;
     let (width, height) = decoder.dimensions().map_err(tiff_error)?;
     let color = decoder.colortype().map_err(tiff_error)?;
     let (channels, bits) = match color {
