@@ -7,9 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use robofish_host::norm::measure_normalisation;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, PRESET_NAMES};
-use robofish_shared::engine::{InputImage, Pixels};
-use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry, Provenance, QuantMode};
-use robofish_shared::quantize::{quantise, Calibrator, Observer, QuantiseOptions};
+use robofish_shared::model::{encode_model, ArchConfig, Provenance, QuantMode};
+use robofish_shared::quantize::{quantise, Observer, QuantiseOptions};
 use robofish_shared::reference::FloatModel;
 
 /// Make an UNTRAINED anglerFISH int8 model: random LeCun-normal weights,
@@ -71,25 +70,12 @@ impl Init {
         let normalisation = measure_normalisation(&tiles);
         let float =
             FloatModel::random(&arch, normalisation, self.seed).map_err(anyhow::Error::msg)?;
-        let mut calib = Calibrator::new(&float, observer);
-        for tile in &tiles {
-            let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
-            calib.observe(&float.forward(&image));
-        }
+        let calib = super::quantise::calibrate_on(&float, &tiles, observer)?;
         let options = QuantiseOptions {
             name: format!("anglerfish-untrained-w{}", self.width),
             mode: QuantMode::Static,
             bit_order: Default::default(),
-            codebook: Some(
-                codebook
-                    .entries()
-                    .iter()
-                    .map(|e| CodebookEntry {
-                        name: e.name.clone(),
-                        word: e.word,
-                    })
-                    .collect(),
-            ),
+            codebook: Some(codebook.model_entries()),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),

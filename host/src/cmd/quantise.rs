@@ -10,9 +10,10 @@ use robofish_host::checkpoint::Checkpoint;
 use robofish_host::data::{find_codebook, Dataset};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_shared::engine::{InputImage, Pixels};
-use robofish_shared::model::{encode_model, CodebookEntry, Provenance, QuantMode};
+use robofish_shared::model::{encode_model, Provenance, QuantMode};
 use robofish_shared::quantize::{
-    quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, QuantiseOptions,
+    quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, Observer,
+    QuantiseOptions,
 };
 use robofish_shared::reference::FloatModel;
 
@@ -134,16 +135,7 @@ impl Quantise {
             name,
             mode: QuantMode::Static,
             bit_order: checkpoint.meta.bit_order,
-            codebook: Some(
-                codebook
-                    .entries()
-                    .iter()
-                    .map(|e| CodebookEntry {
-                        name: e.name.clone(),
-                        word: e.word,
-                    })
-                    .collect(),
-            ),
+            codebook: Some(codebook.model_entries()),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -202,29 +194,7 @@ impl Quantise {
         }
         let observer = parse_observer(&self.observer)?;
         let (tiles, source) = self.calibration_tiles()?;
-        let mut calib = Calibrator::new(float, observer);
-        let bar = ProgressBar::new(tiles.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles")
-                .expect("valid template"),
-        );
-        // Forward passes in parallel, a few tiles at a time (each keeps every tensor).
-        for batch in tiles.chunks(4) {
-            let acts: Vec<_> = batch
-                .par_iter()
-                .map(|tile| {
-                    let image =
-                        InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
-                    Ok(float.forward(&image))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for a in &acts {
-                calib.observe(a);
-            }
-            bar.inc(batch.len() as u64);
-        }
-        bar.finish_and_clear();
-        Ok((calib, source))
+        Ok((calibrate_on(float, &tiles, observer)?, source))
     }
 
     /// QAT: fine-tunes the checkpoint through the fake-quantised network on
@@ -336,4 +306,35 @@ impl Quantise {
             }
         }
     }
+}
+
+/// Observes every activation range of `float` over `tiles` (forward passes
+/// in parallel, a few tiles at a time: each pass keeps every tensor).
+pub(super) fn calibrate_on(
+    float: &FloatModel,
+    tiles: &[Tile],
+    observer: Observer,
+) -> Result<Calibrator> {
+    let mut calib = Calibrator::new(float, observer);
+    let bar = ProgressBar::new(tiles.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles")
+            .expect("valid template"),
+    );
+    for batch in tiles.chunks(4) {
+        let acts: Vec<_> = batch
+            .par_iter()
+            .map(|tile| {
+                let image =
+                    InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
+                Ok(float.forward(&image))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for a in &acts {
+            calib.observe(a);
+        }
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(calib)
 }
