@@ -3,34 +3,17 @@
 //! dynamic quantisation, three simulated test tiles.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{ok, robofish};
 
 use robofish_host::checkpoint::Checkpoint;
 use robofish_host::norm::measure_normalisation;
 use robofish_host::sim::{preset, BitOrder, Codebook, Simulator, Split};
 use robofish_shared::model::ArchConfig;
 use robofish_shared::reference::FloatModel;
-
-fn robofish<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    Command::new(env!("CARGO_BIN_EXE_robofish"))
-        .args(args)
-        .output()
-        .expect("robofish runs")
-}
-
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
 
 /// The command fails and its error mentions `needle`.
 fn fails_saying(output: Output, needle: &str) {

@@ -2,15 +2,12 @@
 
 use std::process::Command;
 
+mod common;
+
+use common::temp_dir;
+
 fn robofish() -> Command {
     Command::new(env!("CARGO_BIN_EXE_robofish"))
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("robofish-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

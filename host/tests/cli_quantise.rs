@@ -1,38 +1,18 @@
 //! `robofish quantise` in every mode: each file loads and runs in the engine.
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use common::{ok, robofish, temp_dir};
 
 use robofish_host::checkpoint::Checkpoint;
 use robofish_host::data::Dataset;
 use robofish_host::sim::Split;
 use robofish_shared::codebook::BitOrder;
-use robofish_shared::engine::{InputImage, Network, Pixels};
+use robofish_shared::engine::Network;
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{decode_model, ArchConfig, Normalisation, QuantMode};
 use robofish_shared::reference::FloatModel;
-
-fn robofish(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robofish"))
-        .args(args)
-        .output()
-        .expect("run robofish")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("robofish-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A narrow random checkpoint and a small dataset to calibrate / tune on.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
@@ -44,7 +24,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
         .write(&ckpt)
         .unwrap();
     let data = dir.join("data");
-    ok(&robofish(&[
+    ok(robofish([
         "simulate",
         "--preset",
         "seed",
@@ -68,20 +48,7 @@ fn runs_in_the_engine(path: &Path, data: &Path, mode: QuantMode) {
     let dataset = Dataset::open(data, None).unwrap();
     let tile = &dataset.read_split(Split::Test).unwrap()[0];
     let network = Network::new(model, KernelPath::detect()).unwrap();
-    let (h, w) = (tile.height, tile.width);
-    let plan = network.plan(h, w).unwrap();
-    let mut arena = vec![0u8; plan.arena_bytes()];
-    let image = InputImage::planar(Pixels::U16(&tile.images), 16, h, w).unwrap();
-    let mut position = vec![0u8; h * w];
-    let mut barcode = vec![0u8; 16 * h * w];
-    network
-        .run(
-            &plan,
-            &mut arena,
-            &image,
-            &mut [&mut position, &mut barcode],
-        )
-        .unwrap();
+    let (_, barcode) = common::run_int8(&network, &tile.images, tile.height, tile.width);
     let distinct = |v: &[u8]| {
         let mut seen = [false; 256];
         v.iter().for_each(|&x| seen[x as usize] = true);
@@ -103,7 +70,7 @@ fn static_and_dynamic_files_load_and_run() {
         ("dynamic", QuantMode::Dynamic),
     ] {
         let out_path = dir.join(format!("{mode}.rfm"));
-        ok(&robofish(&[
+        ok(robofish([
             "quantise",
             "--mode",
             mode,
@@ -133,7 +100,7 @@ fn qat_fine_tunes_and_exports_a_qat_file() {
     let dir = temp_dir("quantise-qat");
     let (ckpt, data) = setup(&dir);
     let out_path = dir.join("qat.rfm");
-    ok(&robofish(&[
+    ok(robofish([
         "quantise",
         "--mode",
         "qat",
@@ -170,7 +137,7 @@ fn qat_fine_tunes_and_exports_a_qat_file() {
 fn qat_without_torch_says_how_to_enable_it() {
     let dir = temp_dir("quantise-qat-notorch");
     let (ckpt, data) = setup(&dir);
-    let out = robofish(&[
+    let out = robofish([
         "quantise",
         "--mode",
         "qat",

@@ -2,24 +2,11 @@
 use robofish_host::data::{Dataset, DatasetConfig};
 use robofish_host::sim::{preset, BitOrder, Codebook, Simulator, Split};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn robofish(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robofish"))
-        .args(args)
-        .output()
-        .expect("robofish runs")
-}
+mod common;
 
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
+use common::{ok, robofish};
 
 fn simulate(out: &Path, extra: &[&str]) -> String {
     let out = out.to_str().unwrap();
@@ -133,7 +120,7 @@ fn render_writes_a_png() {
     simulate(dir.path(), &[]);
     let png = dir.path().join("tile.png");
     let data = dir.path().to_str().unwrap();
-    let stdout = ok(robofish(&[
+    let stdout = ok(robofish([
         "render",
         "--data",
         data,
@@ -155,7 +142,7 @@ fn bad_input_fails_with_a_named_file_not_a_panic() {
     simulate(dir.path(), &[]);
     let data = dir.path().to_str().unwrap();
     std::fs::remove_file(dir.path().join("test/1/750nm, Raw/merFISH_04_001_01.tiff")).unwrap();
-    let output = robofish(&[
+    let output = robofish([
         "render",
         "--data",
         data,
@@ -175,12 +162,12 @@ fn bad_input_fails_with_a_named_file_not_a_panic() {
         "{stderr}"
     );
 
-    let again = robofish(&[
+    let again = robofish([
         "simulate", "--out", data, "--test", "1", "--train", "0", "--val", "0",
     ]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 
-    let bad = robofish(&[
+    let bad = robofish([
         "simulate",
         "--out",
         data,

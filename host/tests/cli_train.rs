@@ -1,31 +1,18 @@
 //! `train`, `export` and `eval` through the real binary.
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{robofish, temp_dir};
 
 use robofish_host::checkpoint::Checkpoint;
 use robofish_shared::codebook::BitOrder;
 use robofish_shared::model::{ArchConfig, Normalisation};
 use robofish_shared::reference::FloatModel;
 
-fn robofish(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robofish"))
-        .args(args)
-        .output()
-        .expect("run robofish")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("robofish-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[cfg(not(feature = "torch"))]
 #[test]
 fn train_without_torch_says_how_to_enable_it() {
     let dir = temp_dir("notorch");
-    let out = robofish(&[
+    let out = robofish([
         "train",
         "--preset",
         "seed",
@@ -51,7 +38,7 @@ fn export_and_eval_a_checkpoint_without_libtorch() {
         .write(&ckpt)
         .unwrap();
     let onnx = dir.join("model.onnx");
-    let out = robofish(&[
+    let out = robofish([
         "export",
         "--checkpoint",
         ckpt.to_str().unwrap(),
@@ -66,7 +53,7 @@ fn export_and_eval_a_checkpoint_without_libtorch() {
     assert!(std::fs::metadata(&onnx).unwrap().len() > 10_000);
 
     let json = dir.join("eval.json");
-    let out = robofish(&[
+    let out = robofish([
         "eval",
         "--checkpoint",
         ckpt.to_str().unwrap(),

@@ -9,6 +9,8 @@
 //! early in the network occasionally moves an output by a step.
 #![cfg(feature = "torch")]
 
+mod common;
+
 use robofish_host::checkpoint::{Checkpoint, CheckpointMeta};
 use robofish_host::norm::{measure_normalisation, normalise_tile};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile};
@@ -119,20 +121,7 @@ fn engine_equals_fake_quantised_graph_within_one_step() {
     let (mut total, mut within_one, mut exact, mut worst) = (0usize, 0usize, 0usize, 0i32);
     let mut codes_seen = [false; 256];
     for tile in &test_tiles {
-        let (h, w) = (tile.height, tile.width);
-        let plan = network.plan(h, w).unwrap();
-        let mut arena = vec![0u8; plan.arena_bytes()];
-        let image = InputImage::planar(Pixels::U16(&tile.images), 16, h, w).unwrap();
-        let mut position = vec![0u8; h * w];
-        let mut barcode = vec![0u8; 16 * h * w];
-        network
-            .run(
-                &plan,
-                &mut arena,
-                &image,
-                &mut [&mut position, &mut barcode],
-            )
-            .unwrap();
+        let (position, barcode) = common::run_int8(&network, &tile.images, tile.height, tile.width);
         let x = input(tile, &meta).to_kind(Kind::Double);
         let (p, b) = net.forward(&x).unwrap();
         let before = total - within_one;

@@ -2,17 +2,12 @@
 //! find the simulated spots through the device runtime (the demo's path),
 //! and the dynamic one is refused by the device with a reason.
 use std::path::PathBuf;
-use std::process::{Command, Output};
+
+mod common;
+
+use common::robofish;
 
 use robofish_shared::model::{decode_model, QuantMode};
-
-fn robofish(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robofish"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run robofish")
-}
 
 fn shipped(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +50,7 @@ fn static_and_qat_models_find_the_simulated_spots_on_the_device() {
     // failing on any real regression (an untrained model scores < 0.3).
     for file in ["anglerfish-static.rfm", "anglerfish-qat.rfm"] {
         let model = shipped(file);
-        let out = robofish(&[
+        let out = robofish([
             "demo",
             "--model",
             model.to_str().unwrap(),
@@ -79,7 +74,7 @@ fn static_and_qat_models_find_the_simulated_spots_on_the_device() {
 #[test]
 fn the_device_refuses_the_dynamic_model_with_a_reason() {
     let model = shipped("anglerfish-dynamic.rfm");
-    let out = robofish(&["demo", "--model", model.to_str().unwrap(), "--fovs", "1"]);
+    let out = robofish(["demo", "--model", model.to_str().unwrap(), "--fovs", "1"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dynamic models cannot stream"), "{err}");
