@@ -154,6 +154,21 @@ impl Requant {
         rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
     }
 
+    /// Accumulator bounds `(lo, hi)` outside which [`Requant::to_int8`]
+    /// saturates for **every** zero point: clamping `acc` to `lo..=hi` never
+    /// changes the int8 result, and inside the bounds `rescale` stays within
+    /// `±(2^30 + 512)`.
+    ///
+    /// SIMD epilogues clamp first so that the rest of the requantisation can
+    /// run on 32-bit lanes (no 64-bit saturation, which AVX2 lacks).
+    pub fn saturating_bounds(self) -> (i32, i32) {
+        // rescale is monotone (multiplier >= 0). Past rescale >= 255 every
+        // zero point in [-128, 127] lands on >= 127; below -256 on -128.
+        let lo = last_where(|acc| self.rescale(acc) <= -256).unwrap_or(i32::MIN);
+        let hi = first_where(|acc| self.rescale(acc) >= 255).unwrap_or(i32::MAX);
+        (lo, hi)
+    }
+
     /// Rescales and moves onto an int8 grid: `clamp(zp + rescale(acc))`.
     #[inline(always)]
     pub fn to_int8(self, acc: i32, zero_point: i8) -> i8 {
@@ -161,6 +176,37 @@ impl Requant {
             .saturating_add(self.rescale(acc))
             .clamp(-128, 127) as i8
     }
+}
+
+/// The smallest `acc` where the monotone predicate `holds` becomes true.
+fn first_where(holds: impl Fn(i32) -> bool) -> Option<i32> {
+    if !holds(i32::MAX) {
+        return None;
+    }
+    if holds(i32::MIN) {
+        return Some(i32::MIN);
+    }
+    // Invariant: !holds(lo) and holds(hi).
+    let (mut lo, mut hi) = (i32::MIN as i64, i32::MAX as i64);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid as i32) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi as i32)
+}
+
+/// The largest `acc` where the monotone predicate `holds` (true on a prefix
+/// of the `i32` range) is still true.
+fn last_where(holds: impl Fn(i32) -> bool) -> Option<i32> {
+    if !holds(i32::MIN) {
+        return None;
+    }
+    // holds(i32::MIN), so the first false value (if any) is above i32::MIN.
+    Some(first_where(|acc| !holds(acc)).map_or(i32::MAX, |first_false| first_false - 1))
 }
 
 /// Quantises one raw camera count onto the input grid.
@@ -230,6 +276,55 @@ mod tests {
             Err(QuantError::TooLarge(_))
         ));
         assert_eq!(Requant::from_real(1e-12).unwrap().multiplier, 0);
+    }
+
+    #[test]
+    fn saturating_bounds_never_change_the_int8_result() {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let mut requants = alloc::vec![
+            Requant::ONE,
+            Requant {
+                multiplier: 0,
+                shift: 1
+            }
+        ];
+        for shift in [MIN_SHIFT, 2, 13, 31, 40, 61, MAX_SHIFT] {
+            requants.push(Requant {
+                multiplier: i32::MAX,
+                shift,
+            });
+            requants.push(Requant {
+                multiplier: 1 << 30,
+                shift,
+            });
+        }
+        for _ in 0..200 {
+            requants.push(Requant {
+                multiplier: (1 << 30) + (rng.next_u64() % (1 << 30)) as i32,
+                shift: MIN_SHIFT + (rng.next_u64() % MAX_SHIFT as u64) as u8,
+            });
+        }
+        for rq in requants {
+            let (lo, hi) = rq.saturating_bounds();
+            assert!(lo < hi, "{rq:?}: {lo} {hi}");
+            assert!(rq.rescale(lo).abs() <= (1 << 30) + 512, "{rq:?}");
+            assert!(rq.rescale(hi).abs() <= (1 << 30) + 512, "{rq:?}");
+            let mut accs = alloc::vec![i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX - 1, i32::MAX];
+            for edge in [lo, hi] {
+                accs.extend((-3..=3).map(|d| edge.saturating_add(d)));
+            }
+            accs.extend((0..50).map(|_| rng.next_u64() as i32));
+            accs.extend((0..50).map(|_| (rng.next_u64() as i32) >> 12));
+            for acc in accs {
+                for zp in [-128i8, -3, 0, 5, 127] {
+                    assert_eq!(
+                        rq.to_int8(acc.clamp(lo, hi), zp),
+                        rq.to_int8(acc, zp),
+                        "{rq:?} acc {acc} zp {zp}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

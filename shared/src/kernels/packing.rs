@@ -59,11 +59,56 @@ impl Packing {
         blocks * 9 * groups * per_group
     }
 
+    /// Whether the path uses the 8-lane ymm epilogue (`avx2::Requant8`),
+    /// whose constants follow [`YMM_CONSTS`].
+    pub(crate) fn ymm_epilogue(self) -> bool {
+        matches!(self, Packing::Avx2 | Packing::U8S8 { lanes: 8 })
+    }
+
     /// `i32`s of packed bias + requantisation constants.
     pub(crate) fn bias_len(self, cout: usize) -> usize {
         let lanes = self.lanes();
-        cout.div_ceil(lanes) * 3 * lanes
+        let per_block = if self.ymm_epilogue() {
+            YMM_CONSTS
+        } else {
+            3 * lanes
+        };
+        cout.div_ceil(lanes) * per_block
     }
+}
+
+/// `i32`s per 8-channel block of the ymm epilogue's constants. Offsets:
+/// `0` bias', `8` clamp low, `16` clamp high ([`Requant::saturating_bounds`]),
+/// `24` multiplier, `32` / `40` shifts of the even / odd channels as `i64`,
+/// `48` / `56` their rounding terms `2^(s-1) + 2^62` as `i64`, `64` the low
+/// 32 bits of `2^(62-s)` (what the `2^62` offset adds after the shift).
+/// Padded lanes: `0, MIN, MAX, 0, 1, 1, 2^62 + 1, 2^62 + 1, 0`.
+pub(crate) const YMM_CONSTS: usize = 72;
+
+/// Appends one block's [`YMM_CONSTS`] for its 8 lanes' folded biases and
+/// requantisations (`None`: a padded lane).
+fn push_ymm_constants(constants: &mut Vec<i32>, biases: [i32; 8], requants: [Option<Requant>; 8]) {
+    let shift = |lane: usize| requants[lane].map_or(1, |r| r.shift as u32);
+    constants.extend_from_slice(&biases);
+    let bounds = requants.map(|r| r.map_or((i32::MIN, i32::MAX), |r| r.saturating_bounds()));
+    constants.extend(bounds.iter().map(|b| b.0));
+    constants.extend(bounds.iter().map(|b| b.1));
+    constants.extend(requants.iter().map(|r| r.map_or(0, |r| r.multiplier)));
+    let mut push_i64 = |value: u64| {
+        constants.push(value as u32 as i32);
+        constants.push((value >> 32) as u32 as i32);
+    };
+    for first in [0, 1] {
+        for lane in (first..8).step_by(2) {
+            push_i64(shift(lane) as u64);
+        }
+    }
+    for first in [0, 1] {
+        for lane in (first..8).step_by(2) {
+            push_i64((1u64 << (shift(lane) - 1)) + (1 << 62));
+        }
+    }
+    constants.extend((0..8).map(|lane| (1u64 << (62 - shift(lane))) as u32 as i32));
 }
 
 /// Packs `[cout][ky][kx][cin]` weights, the zero-point-folded bias and the
@@ -139,20 +184,30 @@ pub(crate) fn pack_conv(
     }
     debug_assert_eq!(packed.len(), packing.weight_bytes(cin, cout));
     let mut constants = Vec::with_capacity(packing.bias_len(cout));
+    let folded_bias = |co: usize| {
+        let mut value = bias[co];
+        if matches!(packing, Packing::U8S8 { .. }) {
+            let sum: i32 = weights[co * 9 * cin..(co + 1) * 9 * cin]
+                .iter()
+                .map(|&v| v as i32)
+                .sum();
+            value = value.wrapping_sub(sum.wrapping_mul(128));
+        }
+        value
+    };
     for b in 0..blocks {
         let channels = (b * lanes..(b + 1) * lanes).map(|co| (co < cout).then_some(co));
+        if packing.ymm_epilogue() {
+            let lane = |i: usize| (b * 8 + i < cout).then_some(b * 8 + i);
+            push_ymm_constants(
+                &mut constants,
+                core::array::from_fn(|i| lane(i).map_or(0, folded_bias)),
+                core::array::from_fn(|i| lane(i).map(|co| requant[co])),
+            );
+            continue;
+        }
         for co in channels.clone() {
-            constants.push(co.map_or(0, |co| {
-                let mut value = bias[co];
-                if matches!(packing, Packing::U8S8 { .. }) {
-                    let sum: i32 = weights[co * 9 * cin..(co + 1) * 9 * cin]
-                        .iter()
-                        .map(|&v| v as i32)
-                        .sum();
-                    value = value.wrapping_sub(sum.wrapping_mul(128));
-                }
-                value
-            }));
+            constants.push(co.map_or(0, folded_bias));
         }
         for co in channels.clone() {
             constants.push(co.map_or(0, |co| requant[co].multiplier));
@@ -161,6 +216,7 @@ pub(crate) fn pack_conv(
             constants.push(co.map_or(1, |co| requant[co].shift as i32));
         }
     }
+    debug_assert_eq!(constants.len(), packing.bias_len(cout));
     (packed, constants)
 }
 

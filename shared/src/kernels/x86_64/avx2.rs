@@ -13,6 +13,7 @@ use core::ops::Range;
 
 use super::{read_group, tap_offsets, Packing};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use crate::kernels::packing::YMM_CONSTS;
 
 /// Packing of this path.
 pub(crate) const PACKING: Packing = Packing::Avx2;
@@ -39,17 +40,24 @@ unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
     let blocks = ctx.cout.div_ceil(LANES);
     let mut b = 0;
     while b < blocks {
-        // Tiles of 2 x 2 blocks (and 4 x 1) keep every accumulator in the
-        // 16 ymm registers: 3 x 2 spilled two, whose store/reload chain
-        // outlasted the multiply-adds of an iteration.
+        // 2 pixels x 3 blocks: 12 accumulators, 2 sign-extended inputs, one
+        // weight vector and one product fill the 16 ymm registers; each
+        // input broadcast and sign extension feeds 6 multiply-adds.
         // SAFETY: forwarded contract; `b + C <= blocks`.
         unsafe {
-            if blocks - b >= 2 {
-                run::<2, 2>(ctx, b, pixels.clone());
-                b += 2;
-            } else {
-                run::<4, 1>(ctx, b, pixels.clone());
-                b += 1;
+            match blocks - b {
+                1 => {
+                    run::<4, 1>(ctx, b, pixels.clone());
+                    b += 1;
+                }
+                2 => {
+                    run::<3, 2>(ctx, b, pixels.clone());
+                    b += 2;
+                }
+                _ => {
+                    run::<2, 3>(ctx, b, pixels.clone());
+                    b += 3;
+                }
             }
         }
     }
@@ -92,22 +100,19 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
         macro_rules! group {
             ($g:expr, $read:expr) => {{
                 let g = $g;
-                let mut w = [[_mm256_setzero_si256(); 2]; C];
-                for (c, wc) in w.iter_mut().enumerate() {
-                    for (j, wj) in wc.iter_mut().enumerate() {
+                let read = $read;
+                let a: [__m256i; P] = core::array::from_fn(|p| {
+                    _mm256_cvtepi8_epi16(_mm_set1_epi32(read(offs[p], g)))
+                });
+                for c in 0..C {
+                    for j in 0..2 {
                         // SAFETY: group g of tap t of block b + c, 2 x 32 bytes.
-                        *wj = unsafe {
+                        let w = unsafe {
                             _mm256_loadu_si256(wt.add(c * block_bytes + g * 64 + j * 32).cast())
                         };
-                    }
-                }
-                for p in 0..P {
-                    let read = $read;
-                    let a = _mm256_cvtepi8_epi16(_mm_set1_epi32(read(offs[p], g)));
-                    for c in 0..C {
-                        for j in 0..2 {
+                        for p in 0..P {
                             acc[p][c][j] =
-                                _mm256_add_epi32(acc[p][c][j], _mm256_madd_epi16(a, w[c][j]));
+                                _mm256_add_epi32(acc[p][c][j], _mm256_madd_epi16(a[p], w));
                         }
                     }
                 }
@@ -127,25 +132,22 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
             });
         }
     }
-    // The epilogue indexes by a loop counter; without this copy LLVM keeps
-    // the accumulators in memory through the whole main loop (a store and
-    // a reload around every multiply-add). `black_box` forces the copy.
-    let acc = core::hint::black_box(acc);
+    // Join the half-sums in a loop small enough for LLVM to unroll, so the
+    // accumulators stay in registers; the epilogue below indexes `sums` by
+    // loop counters.
+    let mut sums = [[_mm256_setzero_si256(); C]; P];
+    for p in 0..P {
+        for c in 0..C {
+            sums[p][c] = _mm256_hadd_epi32(acc[p][c][0], acc[p][c][1]);
+        }
+    }
     for c in 0..C {
         let block = b + c;
-        // SAFETY: block < blocks; 24 i32 per block.
-        let (bias, mult, shift) = unsafe {
-            let base = ctx.consts.add(block * 24);
-            (
-                _mm256_loadu_si256(base.cast()),
-                _mm256_loadu_si256(base.add(8).cast()),
-                _mm256_loadu_si256(base.add(16).cast()),
-            )
-        };
-        let rq = Requant8::new(mult, shift, ctx.zero_point);
+        // SAFETY: block < blocks; YMM_CONSTS i32 per block.
+        let rq = unsafe { Requant8::load(ctx.consts.add(block * YMM_CONSTS), ctx.zero_point) };
         let n = (ctx.cout - block * LANES).min(LANES);
-        for (p, row) in acc.iter().enumerate() {
-            let sum = _mm256_add_epi32(_mm256_hadd_epi32(row[c][0], row[c][1]), bias);
+        for (p, row) in sums.iter().enumerate() {
+            let sum = _mm256_add_epi32(row[c], rq.bias);
             // SAFETY: pixel first + p exists; its channels
             // block * 8 .. block * 8 + n <= cout.
             unsafe {
@@ -165,57 +167,90 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
 /// `dst` must be valid for writes of `n <= 8` bytes.
 #[inline(always)]
 pub(crate) unsafe fn store(q: u64, lut: Option<&[i8; 256]>, dst: *mut i8, n: usize) {
-    let mut bytes = q.to_le_bytes();
+    let mut q = q;
     if let Some(lut) = lut {
-        for v in bytes.iter_mut() {
-            *v = lut[(*v ^ 0x80) as usize] as u8;
+        // Assembled in a register: byte stores to a stack array and one
+        // 8-byte reload would stall on store forwarding.
+        let mut mapped = 0u64;
+        for i in 0..8 {
+            let index = ((q >> (8 * i)) as u8 ^ 0x80) as usize;
+            mapped |= (lut[index] as u8 as u64) << (8 * i);
+        }
+        q = mapped;
+    }
+    if n == 8 {
+        // SAFETY: by the caller's contract; one unaligned 8-byte store
+        // (a dynamic-length copy would call `memcpy`).
+        unsafe { dst.cast::<u64>().write_unaligned(q.to_le()) }
+    } else {
+        for i in 0..n {
+            // SAFETY: i < n, by the caller's contract.
+            unsafe { *dst.add(i) = (q >> (8 * i)) as u8 as i8 }
         }
     }
-    // SAFETY: by the caller's contract.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<i8>(), dst, n) }
 }
 
-/// Per-channel requantisation constants of 8 channels, in registers.
+/// Bias and requantisation constants of 8 channels, in registers (layout:
+/// [`YMM_CONSTS`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Requant8 {
+    /// Bias with the input zero point (and, for `vpdpbusd`, the `+128`
+    /// correction) folded in.
+    pub(crate) bias: __m256i,
+    low: __m256i,
+    high: __m256i,
     mult: __m256i,
     mult_odd: __m256i,
     shift_even: __m256i,
     shift_odd: __m256i,
     round_even: __m256i,
     round_odd: __m256i,
-    zero_point: __m256i,
+    /// `zero_point - 2^(62-s)` (low 32 bits): undoes the `2^62` offset and
+    /// moves onto the output grid in one add.
+    offset: __m256i,
 }
 
 impl Requant8 {
+    /// # Safety
+    ///
+    /// [`YMM_CONSTS`] `i32`s must be readable at `consts`.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(crate) fn new(mult: __m256i, shift: __m256i, zero_point: i32) -> Requant8 {
-        let one = _mm256_set1_epi64x(1);
-        let shift_even = _mm256_and_si256(shift, _mm256_set1_epi64x(0xffff_ffff));
-        let shift_odd = _mm256_srli_epi64::<32>(shift);
+    pub(crate) unsafe fn load(consts: *const i32, zero_point: i32) -> Requant8 {
+        // SAFETY: every offset is below YMM_CONSTS, by the caller's contract.
+        let at = |i: usize| unsafe { _mm256_loadu_si256(consts.add(i).cast()) };
+        let mult = at(24);
         Requant8 {
+            bias: at(0),
+            low: at(8),
+            high: at(16),
             mult,
             mult_odd: _mm256_srli_epi64::<32>(mult),
-            shift_even,
-            shift_odd,
-            round_even: _mm256_sllv_epi64(one, _mm256_sub_epi64(shift_even, one)),
-            round_odd: _mm256_sllv_epi64(one, _mm256_sub_epi64(shift_odd, one)),
-            zero_point: _mm256_set1_epi32(zero_point),
+            shift_even: at(32),
+            shift_odd: at(40),
+            round_even: at(48),
+            round_odd: at(56),
+            offset: _mm256_sub_epi32(_mm256_set1_epi32(zero_point), at(64)),
         }
     }
 
     /// `clamp(zp + ((acc * m + 2^(s-1)) >> s), -128, 127)` for 8 lanes, as
     /// 8 little-endian bytes.
+    ///
+    /// `acc` is first clamped to the saturating bounds, so the rescaled
+    /// value fits in `i32`. `acc * m + 2^(s-1) + 2^62` is non-negative and
+    /// below `2^64`, so AVX2's logical 64-bit shift acts as the arithmetic
+    /// one; the `2^(62-s)` it leaves is subtracted in `offset`.
     #[target_feature(enable = "avx2")]
     #[inline]
     pub(crate) fn apply(&self, acc: __m256i) -> u64 {
+        let acc = _mm256_min_epi32(_mm256_max_epi32(acc, self.low), self.high);
         let even = _mm256_mul_epi32(acc, self.mult);
         let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), self.mult_odd);
-        let even = shift_clamp(_mm256_add_epi64(even, self.round_even), self.shift_even);
-        let odd = shift_clamp(_mm256_add_epi64(odd, self.round_odd), self.shift_odd);
+        let even = _mm256_srlv_epi64(_mm256_add_epi64(even, self.round_even), self.shift_even);
+        let odd = _mm256_srlv_epi64(_mm256_add_epi64(odd, self.round_odd), self.shift_odd);
         let v = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
-        let v = _mm256_add_epi32(v, self.zero_point);
+        let v = _mm256_add_epi32(v, self.offset);
         // Signed saturation i32 -> i16 -> i8 is the clamp to [-128, 127].
         let v = _mm256_packs_epi32(v, v);
         let v = _mm256_packs_epi16(v, v);
@@ -223,18 +258,4 @@ impl Requant8 {
         let hi = _mm256_extract_epi32::<4>(v) as u32 as u64;
         lo | (hi << 32)
     }
-}
-
-/// Arithmetic `v >> s` per 64-bit lane (AVX2 has only the logical
-/// `vpsrlvq`), then clamped to `[-2^20, 2^20]`, far outside int8 whatever
-/// the zero point, so narrowing to `i32` afterwards is exact.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn shift_clamp(v: __m256i, s: __m256i) -> __m256i {
-    let sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), v);
-    let v = _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(v, sign), s), sign);
-    let limit = _mm256_set1_epi64x(1 << 20);
-    let neg_limit = _mm256_set1_epi64x(-(1 << 20));
-    let v = _mm256_blendv_epi8(v, limit, _mm256_cmpgt_epi64(v, limit));
-    _mm256_blendv_epi8(v, neg_limit, _mm256_cmpgt_epi64(neg_limit, v))
 }

@@ -12,6 +12,7 @@ use core::ops::Range;
 use super::avx2::{store, Requant8};
 use super::{read_group, tap_offsets, Packing};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use crate::kernels::packing::YMM_CONSTS;
 
 /// Packing of this path.
 pub(crate) const PACKING: Packing = Packing::U8S8 { lanes: 8 };
@@ -83,8 +84,8 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
     let flip = _mm256_set1_epi32(0x8080_8080u32 as i32);
     let mut acc = [[_mm256_setzero_si256(); C]; P];
     for c in 0..C {
-        // SAFETY: block b + c < blocks; 24 i32 per block.
-        let bias = unsafe { _mm256_loadu_si256(ctx.consts.add((b + c) * 24).cast()) };
+        // SAFETY: block b + c < blocks; the bias leads its YMM_CONSTS.
+        let bias = unsafe { _mm256_loadu_si256(ctx.consts.add((b + c) * YMM_CONSTS).cast()) };
         for row in acc.iter_mut() {
             row[c] = bias;
         }
@@ -130,15 +131,8 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
     let acc = core::hint::black_box(acc);
     for c in 0..C {
         let block = b + c;
-        // SAFETY: block < blocks; 24 i32 per block.
-        let (mult, shift) = unsafe {
-            let base = ctx.consts.add(block * 24);
-            (
-                _mm256_loadu_si256(base.add(8).cast()),
-                _mm256_loadu_si256(base.add(16).cast()),
-            )
-        };
-        let rq = Requant8::new(mult, shift, ctx.zero_point);
+        // SAFETY: block < blocks; YMM_CONSTS i32 per block.
+        let rq = unsafe { Requant8::load(ctx.consts.add(block * YMM_CONSTS), ctx.zero_point) };
         let n = (ctx.cout - block * LANES).min(LANES);
         for (p, row) in acc.iter().enumerate() {
             // SAFETY: pixel first + p exists; its channels

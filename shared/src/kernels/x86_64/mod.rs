@@ -28,8 +28,13 @@
 //!   `4g + 2 (i % 2) + {0, 1}`. A broadcast group `a0 a1 a2 a3`
 //!   sign-extended to `i16` pairs `(a0, a1), (a2, a3), ...` meets them, and
 //!   `vphaddd` of the two accumulators yields 8 channels in natural order.
-//! - Bias vector (every path): per block `[bias'; L] [multiplier; L]
-//!   [shift; L]` as `i32`, padded lanes `0, 0, 1`.
+//! - Bias vector: AVX-512 VNNI per block `[bias'; 16] [multiplier; 16]
+//!   [shift; 16]` as `i32`, padded lanes `0, 0, 1`. The 8-lane paths (AVX2,
+//!   AVX-VNNI) share one epilogue, `avx2::Requant8`, whose per-block
+//!   constants (`kernels::packing::YMM_CONSTS`) add the saturating
+//!   accumulator bounds and precomputed 64-bit shifts and rounding terms,
+//!   because AVX2 has neither a 64-bit arithmetic shift nor a 64-bit
+//!   saturating narrow.
 
 // Register-blocked tiles index several arrays (accumulators, offsets,
 // weights) by the same pixel and block counters; index loops read best.
