@@ -12,7 +12,7 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{load16, max_offset, store, Requant4};
+use super::{load16, max_offset, store, Lut256, Requant4};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
@@ -159,6 +159,7 @@ unsafe fn body<const T: usize, const BOUNDED: bool>(
     let rq: [Requant4; 4] = core::array::from_fn(|c| unsafe {
         Requant4::load(consts.add(16 + 4 * c), 16, ctx.zero_point)
     });
+    let lut = ctx.lut.map(|lut| Lut256::load(lut));
     for (p, row) in acc.iter().enumerate() {
         let lo = vcombine_s16(rq[0].apply(row[0]), rq[1].apply(row[1]));
         let hi = vcombine_s16(rq[2].apply(row[2]), rq[3].apply(row[3]));
@@ -168,7 +169,7 @@ unsafe fn body<const T: usize, const BOUNDED: bool>(
             let dst = ctx
                 .output
                 .add((first + p - ctx.out_first) * ctx.out_stride + b * LANES);
-            store(q, ctx.lut, dst, n);
+            store(q, lut.as_ref(), dst, n);
         }
     }
 }

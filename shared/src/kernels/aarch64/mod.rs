@@ -106,6 +106,40 @@ impl Requant4 {
     }
 }
 
+/// A 256-entry activation table in 16 q registers, applied with `tbl` /
+/// `tbx` (4 registers = 64 entries per lookup instruction).
+#[derive(Clone, Copy)]
+pub(crate) struct Lut256([int8x16x4_t; 4]);
+
+impl Lut256 {
+    /// Loads `lut` (indexed by `q + 128`).
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) fn load(lut: &[i8; 256]) -> Lut256 {
+        // SAFETY: four 64-byte loads inside the 256-byte table.
+        Lut256(core::array::from_fn(|i| unsafe {
+            vld1q_s8_x4(lut.as_ptr().add(64 * i))
+        }))
+    }
+
+    /// `lut[q + 128]` for 16 lanes: `tbl` on the first 64 entries, then
+    /// `tbx` on each further 64 with the index moved down by 64 (lanes whose
+    /// index falls outside a table keep their value).
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) fn map(&self, q: int8x16_t) -> int8x16_t {
+        let index = veorq_u8(vreinterpretq_u8_s8(q), vdupq_n_u8(0x80));
+        let step = vdupq_n_u8(64);
+        let mut out = vqtbl4q_s8(self.0[0], index);
+        let mut index = index;
+        for table in &self.0[1..] {
+            index = vsubq_u8(index, step);
+            out = vqtbx4q_s8(out, *table, index);
+        }
+        out
+    }
+}
+
 /// Writes the first `n <= 16` bytes of `q` (saturated to `i8`), through
 /// `lut` when present.
 ///
@@ -114,17 +148,29 @@ impl Requant4 {
 /// `dst` must be valid for writes of `n` bytes.
 #[target_feature(enable = "neon")]
 #[inline]
-pub(crate) unsafe fn store(q: int8x16_t, lut: Option<&[i8; 256]>, dst: *mut i8, n: usize) {
-    let mut bytes = [0i8; 16];
-    // SAFETY: 16 bytes into a 16-byte array.
-    unsafe { vst1q_s8(bytes.as_mut_ptr(), q) };
-    if let Some(lut) = lut {
-        for v in bytes.iter_mut().take(n) {
-            *v = lut[(*v as u8 ^ 0x80) as usize];
+pub(crate) unsafe fn store(q: int8x16_t, lut: Option<&Lut256>, dst: *mut i8, n: usize) {
+    let q = match lut {
+        Some(lut) => lut.map(q),
+        None => q,
+    };
+    match n {
+        // SAFETY (both arms): `n` bytes at `dst` by the caller's contract;
+        // `st1` and `write_unaligned` take any alignment.
+        16 => unsafe { vst1q_s8(dst, q) },
+        4 => unsafe {
+            dst.cast::<i32>()
+                .write_unaligned(vgetq_lane_s32::<0>(vreinterpretq_s32_s8(q)))
+        },
+        _ => {
+            let mut bytes = [0i8; 16];
+            // SAFETY: 16 bytes into a 16-byte array.
+            unsafe { vst1q_s8(bytes.as_mut_ptr(), q) };
+            for (i, &byte) in bytes.iter().enumerate().take(n) {
+                // SAFETY: i < n, by the caller's contract.
+                unsafe { *dst.add(i) = byte }
+            }
         }
     }
-    // SAFETY: by the caller's contract.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n) }
 }
 
 /// Largest byte offset among `offsets` (the 9 taps of a tile).

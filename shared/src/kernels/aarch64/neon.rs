@@ -11,7 +11,7 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{load16, max_offset, store, Requant4};
+use super::{load16, max_offset, store, Lut256, Requant4};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
@@ -162,6 +162,7 @@ unsafe fn body<const T: usize, const BOUNDED: bool>(
             Requant4::load(consts.add(4), 4, ctx.zero_point),
         )
     };
+    let lut = ctx.lut.map(|lut| Lut256::load(lut));
     for (p, row) in acc.iter().enumerate() {
         let sum = vpaddq_s32(vpaddq_s32(row[0], row[1]), vpaddq_s32(row[2], row[3]));
         let q16 = rq.apply(vaddq_s32(sum, bias));
@@ -171,7 +172,7 @@ unsafe fn body<const T: usize, const BOUNDED: bool>(
             let dst = ctx
                 .output
                 .add((first + p - ctx.out_first) * ctx.out_stride + b * LANES);
-            store(vcombine_s8(q, q), ctx.lut, dst, n);
+            store(vcombine_s8(q, q), lut.as_ref(), dst, n);
         }
     }
 }
