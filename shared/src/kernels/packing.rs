@@ -68,10 +68,10 @@ impl Packing {
     /// `i32`s of packed bias + requantisation constants.
     pub(crate) fn bias_len(self, cout: usize) -> usize {
         let lanes = self.lanes();
-        let per_block = if self.ymm_epilogue() {
-            YMM_CONSTS
-        } else {
-            3 * lanes
+        let per_block = match self {
+            _ if self.ymm_epilogue() => YMM_CONSTS,
+            Packing::U8S8 { lanes: 16 } => ZMM_CONSTS,
+            _ => 3 * lanes,
         };
         cout.div_ceil(lanes) * per_block
     }
@@ -84,6 +84,42 @@ impl Packing {
 /// 32 bits of `2^(62-s)` (what the `2^62` offset adds after the shift).
 /// Padded lanes: `0, MIN, MAX, 0, 1, 1, 2^62 + 1, 2^62 + 1, 0`.
 pub(crate) const YMM_CONSTS: usize = 72;
+
+/// `i32`s per 16-channel block of the AVX-512 epilogue's constants. Offsets:
+/// `0` bias', `16` clamp low, `32` clamp high
+/// ([`Requant::saturating_bounds`]), `48` multiplier, `64` / `80` shifts of
+/// the even / odd channels as `i64`, `96` / `112` their rounding terms
+/// `2^(s-1)` as `i64`. Padded lanes: `0, MIN, MAX, 0, 1, 1, 1, 1`.
+pub(crate) const ZMM_CONSTS: usize = 128;
+
+/// Appends one block's [`ZMM_CONSTS`] for its 16 lanes' folded biases and
+/// requantisations (`None`: a padded lane).
+fn push_zmm_constants(
+    constants: &mut Vec<i32>,
+    biases: [i32; 16],
+    requants: [Option<Requant>; 16],
+) {
+    let shift = |lane: usize| requants[lane].map_or(1, |r| r.shift as u32);
+    constants.extend_from_slice(&biases);
+    let bounds = requants.map(|r| r.map_or((i32::MIN, i32::MAX), |r| r.saturating_bounds()));
+    constants.extend(bounds.iter().map(|b| b.0));
+    constants.extend(bounds.iter().map(|b| b.1));
+    constants.extend(requants.iter().map(|r| r.map_or(0, |r| r.multiplier)));
+    let mut push_i64 = |value: u64| {
+        constants.push(value as u32 as i32);
+        constants.push((value >> 32) as u32 as i32);
+    };
+    for first in [0, 1] {
+        for lane in (first..16).step_by(2) {
+            push_i64(shift(lane) as u64);
+        }
+    }
+    for first in [0, 1] {
+        for lane in (first..16).step_by(2) {
+            push_i64(1u64 << (shift(lane) - 1));
+        }
+    }
+}
 
 /// Appends one block's [`YMM_CONSTS`] for its 8 lanes' folded biases and
 /// requantisations (`None`: a padded lane).
@@ -200,6 +236,15 @@ pub(crate) fn pack_conv(
         if packing.ymm_epilogue() {
             let lane = |i: usize| (b * 8 + i < cout).then_some(b * 8 + i);
             push_ymm_constants(
+                &mut constants,
+                core::array::from_fn(|i| lane(i).map_or(0, folded_bias)),
+                core::array::from_fn(|i| lane(i).map(|co| requant[co])),
+            );
+            continue;
+        }
+        if packing == (Packing::U8S8 { lanes: 16 }) {
+            let lane = |i: usize| (b * 16 + i < cout).then_some(b * 16 + i);
+            push_zmm_constants(
                 &mut constants,
                 core::array::from_fn(|i| lane(i).map_or(0, folded_bias)),
                 core::array::from_fn(|i| lane(i).map(|co| requant[co])),

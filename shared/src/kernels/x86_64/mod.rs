@@ -28,13 +28,14 @@
 //!   `4g + 2 (i % 2) + {0, 1}`. A broadcast group `a0 a1 a2 a3`
 //!   sign-extended to `i16` pairs `(a0, a1), (a2, a3), ...` meets them, and
 //!   `vphaddd` of the two accumulators yields 8 channels in natural order.
-//! - Bias vector: AVX-512 VNNI per block `[bias'; 16] [multiplier; 16]
-//!   [shift; 16]` as `i32`, padded lanes `0, 0, 1`. The 8-lane paths (AVX2,
-//!   AVX-VNNI) share one epilogue, `avx2::Requant8`, whose per-block
-//!   constants (`kernels::packing::YMM_CONSTS`) add the saturating
-//!   accumulator bounds and precomputed 64-bit shifts and rounding terms,
-//!   because AVX2 has neither a 64-bit arithmetic shift nor a 64-bit
-//!   saturating narrow.
+//! - Bias vector: per block the bias, the accumulator bounds beyond which
+//!   the int8 result saturates (`Requant::saturating_bounds`: clamping to
+//!   them first keeps the rescaled value within `i32`, so no 64-bit clamp
+//!   is needed), the multipliers and, as 64-bit lanes for the even and odd
+//!   channels, the shifts and rounding terms (`kernels::packing::ZMM_CONSTS`
+//!   for AVX-512, `YMM_CONSTS` for the 8-lane AVX2 / AVX-VNNI epilogue
+//!   `avx2::Requant8`, which also emulates the 64-bit arithmetic shift AVX2
+//!   lacks).
 
 // Register-blocked tiles index several arrays (accumulators, offsets,
 // weights) by the same pixel and block counters; index loops read best.

@@ -14,6 +14,7 @@ use core::ops::Range;
 
 use super::{read_group, tap_offsets, Packing};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use crate::kernels::packing::ZMM_CONSTS;
 
 /// Packing of this path.
 pub(crate) const PACKING: Packing = Packing::U8S8 { lanes: 16 };
@@ -106,8 +107,8 @@ unsafe fn tile<const P: usize, const C: usize>(
     let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
     let mut acc = [[_mm512_setzero_si512(); C]; P];
     for c in 0..C {
-        // SAFETY: block b + c < blocks; 48 i32 per block.
-        let bias = unsafe { _mm512_loadu_si512(ctx.consts.add((b + c) * 48).cast()) };
+        // SAFETY: block b + c < blocks; the bias leads its ZMM_CONSTS.
+        let bias = unsafe { _mm512_loadu_si512(ctx.consts.add((b + c) * ZMM_CONSTS).cast()) };
         for row in acc.iter_mut() {
             row[c] = bias;
         }
@@ -166,37 +167,56 @@ unsafe fn tile<const P: usize, const C: usize>(
     let acc = core::hint::black_box(acc);
     for c in 0..C {
         let block = b + c;
-        // SAFETY: block < blocks.
-        let (mult, shift) = unsafe {
-            let base = ctx.consts.add(block * 48);
-            (
-                _mm512_loadu_si512(base.add(16).cast()),
-                _mm512_loadu_si512(base.add(32).cast()),
-            )
-        };
-        let rq = Requant16::new(mult, shift, ctx.zero_point);
+        // SAFETY: block < blocks; ZMM_CONSTS i32 per block.
+        let rq = unsafe { Requant16::load(ctx.consts.add(block * ZMM_CONSTS), ctx.zero_point) };
         let n = (ctx.cout - block * LANES).min(LANES);
         let mask: __mmask16 = if n == LANES { !0 } else { (1 << n) - 1 };
-        for (p, row) in acc.iter().enumerate() {
-            let mut q = rq.apply(row[c]);
+        let dst = |p: usize| {
+            // SAFETY: pixel first + p exists, so its channel block * 16
+            // lies inside `output`.
+            unsafe {
+                ctx.output
+                    .add((first + p - ctx.out_first) * ctx.out_stride + block * LANES)
+            }
+        };
+        // Four pixels share one zmm through the LUT (`vpermi2b` maps 64
+        // bytes as cheaply as 16).
+        let quads = if luts.is_some() { P / 4 } else { 0 };
+        for quad in 0..quads {
+            let q: [__m128i; 4] = core::array::from_fn(|i| rq.apply(acc[4 * quad + i][c]));
+            let mut v = _mm512_castsi128_si512(q[0]);
+            v = _mm512_inserti32x4::<1>(v, q[1]);
+            v = _mm512_inserti32x4::<2>(v, q[2]);
+            v = _mm512_inserti32x4::<3>(v, q[3]);
+            if let Some(t) = luts {
+                v = lut(v, t);
+            }
+            // SAFETY: lanes < n are channels block * 16 .. + n <= cout of
+            // pixels first + 4 quad + i (masked stores).
+            unsafe {
+                _mm_mask_storeu_epi8(dst(4 * quad), mask, _mm512_castsi512_si128(v));
+                _mm_mask_storeu_epi8(dst(4 * quad + 1), mask, _mm512_extracti32x4_epi32::<1>(v));
+                _mm_mask_storeu_epi8(dst(4 * quad + 2), mask, _mm512_extracti32x4_epi32::<2>(v));
+                _mm_mask_storeu_epi8(dst(4 * quad + 3), mask, _mm512_extracti32x4_epi32::<3>(v));
+            }
+        }
+        for p in 4 * quads..P {
+            let mut q = _mm512_castsi128_si512(rq.apply(acc[p][c]));
             if let Some(t) = luts {
                 q = lut(q, t);
             }
-            // SAFETY: pixel first + p exists; lanes < n are its channels
-            // block * 16 .. block * 16 + n <= cout (masked store).
-            unsafe {
-                let dst = ctx
-                    .output
-                    .add((first + p - ctx.out_first) * ctx.out_stride + block * LANES);
-                _mm_mask_storeu_epi8(dst, mask, q);
-            }
+            // SAFETY: as above, one pixel.
+            unsafe { _mm_mask_storeu_epi8(dst(p), mask, _mm512_castsi512_si128(q)) };
         }
     }
 }
 
-/// Per-channel requantisation constants of one block, in registers.
+/// Requantisation constants of one block, in registers (layout:
+/// [`ZMM_CONSTS`]).
 #[derive(Clone, Copy)]
 struct Requant16 {
+    low: __m512i,
+    high: __m512i,
     mult: __m512i,
     mult_odd: __m512i,
     shift_even: __m512i,
@@ -207,51 +227,55 @@ struct Requant16 {
 }
 
 impl Requant16 {
+    /// # Safety
+    ///
+    /// [`ZMM_CONSTS`] `i32`s must be readable at `consts`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn new(mult: __m512i, shift: __m512i, zero_point: i32) -> Requant16 {
-        let one = _mm512_set1_epi64(1);
-        let shift_even = _mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff));
-        let shift_odd = _mm512_srli_epi64::<32>(shift);
+    unsafe fn load(consts: *const i32, zero_point: i32) -> Requant16 {
+        // SAFETY: every offset is below ZMM_CONSTS, by the caller's contract.
+        let at = |i: usize| unsafe { _mm512_loadu_si512(consts.add(i).cast()) };
+        let mult = at(48);
         Requant16 {
+            low: at(16),
+            high: at(32),
             mult,
             mult_odd: _mm512_srli_epi64::<32>(mult),
-            shift_even,
-            shift_odd,
-            round_even: _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_even, one)),
-            round_odd: _mm512_sllv_epi64(one, _mm512_sub_epi64(shift_odd, one)),
+            shift_even: at(64),
+            shift_odd: at(80),
+            round_even: at(96),
+            round_odd: at(112),
             zero_point: _mm512_set1_epi32(zero_point),
         }
     }
 
     /// `clamp(zp + ((acc * m + 2^(s-1)) >> s), -128, 127)` for 16 lanes.
+    ///
+    /// `acc` is first clamped to the saturating bounds, which keeps the
+    /// rescaled value within `i32`: narrowing the 64-bit lanes is exact and
+    /// the zero-point add cannot wrap.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn apply(&self, acc: __m512i) -> __m128i {
-        // |result| is clamped to 2^20 in i64 before narrowing: far outside
-        // the int8 range whatever the zero point, so the final clamp agrees.
-        let limit = _mm512_set1_epi64(1 << 20);
-        let neg_limit = _mm512_set1_epi64(-(1 << 20));
+        let acc = _mm512_min_epi32(_mm512_max_epi32(acc, self.low), self.high);
         let even = _mm512_mul_epi32(acc, self.mult);
         let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.mult_odd);
         let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round_even), self.shift_even);
         let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
-        let even = _mm512_max_epi64(_mm512_min_epi64(even, limit), neg_limit);
-        let odd = _mm512_max_epi64(_mm512_min_epi64(odd, limit), neg_limit);
         let v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
         _mm512_cvtsepi32_epi8(_mm512_add_epi32(v, self.zero_point))
     }
 }
 
-/// `lut[q + 128]` for 16 bytes via two `vpermi2b` and a blend on bit 7.
+/// `lut[q + 128]` for 64 bytes via two `vpermi2b` and a blend on bit 7.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline]
-fn lut(q: __m128i, t: &[__m512i; 4]) -> __m128i {
-    let idx = _mm512_zextsi128_si512(_mm_xor_si128(q, _mm_set1_epi8(0x80u8 as i8)));
+fn lut(q: __m512i, t: &[__m512i; 4]) -> __m512i {
+    let idx = _mm512_xor_si512(q, _mm512_set1_epi8(0x80u8 as i8));
     let lo = _mm512_permutex2var_epi8(t[0], idx, t[1]);
     let hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
     let high = _mm512_movepi8_mask(idx);
-    _mm512_castsi512_si128(_mm512_mask_blend_epi8(high, lo, hi))
+    _mm512_mask_blend_epi8(high, lo, hi)
 }
 
 /// `acc[c] += dpbusd(broadcast(bytes at base + offset) ^ flip, w[c])` for
