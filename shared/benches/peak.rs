@@ -65,6 +65,35 @@ mod x86 {
         };
     }
 
+    /// `trips` trips of 8 x `$block` on ymm0..11 (zeroed first) with inputs
+    /// ymm14 and ymm15. Must be expanded in a function that enables AVX2.
+    macro_rules! ymm_loop {
+        ($trips:expr, $block:expr) => {
+            asm!(
+                "vpxor ymm0, ymm0, ymm0",
+                "vpxor ymm1, ymm1, ymm1",
+                "vpxor ymm2, ymm2, ymm2",
+                "vpxor ymm3, ymm3, ymm3",
+                "vpxor ymm4, ymm4, ymm4",
+                "vpxor ymm5, ymm5, ymm5",
+                "vpxor ymm6, ymm6, ymm6",
+                "vpxor ymm7, ymm7, ymm7",
+                "vpxor ymm14, ymm14, ymm14",
+                "vpxor ymm15, ymm15, ymm15",
+                "2:",
+                unroll8!($block),
+                "dec {n}",
+                "jnz 2b",
+                n = inout(reg) $trips => _,
+                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+                out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+                out("ymm14") _, out("ymm15") _,
+                options(nostack, nomem),
+            )
+        };
+    }
+
     /// `trips` trips of 8 x [`madd_block`].
     #[target_feature(enable = "avx2")]
     fn vpmaddwd_ymm(trips: u64) {
@@ -72,21 +101,7 @@ mod x86 {
         // SAFETY: register-only code; every register it writes is declared
         // (the counter as an inout, the vector registers as clobbers), and
         // the enclosing function enables AVX2, which the caller detected.
-        unsafe {
-            asm!(
-                "vpxor ymm14, ymm14, ymm14",
-                "vpxor ymm15, ymm15, ymm15",
-                "2:",
-                unroll8!(madd_block!()),
-                "dec {n}",
-                "jnz 2b",
-                n = inout(reg) trips => _,
-                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-                out("ymm14") _, out("ymm15") _,
-                options(nostack, nomem),
-            );
-        }
+        unsafe { ymm_loop!(trips, madd_block!()) }
     }
 
     /// 8 `vpmaddwd ymm` + `vpaddd ymm` pairs, each product added into its
@@ -122,30 +137,7 @@ mod x86 {
         assert!(trips > 0);
         // SAFETY: register-only code; every register it writes is declared,
         // and the enclosing function enables AVX2, which the caller detected.
-        unsafe {
-            asm!(
-                "vpxor ymm0, ymm0, ymm0",
-                "vpxor ymm1, ymm1, ymm1",
-                "vpxor ymm2, ymm2, ymm2",
-                "vpxor ymm3, ymm3, ymm3",
-                "vpxor ymm4, ymm4, ymm4",
-                "vpxor ymm5, ymm5, ymm5",
-                "vpxor ymm6, ymm6, ymm6",
-                "vpxor ymm7, ymm7, ymm7",
-                "vpxor ymm14, ymm14, ymm14",
-                "vpxor ymm15, ymm15, ymm15",
-                "2:",
-                unroll8!(madd_add_block!()),
-                "dec {n}",
-                "jnz 2b",
-                n = inout(reg) trips => _,
-                out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-                out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-                out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
-                out("ymm14") _, out("ymm15") _,
-                options(nostack, nomem),
-            );
-        }
+        unsafe { ymm_loop!(trips, madd_add_block!()) }
     }
 
     /// 12 dot-product-accumulates (`$op $reg{0..11}, $reg30, $reg31`) into

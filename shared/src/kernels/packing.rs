@@ -92,59 +92,49 @@ pub(crate) const YMM_CONSTS: usize = 72;
 /// `2^(s-1)` as `i64`. Padded lanes: `0, MIN, MAX, 0, 1, 1, 1, 1`.
 pub(crate) const ZMM_CONSTS: usize = 128;
 
-/// Appends one block's [`ZMM_CONSTS`] for its 16 lanes' folded biases and
-/// requantisations (`None`: a padded lane).
-fn push_zmm_constants(
+/// Appends one block of epilogue constants ([`ZMM_CONSTS`] layout, or
+/// [`YMM_CONSTS`] when `logical_shift`) for its lanes' folded bias and
+/// requantisation (`None`: a padded lane).
+///
+/// `logical_shift`: AVX2 has no 64-bit arithmetic shift, so its rounding
+/// terms carry a `2^62` offset that keeps the shifted value non-negative,
+/// and a last vector holds what that offset leaves after the shift.
+fn push_epilogue_constants(
     constants: &mut Vec<i32>,
-    biases: [i32; 16],
-    requants: [Option<Requant>; 16],
+    lanes: &[Option<(i32, Requant)>],
+    logical_shift: bool,
 ) {
-    let shift = |lane: usize| requants[lane].map_or(1, |r| r.shift as u32);
-    constants.extend_from_slice(&biases);
-    let bounds = requants.map(|r| r.map_or((i32::MIN, i32::MAX), |r| r.saturating_bounds()));
-    constants.extend(bounds.iter().map(|b| b.0));
-    constants.extend(bounds.iter().map(|b| b.1));
-    constants.extend(requants.iter().map(|r| r.map_or(0, |r| r.multiplier)));
+    let requant = |lane: &Option<(i32, Requant)>| lane.map(|(_, r)| r);
+    let shift = |lane: usize| requant(&lanes[lane]).map_or(1, |r| r.shift as u32);
+    let bounds = |lane: &Option<(i32, Requant)>| {
+        requant(lane).map_or((i32::MIN, i32::MAX), |r| r.saturating_bounds())
+    };
+    constants.extend(lanes.iter().map(|lane| lane.map_or(0, |(bias, _)| bias)));
+    constants.extend(lanes.iter().map(|lane| bounds(lane).0));
+    constants.extend(lanes.iter().map(|lane| bounds(lane).1));
+    constants.extend(
+        lanes
+            .iter()
+            .map(|lane| requant(lane).map_or(0, |r| r.multiplier)),
+    );
+    let offset = if logical_shift { 1u64 << 62 } else { 0 };
     let mut push_i64 = |value: u64| {
         constants.push(value as u32 as i32);
         constants.push((value >> 32) as u32 as i32);
     };
     for first in [0, 1] {
-        for lane in (first..16).step_by(2) {
+        for lane in (first..lanes.len()).step_by(2) {
             push_i64(shift(lane) as u64);
         }
     }
     for first in [0, 1] {
-        for lane in (first..16).step_by(2) {
-            push_i64(1u64 << (shift(lane) - 1));
+        for lane in (first..lanes.len()).step_by(2) {
+            push_i64((1u64 << (shift(lane) - 1)) + offset);
         }
     }
-}
-
-/// Appends one block's [`YMM_CONSTS`] for its 8 lanes' folded biases and
-/// requantisations (`None`: a padded lane).
-fn push_ymm_constants(constants: &mut Vec<i32>, biases: [i32; 8], requants: [Option<Requant>; 8]) {
-    let shift = |lane: usize| requants[lane].map_or(1, |r| r.shift as u32);
-    constants.extend_from_slice(&biases);
-    let bounds = requants.map(|r| r.map_or((i32::MIN, i32::MAX), |r| r.saturating_bounds()));
-    constants.extend(bounds.iter().map(|b| b.0));
-    constants.extend(bounds.iter().map(|b| b.1));
-    constants.extend(requants.iter().map(|r| r.map_or(0, |r| r.multiplier)));
-    let mut push_i64 = |value: u64| {
-        constants.push(value as u32 as i32);
-        constants.push((value >> 32) as u32 as i32);
-    };
-    for first in [0, 1] {
-        for lane in (first..8).step_by(2) {
-            push_i64(shift(lane) as u64);
-        }
+    if logical_shift {
+        constants.extend((0..lanes.len()).map(|lane| (1u64 << (62 - shift(lane))) as u32 as i32));
     }
-    for first in [0, 1] {
-        for lane in (first..8).step_by(2) {
-            push_i64((1u64 << (shift(lane) - 1)) + (1 << 62));
-        }
-    }
-    constants.extend((0..8).map(|lane| (1u64 << (62 - shift(lane))) as u32 as i32));
 }
 
 /// Packs `[cout][ky][kx][cin]` weights, the zero-point-folded bias and the
@@ -233,22 +223,11 @@ pub(crate) fn pack_conv(
     };
     for b in 0..blocks {
         let channels = (b * lanes..(b + 1) * lanes).map(|co| (co < cout).then_some(co));
-        if packing.ymm_epilogue() {
-            let lane = |i: usize| (b * 8 + i < cout).then_some(b * 8 + i);
-            push_ymm_constants(
-                &mut constants,
-                core::array::from_fn(|i| lane(i).map_or(0, folded_bias)),
-                core::array::from_fn(|i| lane(i).map(|co| requant[co])),
-            );
-            continue;
-        }
-        if packing == (Packing::U8S8 { lanes: 16 }) {
-            let lane = |i: usize| (b * 16 + i < cout).then_some(b * 16 + i);
-            push_zmm_constants(
-                &mut constants,
-                core::array::from_fn(|i| lane(i).map_or(0, folded_bias)),
-                core::array::from_fn(|i| lane(i).map(|co| requant[co])),
-            );
+        if packing.ymm_epilogue() || packing == (Packing::U8S8 { lanes: 16 }) {
+            let block: Vec<Option<(i32, Requant)>> = channels
+                .map(|co| co.map(|co| (folded_bias(co), requant[co])))
+                .collect();
+            push_epilogue_constants(&mut constants, &block, packing.ymm_epilogue());
             continue;
         }
         for co in channels.clone() {
