@@ -4,8 +4,8 @@
 # anything). torch-sys's generated C++ calls 15 ops that 2.11 lacks; a
 # patched copy makes those few entry points throw instead (robofish never
 # calls them), and LIBTORCH_BYPASS_VERSION_CHECK lets the build through.
-# Output: gpu/robofish.gz, to travel with `carry: ["gpu"]` next to
-# train-seed.sh / qat-seed.sh (copied into gpu/ as run.sh / qat.sh).
+# Output: gpu/ with robofish.gz, train-seed.sh, qat-seed.sh and the
+# preamble.sh they source, to travel with `carry: ["gpu"]`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=${VENV211:-/work/venv211}
@@ -37,4 +37,5 @@ git checkout Cargo.lock  # the patch rewrites the lock entry; keep the real one
 mkdir -p gpu
 strip -o /tmp/robofish-gpu target/torch-2.11/release/robofish
 gzip -c /tmp/robofish-gpu > gpu/robofish.gz
+cp scripts/gpu/preamble.sh scripts/gpu/train-seed.sh scripts/gpu/qat-seed.sh gpu/
 echo "gpu/robofish.gz ready ($(du -h gpu/robofish.gz | cut -f1))"

@@ -1,13 +1,7 @@
 #!/bin/bash
 # Run on the lent GPU machine from gpu/ with best.safetensors (from train-seed.sh) beside it.
 # QAT on the GPU from the fp32 checkpoint trained there (runs/gpu-run2).
-set -u
-cd "$(dirname "$0")"
-T0=$(date +%s)
-el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
-TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__)+"/lib")')
-export LD_LIBRARY_PATH=$TL:${LD_LIBRARY_PATH:-}
-[ -x robofish ] || { gunzip -f robofish.gz && chmod +x robofish; }
+source "$(dirname "$0")/preamble.sh"
 el "simulate 4000/400"
 ./robofish simulate --preset seed --out /tmp/seed4000 --seed 1 --train 4000 --val 400 --test 4 --force >/dev/null || exit 1
 el "QAT a: 5 epochs lr 1e-4"

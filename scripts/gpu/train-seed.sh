@@ -7,13 +7,7 @@
 # runs/seed's), cosine learning rate, flips/transposes. Files come back
 # from $OUT (at most 8, 16 MiB each, hence the split checkpoint:
 # `cat fp32-best.part-* > best.safetensors`).
-set -u
-cd "$(dirname "$0")"
-T0=$(date +%s)
-el() { echo "[t+$(( $(date +%s) - T0 ))s] $*"; }
-TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__)+"/lib")')
-export LD_LIBRARY_PATH=$TL:${LD_LIBRARY_PATH:-}
-[ -x robofish ] || { gunzip -f robofish.gz && chmod +x robofish; }
+source "$(dirname "$0")/preamble.sh"
 nvidia-smi -L
 el "simulate"
 ./robofish simulate --preset seed --out /tmp/seed --seed 1 --force >/dev/null || exit 1
