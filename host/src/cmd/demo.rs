@@ -8,7 +8,7 @@ use robofish_device::DeviceConfig;
 use robofish_host::link::Link;
 use robofish_host::sim::{preset, Codebook, Simulator, Split};
 
-use super::stream::{print_summary, stream_tiles};
+use super::stream::{print_summary, stream_tiles, StreamJob};
 
 /// Simulate a short MERFISH acquisition, stream it through an in-process
 /// device running the shipped int8 model (the same runtime a board runs),
@@ -54,8 +54,8 @@ impl Demo {
         let mut config = preset("seed").context("seed preset")?;
         config.height = self.size;
         config.width = self.size;
-        let simulator =
-            Simulator::new(config.clone(), Codebook::mhd4(config.real_genes), self.seed)?;
+        let codebook = Codebook::mhd4(config.real_genes);
+        let simulator = Simulator::new(config.clone(), codebook.clone(), self.seed)?;
         println!(
             "robofish demo: {} simulated FOVs of {}x{} (8 rounds x 2 colours, preset 'seed'), model {}",
             self.fovs,
@@ -67,7 +67,17 @@ impl Demo {
             .map(|i| simulator.tile(Split::Test, i))
             .collect();
         let mut link = Link::connect("local", DeviceConfig::default())?;
-        let summary = stream_tiles(&mut link, Some(&model), &tiles, true, None, true)?;
+        let summary = stream_tiles(
+            &mut link,
+            &StreamJob {
+                model: Some(&model),
+                tiles: &tiles,
+                codebook: Some(&codebook),
+                truth: true,
+                spots_out: None,
+                progress: true,
+            },
+        )?;
         link.close()?;
         print_summary("local (in-process robofish-device runtime)", &summary);
         Ok(())

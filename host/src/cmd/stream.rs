@@ -12,6 +12,7 @@ use robofish_device::DeviceConfig;
 use robofish_host::data::Dataset;
 use robofish_host::link::Link;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
+use robofish_shared::model::{decode_model, CodebookEntry};
 use robofish_shared::protocol::{DetectionCounts, TruthSpot, UNASSIGNED_GENE};
 
 use super::TileSize;
@@ -81,7 +82,7 @@ pub struct StreamSummary {
 
 impl Stream {
     pub fn run(self) -> Result<()> {
-        let tiles = self.load_tiles()?;
+        let (tiles, codebook) = self.load_tiles()?;
         let mut config = DeviceConfig::default();
         if let Some(t) = self.threads {
             config.threads = t.max(1);
@@ -89,18 +90,22 @@ impl Stream {
         let mut link = Link::connect(&self.device, config)?;
         let summary = stream_tiles(
             &mut link,
-            self.model.as_deref(),
-            &tiles,
-            self.truth,
-            self.spots_out.as_deref(),
-            true,
+            &StreamJob {
+                model: self.model.as_deref(),
+                tiles: &tiles,
+                codebook: codebook.as_ref(),
+                truth: self.truth,
+                spots_out: self.spots_out.as_deref(),
+                progress: true,
+            },
         )?;
         link.close()?;
         print_summary(&self.device, &summary);
         Ok(())
     }
 
-    fn load_tiles(&self) -> Result<Vec<Tile>> {
+    /// The tiles to stream and the codebook their truth genes index.
+    fn load_tiles(&self) -> Result<(Vec<Tile>, Option<Codebook>)> {
         match (&self.data, &self.simulate) {
             (Some(dir), None) => {
                 let dataset = Dataset::open(dir, None)?;
@@ -108,7 +113,7 @@ impl Stream {
                 if tiles.is_empty() {
                     bail!("{} has no {:?} tiles", dir.display(), self.split);
                 }
-                Ok(tiles)
+                Ok((tiles, dataset.codebook))
             }
             (None, Some(name)) => {
                 let mut config = preset(name).context("unknown preset")?;
@@ -116,39 +121,59 @@ impl Stream {
                     config.height = size.height;
                     config.width = size.width;
                 }
-                let simulator =
-                    Simulator::new(config.clone(), Codebook::mhd4(config.real_genes), self.seed)?;
-                Ok((0..self.fovs)
+                let codebook = Codebook::mhd4(config.real_genes);
+                let simulator = Simulator::new(config.clone(), codebook.clone(), self.seed)?;
+                let tiles = (0..self.fovs)
                     .map(|i| simulator.tile(Split::Test, i))
-                    .collect())
+                    .collect();
+                Ok((tiles, Some(codebook)))
             }
             _ => bail!("give either --data DIR or --simulate PRESET"),
         }
     }
 }
 
-/// Streams `tiles` through `link` (flashing `model` first when given).
-pub fn stream_tiles(
-    link: &mut Link,
-    model: Option<&std::path::Path>,
-    tiles: &[Tile],
-    truth: bool,
-    spots_out: Option<&std::path::Path>,
-    progress: bool,
-) -> Result<StreamSummary> {
+/// What to stream and how.
+pub struct StreamJob<'a> {
+    /// Model to flash first (else the device's current one is used).
+    pub model: Option<&'a std::path::Path>,
+    /// FOVs to stream.
+    pub tiles: &'a [Tile],
+    /// The codebook the tiles' truth genes index (`None`: unknown).
+    pub codebook: Option<&'a Codebook>,
+    /// Send the ground truth, so the device reports accuracy.
+    pub truth: bool,
+    /// Write every spot to this CSV.
+    pub spots_out: Option<&'a std::path::Path>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Streams `job.tiles` through `link` (flashing `job.model` first when given).
+pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummary> {
     let ack = link.client.hello()?;
-    if let Some(path) = model {
+    let mut model_codebook = None;
+    if let Some(path) = job.model {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         link.client
             .flash(&bytes)
             .with_context(|| format!("flashing {} to {}", path.display(), link.spec))?;
+        // The device accepted it, so it decodes.
+        model_codebook = decode_model(&bytes).ok().and_then(|m| m.metadata.codebook);
     } else if ack.model.is_none() {
         bail!(
             "device {} has no model: pass --model FILE (or flash one with robofish flash)",
             link.spec
         );
     }
+    let genes = TruthGenes::new(job.codebook, model_codebook.as_deref());
+    if job.truth {
+        if let Some(warning) = genes.warning() {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let (tiles, truth, spots_out) = (job.tiles, job.truth, job.spots_out);
     let mut out = match spots_out {
         Some(p) => {
             let mut f = std::io::BufWriter::new(
@@ -160,7 +185,7 @@ pub fn stream_tiles(
         }
         None => None,
     };
-    let bar = if progress {
+    let bar = if job.progress {
         let bar = ProgressBar::new(tiles.len() as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} FOVs {msg}")
@@ -184,7 +209,7 @@ pub fn stream_tiles(
                 // The device reports pixel-centred coordinates (centres at integers).
                 y: e.y - 0.5,
                 x: e.x - 0.5,
-                gene: u16::try_from(e.gene).unwrap_or(UNASSIGNED_GENE),
+                gene: genes.translate(e.gene),
             })
             .collect();
         let fov = Fov {
@@ -240,6 +265,77 @@ pub fn stream_tiles(
     Ok(summary)
 }
 
+/// Truth genes moved from the dataset's codebook order into the model's,
+/// which is the order the device names genes in. Entries are matched by
+/// barcode word; a dataset gene the model's codebook lacks becomes
+/// [`UNASSIGNED_GENE`], so its spots count as misidentified rather than as
+/// some other gene.
+#[derive(Debug)]
+struct TruthGenes {
+    /// Model index per dataset index; `None`: one codebook is unknown, and
+    /// indices go through unchanged.
+    map: Option<Vec<u16>>,
+    /// Why indices go through unchanged, or how many genes have no match.
+    warning: Option<String>,
+}
+
+impl TruthGenes {
+    fn new(dataset: Option<&Codebook>, model: Option<&[CodebookEntry]>) -> TruthGenes {
+        let (dataset, model) = match (dataset, model) {
+            (Some(dataset), Some(model)) => (dataset, model),
+            (dataset, _) => {
+                let missing = if dataset.is_none() {
+                    "the dataset has no codebook"
+                } else {
+                    "the device's model codebook is unknown (no --model, or the model stores none)"
+                };
+                return TruthGenes {
+                    map: None,
+                    warning: Some(format!(
+                        "{missing}: truth genes are sent as dataset codebook indices, so gene \
+                         accuracy assumes the device's model uses the same codebook order"
+                    )),
+                };
+            }
+        };
+        let map: Vec<u16> = dataset
+            .words()
+            .iter()
+            .map(|&word| {
+                model
+                    .iter()
+                    .position(|entry| entry.word == word)
+                    .and_then(|index| u16::try_from(index).ok())
+                    .unwrap_or(UNASSIGNED_GENE)
+            })
+            .collect();
+        let unmatched = map.iter().filter(|&&g| g == UNASSIGNED_GENE).count();
+        let warning = (unmatched > 0).then(|| {
+            format!(
+                "{unmatched} of the dataset's {} codebook words are not in the model's codebook; \
+                 spots of those genes count as misidentified",
+                map.len()
+            )
+        });
+        TruthGenes {
+            map: Some(map),
+            warning,
+        }
+    }
+
+    fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
+    /// The device-side gene of dataset gene `gene`.
+    fn translate(&self, gene: usize) -> u16 {
+        match &self.map {
+            Some(map) => map.get(gene).copied().unwrap_or(UNASSIGNED_GENE),
+            None => u16::try_from(gene).unwrap_or(UNASSIGNED_GENE),
+        }
+    }
+}
+
 fn percentile(sorted: &[u32], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -281,5 +377,58 @@ pub fn print_summary(device: &str, s: &StreamSummary) {
             c.called_spots,
             c.blank_calls
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, word: u16) -> CodebookEntry {
+        CodebookEntry {
+            name: name.into(),
+            word,
+        }
+    }
+
+    #[test]
+    fn truth_genes_follow_the_model_codebook_by_word() {
+        let dataset = Codebook::mhd4(12);
+        let words = dataset.words();
+        // The model stores the same words in another order, minus one.
+        let mut model: Vec<CodebookEntry> = words
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, &w)| entry(&format!("g{i}"), w))
+            .collect();
+        let dropped = model.remove(0).word;
+        let genes = TruthGenes::new(Some(&dataset), Some(&model));
+        for (i, &word) in words.iter().enumerate() {
+            let device = genes.translate(i);
+            if word == dropped {
+                assert_eq!(device, UNASSIGNED_GENE);
+            } else {
+                assert_eq!(model[device as usize].word, word, "gene {i}");
+            }
+        }
+        assert_eq!(genes.translate(words.len() + 5), UNASSIGNED_GENE);
+        assert!(genes.warning().unwrap().starts_with("1 of the dataset's"));
+    }
+
+    #[test]
+    fn unknown_codebooks_pass_indices_through_with_a_warning() {
+        let dataset = Codebook::mhd4(12);
+        for genes in [
+            TruthGenes::new(None, Some(&[entry("a", 3)])),
+            TruthGenes::new(Some(&dataset), None),
+        ] {
+            assert_eq!(genes.translate(7), 7);
+            assert_eq!(genes.translate(usize::MAX), UNASSIGNED_GENE);
+            assert!(genes.warning().unwrap().contains("same codebook order"));
+        }
+        let same = TruthGenes::new(Some(&dataset), Some(&dataset.model_entries()));
+        assert!(same.warning().is_none());
+        assert_eq!(same.translate(4), 4);
     }
 }
