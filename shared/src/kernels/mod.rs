@@ -190,33 +190,9 @@ impl KernelPath {
         bias: &[i32],
         requant: &[crate::quant::Requant],
     ) -> (Vec<i8>, Vec<i32>) {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         {
-            let layout = match self {
-                KernelPath::Avx2 => Some(x86_64::avx2::PACKING),
-                KernelPath::AvxVnni => Some(x86_64::avxvnni::PACKING),
-                KernelPath::Avx512Vnni => Some(x86_64::vnni::PACKING),
-                _ => None,
-            };
-            if let Some(layout) = layout {
-                return packing::pack_conv(
-                    layout,
-                    in_channels,
-                    out_channels,
-                    weights,
-                    bias,
-                    requant,
-                );
-            }
-        }
-        #[cfg(target_arch = "aarch64")]
-        {
-            let layout = match self {
-                KernelPath::Neon => Some(aarch64::neon::PACKING),
-                KernelPath::NeonDotprod => Some(aarch64::dotprod::PACKING),
-                _ => None,
-            };
-            if let Some(layout) = layout {
+            if let Some(layout) = self.packing() {
                 return packing::pack_conv(
                     layout,
                     in_channels,
@@ -229,6 +205,29 @@ impl KernelPath {
         }
         let _ = (in_channels, out_channels, requant);
         (weights.to_vec(), bias.to_vec())
+    }
+}
+
+impl KernelPath {
+    /// The weight layout of a SIMD path of this target; `None` for scalar.
+    #[cfg(all(
+        any(target_arch = "x86_64", target_arch = "aarch64"),
+        feature = "alloc"
+    ))]
+    fn packing(self) -> Option<packing::Packing> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx2 => Some(x86_64::avx2::PACKING),
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::AvxVnni => Some(x86_64::avxvnni::PACKING),
+            #[cfg(target_arch = "x86_64")]
+            KernelPath::Avx512Vnni => Some(x86_64::vnni::PACKING),
+            #[cfg(target_arch = "aarch64")]
+            KernelPath::Neon => Some(aarch64::neon::PACKING),
+            #[cfg(target_arch = "aarch64")]
+            KernelPath::NeonDotprod => Some(aarch64::dotprod::PACKING),
+            _ => None,
+        }
     }
 }
 
