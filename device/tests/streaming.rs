@@ -182,11 +182,45 @@ fn streamed_spots_equal_whole_image_peaks_and_flash_works() {
     assert_eq!(handle.join().unwrap().unwrap(), ServeOutcome::Shutdown);
 }
 
+/// The start of a 16-row U16 FOV without truth.
+fn frame_start(frame_id: u32, width: u16) -> FrameStart {
+    FrameStart {
+        frame_id,
+        width,
+        height: 16,
+        rounds: 8,
+        colours: 2,
+        pixel: PixelType::U16,
+        has_truth: false,
+    }
+}
+
+/// One frame's raw messages: `start`, a band `(first row, rows, bytes)` if
+/// given, and an end with `checksum`.
+fn frame<'a>(
+    start: FrameStart,
+    band: Option<(u16, u16, &'a [u8])>,
+    checksum: u32,
+) -> Vec<HostMessage<'a>> {
+    let frame_id = start.frame_id;
+    let mut messages = vec![HostMessage::FrameStart(start)];
+    if let Some((first_row, row_count, data)) = band {
+        messages.push(HostMessage::RowBand(RowBand {
+            frame_id,
+            first_row,
+            row_count,
+            data,
+        }));
+    }
+    messages.push(HostMessage::FrameEnd(FrameEnd { frame_id, checksum }));
+    messages
+}
+
 /// Sends raw bytes, then a good FOV, and returns the error kinds seen before
 /// the good FOV's timing.
 fn fault_then_good<R: std::io::Read, W: Write>(
     client: &mut Client<R, W>,
-    raw: &[&HostMessage<'_>],
+    raw: &[HostMessage<'_>],
     id: u32,
 ) -> Vec<ErrorKind> {
     for message in raw {
@@ -222,87 +256,33 @@ fn every_fault_gets_an_error_and_the_next_fov_still_works() {
     device.load_model(&bytes).unwrap();
     let (mut client, handle) = spawn_local(device).unwrap();
     client.hello().unwrap();
-    let start = |frame_id, width, height| FrameStart {
-        frame_id,
-        width,
-        height,
-        rounds: 8,
-        colours: 2,
-        pixel: PixelType::U16,
-        has_truth: false,
-    };
     let row = vec![0u8; 16 * 16 * 2];
-    // Wrong dimensions (not a multiple of 4).
-    let kinds = fault_then_good(
-        &mut client,
-        &[
-            &HostMessage::FrameStart(start(10, 18, 16)),
-            &HostMessage::FrameEnd(FrameEnd {
-                frame_id: 10,
-                checksum: 0,
-            }),
-        ],
-        11,
-    );
-    assert_eq!(kinds, vec![ErrorKind::WrongDimensions]);
-    // Truncated FOV: FrameEnd before all rows.
-    let band = RowBand {
-        frame_id: 12,
-        first_row: 0,
-        row_count: 1,
-        data: &row,
-    };
-    let kinds = fault_then_good(
-        &mut client,
-        &[
-            &HostMessage::FrameStart(start(12, 16, 16)),
-            &HostMessage::RowBand(band),
-            &HostMessage::FrameEnd(FrameEnd {
-                frame_id: 12,
-                checksum: 0,
-            }),
-        ],
-        13,
-    );
-    assert_eq!(kinds, vec![ErrorKind::Truncated]);
-    // Bad checksum.
     let full = vec![0u8; 16 * 16 * 16 * 2];
-    let band = RowBand {
-        frame_id: 14,
-        first_row: 0,
-        row_count: 16,
-        data: &full,
-    };
-    let kinds = fault_then_good(
-        &mut client,
-        &[
-            &HostMessage::FrameStart(start(14, 16, 16)),
-            &HostMessage::RowBand(band),
-            &HostMessage::FrameEnd(FrameEnd {
-                frame_id: 14,
-                checksum: 1,
-            }),
-        ],
-        15,
-    );
-    assert_eq!(kinds, vec![ErrorKind::BadChecksum]);
+    // (fault, frame start, band as (first row, rows, bytes), checksum)
+    let faults = [
+        // Wrong dimensions (not a multiple of 4).
+        (
+            ErrorKind::WrongDimensions,
+            frame(frame_start(10, 18), None, 0),
+        ),
+        // Truncated FOV: FrameEnd before all rows.
+        (
+            ErrorKind::Truncated,
+            frame(frame_start(12, 16), Some((0, 1, &row)), 0),
+        ),
+        (
+            ErrorKind::BadChecksum,
+            frame(frame_start(14, 16), Some((0, 16, &full)), 1),
+        ),
+    ];
+    for (id, (fault, messages)) in (10..).step_by(2).zip(faults) {
+        let kinds = fault_then_good(&mut client, &messages, id + 1);
+        assert_eq!(kinds, vec![fault], "frame {id}");
+    }
     // Band with the wrong size.
-    let band = RowBand {
-        frame_id: 16,
-        first_row: 0,
-        row_count: 2,
-        data: &row,
-    };
     let kinds = fault_then_good(
         &mut client,
-        &[
-            &HostMessage::FrameStart(start(16, 16, 16)),
-            &HostMessage::RowBand(band),
-            &HostMessage::FrameEnd(FrameEnd {
-                frame_id: 16,
-                checksum: 0,
-            }),
-        ],
+        &frame(frame_start(16, 16), Some((0, 2, &row)), 0),
         17,
     );
     assert_eq!(kinds.len(), 1);
@@ -311,7 +291,7 @@ fn every_fault_gets_an_error_and_the_next_fov_still_works() {
     let _ = client_name.push_str("old host");
     let kinds = fault_then_good(
         &mut client,
-        &[&HostMessage::Hello(Hello {
+        &[HostMessage::Hello(Hello {
             version: PROTOCOL_VERSION + 1,
             client: client_name,
         })],
@@ -344,11 +324,9 @@ fn every_fault_gets_an_error_and_the_next_fov_still_works() {
     }
     let kinds = fault_then_good(
         &mut client,
-        &[&HostMessage::ModelEnd(
-            robofish_shared::protocol::ModelEnd {
-                crc32: robofish_shared::checksum::crc32(&bytes_ok),
-            },
-        )],
+        &[HostMessage::ModelEnd(robofish_shared::protocol::ModelEnd {
+            crc32: robofish_shared::checksum::crc32(&bytes_ok),
+        })],
         19,
     );
     assert_eq!(kinds, vec![ErrorKind::ModelHashMismatch]);
