@@ -7,7 +7,7 @@ use std::process::Output;
 
 mod common;
 
-use common::{ok, robofish};
+use common::{ok, robofish, simulate, untrained_model};
 
 use robofish_host::checkpoint::Checkpoint;
 use robofish_host::norm::measure_normalisation;
@@ -57,29 +57,9 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let data = root.join("data");
-    ok(robofish([
-        "simulate",
-        "--out",
-        data.to_str().unwrap(),
-        "--train",
-        "1",
-        "--val",
-        "1",
-        "--test",
-        "3",
-        "--seed",
-        "7",
-    ]));
+    simulate(&data, [1, 1, 3], &["--seed", "7"]);
     let static_int8 = root.join("untrained.rfm");
-    ok(robofish([
-        "init",
-        "--width",
-        "0.125",
-        "--calib-tiles",
-        "1",
-        "--out",
-        static_int8.to_str().unwrap(),
-    ]));
+    untrained_model(&static_int8);
     let fp32 = root.join("random.safetensors");
     random_checkpoint(&fp32, 8);
     let dynamic_int8 = root.join("random-dynamic.rfm");
@@ -245,17 +225,7 @@ fn eval_refuses_bad_input_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let data = root.join("data");
-    ok(robofish([
-        "simulate",
-        "--out",
-        data.to_str().unwrap(),
-        "--train",
-        "1",
-        "--val",
-        "1",
-        "--test",
-        "1",
-    ]));
+    simulate(&data, [1, 1, 1], &[]);
     let data = data.to_str().unwrap();
     let eval = |model: &Path, data: &str| {
         robofish([
@@ -287,31 +257,9 @@ fn eval_refuses_bad_input_with_a_reason() {
     );
 
     let model = root.join("untrained.rfm");
-    ok(robofish([
-        "init",
-        "--width",
-        "0.125",
-        "--calib-tiles",
-        "1",
-        "--out",
-        model.to_str().unwrap(),
-    ]));
+    untrained_model(&model);
     let odd = root.join("odd");
-    ok(robofish([
-        "simulate",
-        "--out",
-        odd.to_str().unwrap(),
-        "--train",
-        "1",
-        "--val",
-        "1",
-        "--test",
-        "1",
-        "--height",
-        "42",
-        "--width",
-        "40",
-    ]));
+    simulate(&odd, [1, 1, 1], &["--height", "42", "--width", "40"]);
     fails_saying(eval(&model, odd.to_str().unwrap()), "multiples of 4");
 
     fails_saying(

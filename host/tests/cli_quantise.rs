@@ -3,7 +3,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{ok, robofish, temp_dir};
+use common::{ok, robofish, simulate, temp_dir};
 
 use robofish_host::checkpoint::Checkpoint;
 use robofish_host::data::Dataset;
@@ -24,19 +24,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
         .write(&ckpt)
         .unwrap();
     let data = dir.join("data");
-    ok(robofish([
-        "simulate",
-        "--preset",
-        "seed",
-        "--out",
-        data.to_str().unwrap(),
-        "--train",
-        "16",
-        "--val",
-        "4",
-        "--test",
-        "2",
-    ]));
+    simulate(&data, [16, 4, 2], &["--preset", "seed"]);
     (ckpt, data)
 }
 

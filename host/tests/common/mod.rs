@@ -2,7 +2,7 @@
 //! folders, and one int8 forward pass.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use robofish_shared::engine::{InputImage, Network, Pixels};
@@ -28,6 +28,38 @@ pub fn ok(output: Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
+}
+
+/// `robofish simulate` of `[train, val, test]` tiles into `out`, with
+/// `extra` arguments (a preset, a size, a seed) appended.
+pub fn simulate(out: &Path, [train, val, test]: [usize; 3], extra: &[&str]) {
+    let counts = [train, val, test].map(|n| n.to_string());
+    let mut args = vec![
+        "simulate",
+        "--out",
+        out.to_str().unwrap(),
+        "--train",
+        &counts[0],
+        "--val",
+        &counts[1],
+        "--test",
+        &counts[2],
+    ];
+    args.extend_from_slice(extra);
+    ok(robofish(args));
+}
+
+/// `robofish init`: an untrained eighth-width int8 model at `out`.
+pub fn untrained_model(out: &Path) {
+    ok(robofish([
+        "init",
+        "--width",
+        "0.125",
+        "--calib-tiles",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
 }
 
 /// A fresh, empty folder for test `name` (per process).
