@@ -5,12 +5,14 @@
 # runs llvm-mca on it, printing MAC/cycle = MACs per iteration / cycles per
 # iteration.
 #
-#   bash scripts/mca.sh            # dotprod on neoverse-n1, neon on cortex-a72
+#   bash scripts/mca.sh            # every kernel on the CPUs listed in RUNS
 #   KEEP=1 bash scripts/mca.sh     # also keep the full llvm-mca reports
 #
 # Needs llvm-mca (Debian: apt-get install llvm-19) and the aarch64 rustup
-# target. Targets: dotprod >= 25 MAC/cycle (peak 32: 2 sdot x 16 MACs per
-# cycle), neon >= 6.4 (peak 8: one smull/smlal2 of 8 MACs per cycle).
+# target. Targets: dotprod >= 25 MAC/cycle on neoverse-n1 (peak 32: 2 sdot
+# x 16 MACs per cycle), neon >= 6.4 on cortex-a72 (peak 8: one
+# smull/smlal2 of 8 MACs per cycle). i8mm (smmla, 32 MACs each) against
+# dotprod on the cores that have both (neoverse-n2, neoverse-v1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,10 @@ mkdir -p "$OUT"
 RUNS=(
     "dotprod neoverse-n1"
     "neon cortex-a72"
+    "i8mm neoverse-n2"
+    "dotprod neoverse-n2"
+    "i8mm neoverse-v1"
+    "dotprod neoverse-v1"
 )
 
 for run in "${RUNS[@]}"; do
@@ -44,6 +50,7 @@ for run in "${RUNS[@]}"; do
             if (line ~ /^[ \t]*$/ || line ~ /^[ \t]*\./ || line ~ /:[ \t]*$/) next
             body = body line "\n"
             if (line ~ /^[ \t]*sdot/) macs += 16
+            if (line ~ /^[ \t]*smmla/) macs += 32
             if (line ~ /^[ \t]*(smull|smlal)2?[ \t]/) macs += 8
         }
         END { printf "%s", keep; printf "// MACS %d\n", best }

@@ -289,6 +289,7 @@ path_tests!(avxvnni, KernelPath::AvxVnni);
 path_tests!(avx512_vnni, KernelPath::Avx512Vnni);
 path_tests!(neon, KernelPath::Neon);
 path_tests!(neon_dotprod, KernelPath::NeonDotprod);
+path_tests!(neon_i8mm, KernelPath::NeonI8mm);
 
 /// The random anglerFISH gives byte-identical outputs on every path.
 #[test]
@@ -342,6 +343,7 @@ fn path_names_round_trip_and_detection_is_supported() {
         KernelPath::from_name("dotprod"),
         Some(KernelPath::NeonDotprod)
     );
+    assert_eq!(KernelPath::from_name("i8mm"), Some(KernelPath::NeonI8mm));
     assert!(KernelPath::require("no-such-path").is_err());
     assert!(KernelPath::detect().is_supported());
     assert!(KernelPath::Scalar.is_supported());

@@ -6,7 +6,7 @@
 //! producer can write straight into a channel slice of a concat buffer.
 //!
 //! SIMD twins of the 3x3 convolution live per ISA (`x86_64::{avx2, avxvnni,
-//! vnni}`, `aarch64::{neon, dotprod}`), each behind a safe constructor that returns `None` when the CPU
+//! vnni}`, `aarch64::{neon, dotprod, i8mm}`), each behind a safe constructor that returns `None` when the CPU
 //! lacks the instructions. A [`KernelPath`] is chosen once per network
 //! (detected at run time and cached with `std`, from `cfg(target_feature)`
 //! without; `ROBOFISH_KERNELS` forces one); [`KernelPath::pack_conv`] packs
@@ -95,6 +95,8 @@ pub enum KernelPath {
     Neon,
     /// aarch64 NEON with the dot-product extension: `sdot` by element.
     NeonDotprod,
+    /// aarch64 NEON with the int8 matrix-multiply extension: `smmla`.
+    NeonI8mm,
 }
 
 impl KernelPath {
@@ -106,6 +108,7 @@ impl KernelPath {
         KernelPath::Avx512Vnni,
         KernelPath::Neon,
         KernelPath::NeonDotprod,
+        KernelPath::NeonI8mm,
     ];
 
     /// Name used in reports and by `ROBOFISH_KERNELS`.
@@ -117,6 +120,7 @@ impl KernelPath {
             KernelPath::Avx512Vnni => "vnni",
             KernelPath::Neon => "neon",
             KernelPath::NeonDotprod => "dotprod",
+            KernelPath::NeonI8mm => "i8mm",
         }
     }
 
@@ -141,6 +145,8 @@ impl KernelPath {
             KernelPath::Neon => cached(3, aarch64::neon::is_supported),
             #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
             KernelPath::NeonDotprod => cached(4, aarch64::dotprod::is_supported),
+            #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+            KernelPath::NeonI8mm => cached(5, aarch64::i8mm::is_supported),
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -226,6 +232,8 @@ impl KernelPath {
             KernelPath::Neon => Some(aarch64::neon::PACKING),
             #[cfg(target_arch = "aarch64")]
             KernelPath::NeonDotprod => Some(aarch64::dotprod::PACKING),
+            #[cfg(target_arch = "aarch64")]
+            KernelPath::NeonI8mm => Some(aarch64::i8mm::PACKING),
             _ => None,
         }
     }
@@ -238,7 +246,7 @@ impl KernelPath {
 ))]
 fn cached(slot: usize, detect: fn() -> bool) -> bool {
     use core::sync::atomic::{AtomicU8, Ordering};
-    static CACHE: [AtomicU8; 5] = [const { AtomicU8::new(0) }; 5];
+    static CACHE: [AtomicU8; 6] = [const { AtomicU8::new(0) }; 6];
     match CACHE[slot].load(Ordering::Relaxed) {
         0 => {
             let yes = detect();
@@ -285,6 +293,10 @@ pub fn conv3x3(
             .run(input, in_dims, params, output, out_dims, rows),
         #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
         KernelPath::NeonDotprod => aarch64::dotprod::Conv3x3::new()
+            .unwrap_or_else(|| unsupported())
+            .run(input, in_dims, params, output, out_dims, rows),
+        #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
+        KernelPath::NeonI8mm => aarch64::i8mm::Conv3x3::new()
             .unwrap_or_else(|| unsupported())
             .run(input, in_dims, params, output, out_dims, rows),
         #[allow(unreachable_patterns)]

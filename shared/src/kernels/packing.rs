@@ -33,6 +33,10 @@ pub(crate) enum Packing {
     /// `[block][tap 9][chunk][4][16]`, chunks of 16 input channels
     /// (tail zero-padded).
     Neon,
+    /// NEON `smmla`: blocks of 16 output channels,
+    /// `[block][tap 9][chunk][8 channel pairs][2][8]`, chunks of 8 input
+    /// channels (tail zero-padded).
+    I8mm,
 }
 
 impl Packing {
@@ -41,6 +45,7 @@ impl Packing {
             Packing::U8S8 { lanes } | Packing::S8S8 { lanes } => lanes,
             Packing::Avx2 => 8,
             Packing::Neon => 4,
+            Packing::I8mm => 16,
         }
     }
 
@@ -50,11 +55,14 @@ impl Packing {
         if self == Packing::Neon {
             return blocks * 9 * cin.div_ceil(16) * 4 * 16;
         }
+        if self == Packing::I8mm {
+            return blocks * 9 * cin.div_ceil(8) * 16 * 8;
+        }
         let groups = cin.div_ceil(4);
         let per_group = match self {
             Packing::U8S8 { lanes } | Packing::S8S8 { lanes } => lanes * 4,
             Packing::Avx2 => 2 * 8 * 2 * 2,
-            Packing::Neon => unreachable!(),
+            Packing::Neon | Packing::I8mm => unreachable!(),
         };
         blocks * 9 * groups * per_group
     }
@@ -181,6 +189,16 @@ pub(crate) fn pack_conv(
                 }
                 continue;
             }
+            if packing == Packing::I8mm {
+                for chunk in 0..cin.div_ceil(8) {
+                    for channel in 0..16 {
+                        for k in 0..8 {
+                            packed.push(w(b * 16 + channel, tap, 8 * chunk + k));
+                        }
+                    }
+                }
+                continue;
+            }
             for g in 0..groups {
                 match packing {
                     Packing::U8S8 { .. } | Packing::S8S8 { .. } => {
@@ -203,7 +221,7 @@ pub(crate) fn pack_conv(
                             }
                         }
                     }
-                    Packing::Neon => unreachable!(),
+                    Packing::Neon | Packing::I8mm => unreachable!(),
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! aarch64 kernels: NEON without dotprod ([`neon`]: `smull` + `smlal2` +
-//! `sadalp`) and with it ([`dotprod`]: `sdot` by element, emitted with
-//! `asm!` because `vdotq_s32` is unstable on stable Rust).
+//! `sadalp`), with it ([`dotprod`]: `sdot` by element) and with the int8
+//! matrix-multiply extension ([`i8mm`]: `smmla`). `sdot` and `smmla` are
+//! emitted with `asm!`: their intrinsics are unstable on stable Rust.
 //!
 //! Both compute exactly what [`super::scalar::conv3x3`] computes, on
 //! weights packed at prepare time by
@@ -21,6 +22,10 @@
 //!   zero-padded). `smull` + `smlal2` add two `i8 x i8` products in `i16`
 //!   (exact for `|w| <= 127`, enforced at packing), `sadalp` accumulates
 //!   pairs into 4 `i32` partial sums per channel, `addp` joins them.
+//! - i8mm (`I8mm`, 16 lanes): weights `[block][tap 9][K][8][2][8]`, `K =
+//!   ceil(cin / 8)` chunks of 8 input channels (tail zero-padded): per
+//!   chunk, for each of the 8 output-channel pairs, the two channels' 8
+//!   weights (one q register: the `W` of `smmla`).
 //! - Bias vector: per block `[bias'; L] [multiplier; L] [shift; L]` as
 //!   `i32`, padded lanes `0, 0, 1`.
 //!
@@ -29,6 +34,7 @@
 //! zero-point add: the scalar clamps, in the same order.
 
 pub mod dotprod;
+pub mod i8mm;
 pub mod neon;
 
 use core::arch::aarch64::*;
@@ -57,6 +63,34 @@ pub(crate) unsafe fn load16<const BOUNDED: bool>(
         unsafe {
             core::ptr::copy_nonoverlapping(input.add(offset), bytes.as_mut_ptr(), n);
             vld1q_s8(bytes.as_ptr())
+        }
+    }
+}
+
+/// Loads 8 activation bytes at `input + offset`; when `BOUNDED`, bytes at
+/// or past `len` read as zero (they only ever meet zero weights).
+///
+/// # Safety
+///
+/// When `!BOUNDED`, `input` must be valid for reads of `offset + 8` bytes;
+/// when `BOUNDED`, of `min(len, offset + 8)` bytes.
+#[target_feature(enable = "neon")]
+#[inline]
+pub(crate) unsafe fn load8<const BOUNDED: bool>(
+    input: *const i8,
+    offset: usize,
+    len: usize,
+) -> int8x8_t {
+    if !BOUNDED || offset + 8 <= len {
+        // SAFETY: in bounds by the caller's contract.
+        unsafe { vld1_s8(input.add(offset)) }
+    } else {
+        let mut bytes = [0i8; 8];
+        let n = len.saturating_sub(offset);
+        // SAFETY: n < 8 bytes from `offset`, all below `len`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(input.add(offset), bytes.as_mut_ptr(), n);
+            vld1_s8(bytes.as_ptr())
         }
     }
 }
