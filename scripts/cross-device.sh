@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cross-compiled evaluation: streams the committed sample dataset through
 # robofish-device built natively and for aarch64 (run under qemu-aarch64 on
-# CPUs with and without dotprod) and checks that every spot is identical,
-# bit for bit.
+# CPUs whose best kernel path is NEON, dotprod and i8mm) and checks that
+# every spot is identical, bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/cross-check
@@ -16,7 +16,7 @@ arm=target/aarch64-unknown-linux-gnu/release/robofish-device
 "$host" init --width 0.25 --calib-tiles 2 --seed 3 --out "$out/model.rfm" >/dev/null
 "$host" stream --device "exec:target/release/robofish-device --stdio --threads 2" \
     --model "$out/model.rfm" --data data/sample --truth --spots-out "$out/x86_64.csv"
-for cpu in cortex-a53 cortex-a76; do
+for cpu in cortex-a53 cortex-a76 max; do
     "$host" stream --device "exec:qemu-aarch64 -cpu $cpu -L /usr/aarch64-linux-gnu $arm --stdio --threads 2" \
         --model "$out/model.rfm" --data data/sample --truth --spots-out "$out/aarch64-$cpu.csv"
     if ! cmp -s "$out/x86_64.csv" "$out/aarch64-$cpu.csv"; then
