@@ -12,7 +12,7 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{load16, max_offset, store, Lut256, Requant4};
+use super::{conv_by_blocks, load16, max_offset, store, Lut256, Requant4};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
@@ -36,25 +36,7 @@ conv3x3_path! {
     fn run = conv;
 }
 
-/// # Safety
-///
-/// NEON and dotprod must be available and `ctx` must satisfy `check_args`
-/// for `pixels` (flattened output pixel indices).
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
-    let blocks = ctx.cout.div_ceil(LANES);
-    for b in 0..blocks {
-        for_each_tile::<P>(
-            pixels.clone(),
-            // SAFETY: `conv`'s contract; `for_each_tile` passes only tiles of
-            // `P` pixels inside `pixels` (the last one may overlap its
-            // neighbour: same bytes); b < blocks.
-            |first| unsafe { tile::<P>(ctx, b, first) },
-            // SAFETY: `conv`'s contract; `px` lies in `pixels`; b < blocks.
-            |px| unsafe { tile::<1>(ctx, b, px) },
-        );
-    }
-}
+conv_by_blocks!("neon,dotprod", tile::<P>, tile::<1>);
 
 /// `T` pixels from flattened index `first`, output block `b`.
 ///

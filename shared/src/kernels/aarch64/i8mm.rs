@@ -15,7 +15,7 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{load8, max_offset, store, Lut256, Requant4};
+use super::{conv_by_blocks, load8, max_offset, store, Lut256, Requant4};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
@@ -39,25 +39,7 @@ conv3x3_path! {
     fn run = conv;
 }
 
-/// # Safety
-///
-/// NEON and i8mm must be available and `ctx` must satisfy `check_args` for
-/// `pixels` (flattened output pixel indices).
-#[target_feature(enable = "neon,i8mm")]
-unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
-    let blocks = ctx.cout.div_ceil(LANES);
-    for b in 0..blocks {
-        for_each_tile::<P>(
-            pixels.clone(),
-            // SAFETY: `conv`'s contract; `for_each_tile` passes only tiles of
-            // `P` pixels inside `pixels` (the last one may overlap its
-            // neighbour: same bytes); b < blocks.
-            |first| unsafe { tile::<P, 2>(ctx, b, first) },
-            // SAFETY: `conv`'s contract; `px` lies in `pixels`; b < blocks.
-            |px| unsafe { tile::<1, 1>(ctx, b, px) },
-        );
-    }
-}
+conv_by_blocks!("neon,i8mm", tile::<P, 2>, tile::<1, 1>);
 
 /// `N` pixels (4, or 1) from flattened index `first` as `PAIRS` pixel pairs
 /// (a lone pixel pairs with itself), output block `b`.
