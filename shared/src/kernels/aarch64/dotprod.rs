@@ -12,7 +12,7 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{conv_by_blocks, load16, max_offset, store, Lut256, Requant4};
+use super::{conv_by_blocks, load16, max_offset, Epilogue16};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
@@ -137,21 +137,15 @@ unsafe fn body<const T: usize, const BOUNDED: bool>(
         }
     }
     let n = (ctx.cout - b * LANES).min(LANES);
-    // SAFETY: multipliers and shifts of the block, 4 lanes at a time.
-    let rq: [Requant4; 4] = core::array::from_fn(|c| unsafe {
-        Requant4::load(consts.add(16 + 4 * c), 16, ctx.zero_point)
-    });
-    let lut = ctx.lut.map(|lut| Lut256::load(lut));
+    // SAFETY: the block's 48 constants.
+    let epilogue = unsafe { Epilogue16::load(consts, ctx.zero_point, ctx.lut, n) };
     for (p, row) in acc.iter().enumerate() {
-        let lo = vcombine_s16(rq[0].apply(row[0]), rq[1].apply(row[1]));
-        let hi = vcombine_s16(rq[2].apply(row[2]), rq[3].apply(row[3]));
-        let q = vqmovn_high_s16(vqmovn_s16(lo), hi);
         // SAFETY: pixel first + p exists; its channels b * 16 .. + n <= cout.
         unsafe {
             let dst = ctx
                 .output
                 .add((first + p - ctx.out_first) * ctx.out_stride + b * LANES);
-            store(q, lut.as_ref(), dst, n);
+            epilogue.store(row, dst);
         }
     }
 }

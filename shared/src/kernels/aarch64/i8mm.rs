@@ -15,7 +15,7 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{conv_by_blocks, load8, max_offset, store, Lut256, Requant4};
+use super::{conv_by_blocks, load8, max_offset, Epilogue16};
 use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
@@ -127,15 +127,13 @@ unsafe fn body<const N: usize, const PAIRS: usize, const BOUNDED: bool>(
         }
     }
     let n = (ctx.cout - b * LANES).min(LANES);
-    // SAFETY: the block's 16 biases, multipliers and shifts, 4 lanes at a
-    // time.
-    let (bias, rq): ([int32x4_t; 4], [Requant4; 4]) = unsafe {
+    // SAFETY: the block's 48 constants; its biases lead them.
+    let (epilogue, bias) = unsafe {
         (
-            core::array::from_fn(|q| vld1q_s32(consts.add(4 * q))),
-            core::array::from_fn(|q| Requant4::load(consts.add(16 + 4 * q), 16, ctx.zero_point)),
+            Epilogue16::load(consts, ctx.zero_point, ctx.lut, n),
+            core::array::from_fn::<_, 4, _>(|q| vld1q_s32(consts.add(4 * q))),
         )
     };
-    let lut = ctx.lut.map(|lut| Lut256::load(lut));
     for (j, row) in acc.iter().enumerate() {
         for second in [false, true] {
             let p = 2 * j + second as usize;
@@ -156,15 +154,12 @@ unsafe fn body<const N: usize, const PAIRS: usize, const BOUNDED: bool>(
                 };
                 vaddq_s32(vreinterpretq_s32_s64(z), bias[q])
             });
-            let lo = vcombine_s16(rq[0].apply(v[0]), rq[1].apply(v[1]));
-            let hi = vcombine_s16(rq[2].apply(v[2]), rq[3].apply(v[3]));
-            let q = vqmovn_high_s16(vqmovn_s16(lo), hi);
             // SAFETY: pixel first + p exists; its channels b * 16 .. + n <= cout.
             unsafe {
                 let dst = ctx
                     .output
                     .add((first + p - ctx.out_first) * ctx.out_stride + b * LANES);
-                store(q, lut.as_ref(), dst, n);
+                epilogue.store(&v, dst);
             }
         }
     }

@@ -239,6 +239,58 @@ pub(crate) unsafe fn store(q: int8x16_t, lut: Option<&Lut256>, dst: *mut i8, n: 
     }
 }
 
+/// The epilogue of a 16-channel block: requantisation of 4 x 4 lanes with
+/// the block's constants, the LUT, and a store of its `n` channels.
+pub(crate) struct Epilogue16 {
+    requant: [Requant4; 4],
+    lut: Option<Lut256>,
+    n: usize,
+}
+
+impl Epilogue16 {
+    /// Reads the multipliers and shifts of the block whose constants
+    /// (`[bias; 16] [multiplier; 16] [shift; 16]`) start at `consts`;
+    /// `n` is how many of its channels exist.
+    ///
+    /// # Safety
+    ///
+    /// 48 `i32` must be readable at `consts`.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) unsafe fn load(
+        consts: *const i32,
+        zero_point: i32,
+        lut: Option<&[i8; 256]>,
+        n: usize,
+    ) -> Epilogue16 {
+        Epilogue16 {
+            // SAFETY: multipliers at 16.., shifts at 32.., 4 lanes at a time.
+            requant: core::array::from_fn(|q| unsafe {
+                Requant4::load(consts.add(16 + 4 * q), 16, zero_point)
+            }),
+            lut: lut.map(|lut| Lut256::load(lut)),
+            n,
+        }
+    }
+
+    /// Requantises the block's 16 accumulators (bias included; channels
+    /// `4q..4q + 4` in `acc[q]`) and writes its `n` channels at `dst`.
+    ///
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of `n` bytes.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    pub(crate) unsafe fn store(&self, acc: &[int32x4_t; 4], dst: *mut i8) {
+        let rq = &self.requant;
+        let lo = vcombine_s16(rq[0].apply(acc[0]), rq[1].apply(acc[1]));
+        let hi = vcombine_s16(rq[2].apply(acc[2]), rq[3].apply(acc[3]));
+        let q = vqmovn_high_s16(vqmovn_s16(lo), hi);
+        // SAFETY: by the caller's contract.
+        unsafe { store(q, self.lut.as_ref(), dst, self.n) }
+    }
+}
+
 /// Largest byte offset among `offsets` (the 9 taps of a tile).
 #[inline(always)]
 pub(crate) fn max_offset<const P: usize>(offsets: &[[usize; P]; 9]) -> usize {
