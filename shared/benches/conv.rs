@@ -19,6 +19,8 @@ const SHAPES: &[(usize, usize, usize, usize)] = &[
     (40, 40, 144, 48),
     (256, 256, 48, 48),
     (128, 128, 96, 96),
+    (40, 40, 48, 16),
+    (40, 40, 48, 1),
 ];
 
 fn conv(c: &mut Criterion) {
