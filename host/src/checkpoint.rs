@@ -11,6 +11,7 @@
 //! | `format` | `pt` (what torch-based tools expect) |
 //! | `robofish.arch` | [`ArchConfig`] as JSON |
 //! | `robofish.normalisation` | [`Normalisation`] as JSON (raw counts) |
+//! | `robofish.input_stage` | `"fixed"` or `"per-image"` ([`InputStage`]; absent: fixed) |
 //! | `robofish.bit_order` | `"blocked"` or `"interleaved"` (JSON) |
 //! | `robofish.epoch` | epochs trained |
 //! | `robofish.val_loss` | validation loss at that epoch |
@@ -22,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use robofish_shared::codebook::BitOrder;
+use robofish_shared::input_stage::InputStage;
 use robofish_shared::model::{ArchConfig, Normalisation};
 use robofish_shared::reference::{FloatConv, FloatModel};
 use safetensors::tensor::{Dtype, TensorView};
@@ -65,8 +67,10 @@ pub enum CheckpointError {
 pub struct CheckpointMeta {
     /// Architecture.
     pub arch: ArchConfig,
-    /// Raw-count normalisation per input image.
+    /// Raw-count normalisation per input image (used by a fixed input stage).
     pub normalisation: Normalisation,
+    /// How raw counts become the network's input.
+    pub input_stage: InputStage,
     /// Which image carries which barcode bit in the training data.
     pub bit_order: BitOrder,
     /// Epochs trained.
@@ -183,6 +187,10 @@ impl CheckpointMeta {
                 "robofish.bit_order".into(),
                 json("robofish.bit_order", serde_json::to_string(&self.bit_order))?,
             ),
+            (
+                "robofish.input_stage".into(),
+                self.input_stage.name().to_string(),
+            ),
             ("robofish.epoch".into(), self.epoch.to_string()),
             ("robofish.val_loss".into(), self.val_loss.to_string()),
         ]))
@@ -226,6 +234,16 @@ impl CheckpointMeta {
             }
             None => BitOrder::default(),
         };
+        let input_stage = match map.get("robofish.input_stage").map(String::as_str) {
+            None | Some("fixed") => InputStage::Fixed,
+            Some("per-image") => InputStage::PerImage,
+            Some(other) => {
+                return Err(meta_err(
+                    "robofish.input_stage",
+                    format!("`{other}`: expected fixed or per-image"),
+                ))
+            }
+        };
         let epoch = match map.get("robofish.epoch") {
             Some(text) => text.parse().map_err(|e| meta_err("robofish.epoch", e))?,
             None => 0,
@@ -237,6 +255,7 @@ impl CheckpointMeta {
         Ok(CheckpointMeta {
             arch,
             normalisation,
+            input_stage,
             bit_order,
             epoch,
             val_loss,
@@ -376,6 +395,7 @@ impl Checkpoint {
             meta: CheckpointMeta {
                 arch,
                 normalisation: model.normalisation.clone(),
+                input_stage: InputStage::Fixed,
                 bit_order,
                 epoch,
                 val_loss,

@@ -80,6 +80,7 @@ fn engine_equals_fake_quantised_graph_within_one_step() {
     let meta = CheckpointMeta {
         arch: arch.clone(),
         normalisation: measure_normalisation(&calib_tiles),
+        input_stage: robofish_shared::input_stage::InputStage::Fixed,
         bit_order: BitOrder::Blocked,
         epoch: 0,
         val_loss: 0.0,

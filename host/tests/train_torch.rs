@@ -95,7 +95,13 @@ fn narrow_model_loss_falls_well_below_its_start() {
     // few dozen steps.
     let train = preset_tiles("easy", Split::Train, 32);
     let norm = measure_normalisation(&train);
-    let set = TensorSet::new(&train, &norm, Device::Cpu).unwrap();
+    let set = TensorSet::new(
+        &train,
+        robofish_shared::input_stage::InputStage::Fixed,
+        &norm,
+        Device::Cpu,
+    )
+    .unwrap();
     let net = Net::new(&narrow(), Device::Cpu, 1).unwrap();
     let params = net.trainable();
     // A narrow model takes a larger step than the full network's 1e-3.
@@ -142,6 +148,7 @@ fn checkpoint_round_trip_is_exact_and_tract_agrees_with_tch() {
         meta: CheckpointMeta {
             arch: arch.clone(),
             normalisation: norm.clone(),
+            input_stage: robofish_shared::input_stage::InputStage::Fixed,
             bit_order: BitOrder::Blocked,
             epoch: 1,
             val_loss: 0.5,

@@ -165,7 +165,10 @@ mod tests {
             let rel_b = (background - reference.background as f64).abs() / reference.noise as f64;
             let rel_n = (noise / reference.noise as f64 - 1.0).abs();
             // Within a few per cent of a noise sigma, whatever the camera.
-            assert!(rel_b < 0.1, "gain {gain}: background {background} vs {reference:?}");
+            assert!(
+                rel_b < 0.1,
+                "gain {gain}: background {background} vs {reference:?}"
+            );
             assert!(rel_n < 0.1, "gain {gain}: noise {noise} vs {reference:?}");
         }
     }

@@ -17,6 +17,8 @@ pub mod codebook;
 pub mod engine;
 #[cfg(feature = "alloc")]
 pub mod image_stats;
+#[cfg(feature = "alloc")]
+pub mod input_stage;
 pub mod kernels;
 pub mod post;
 pub mod protocol;

@@ -16,6 +16,8 @@ pub mod train;
 use std::fmt;
 use std::str::FromStr;
 
+use anyhow::Context;
+
 /// A tile size given as `HxW` (e.g. `40x40`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TileSize {
@@ -64,9 +66,10 @@ pub struct DataArgs {
     /// Simulator preset for --simulate.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(robofish_host::sim::PRESET_NAMES))]
     pub preset: Option<String>,
-    /// Seed of the simulated tiles (--simulate).
-    #[arg(long, default_value_t = 1)]
-    pub data_seed: u64,
+    /// Seed of the simulated tiles (--simulate); default 1, and for a
+    /// held-out preset always its own fixed seed.
+    #[arg(long)]
+    pub data_seed: Option<u64>,
 }
 
 /// Tiles of one split plus where they came from and their bit order.
@@ -82,9 +85,32 @@ pub struct LoadedSplit {
 }
 
 impl DataArgs {
+    /// Refuses held-out presets (and datasets simulated from one): they are
+    /// for evaluation only, never for training, calibration or tuning.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
+    pub fn refuse_held_out(&self, purpose: &str) -> anyhow::Result<()> {
+        use robofish_host::sim::is_held_out;
+        if let Some(name) = self.preset.as_deref().filter(|n| is_held_out(n)) {
+            anyhow::bail!(
+                "preset `{name}` is held out for evaluation: it must never be used for {purpose}; \
+                 train on `wide-domain` (or seed/easy/hard) instead"
+            );
+        }
+        if let Some(root) = &self.data {
+            let dataset = robofish_host::data::Dataset::open(root, None)
+                .with_context(|| format!("cannot open dataset {}", root.display()))?;
+            if let Some(name) = dataset.simulated_preset().filter(|n| is_held_out(n)) {
+                anyhow::bail!(
+                    "{} was simulated from the held-out preset `{name}`: it must never be used for {purpose}",
+                    root.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Reads or simulates `split`.
     pub fn load(&self, split: robofish_host::sim::Split) -> anyhow::Result<LoadedSplit> {
-        use anyhow::Context;
         use robofish_host::sim::{preset, Codebook, Simulator, Split};
         match (&self.data, self.simulate) {
             (Some(root), _) => {
@@ -105,7 +131,9 @@ impl DataArgs {
                 let config = preset(name).with_context(|| format!("unknown preset '{name}'"))?;
                 let bit_order = config.bit_order;
                 let codebook = Codebook::mhd4(config.real_genes);
-                let sim = Simulator::new(config, codebook.clone(), self.data_seed)?;
+                let seed = robofish_host::sim::simulation_seed(name, self.data_seed)
+                    .map_err(anyhow::Error::msg)?;
+                let sim = Simulator::new(config, codebook.clone(), seed)?;
                 let count = if split == Split::Train {
                     count
                 } else {
@@ -115,8 +143,7 @@ impl DataArgs {
                 Ok(LoadedSplit {
                     tiles,
                     source: format!(
-                        "simulated preset '{name}' seed {} ({split}, {count} tiles)",
-                        self.data_seed
+                        "simulated preset '{name}' seed {seed} ({split}, {count} tiles)"
                     ),
                     bit_order,
                     codebook: Some(codebook),

@@ -246,6 +246,8 @@ impl Quantise {
             ),
             bit_order: dataset.bit_order(Split::Train)?,
             normalisation: None,
+            // Taken from the fp32 checkpoint by the trainer.
+            input_stage: Default::default(),
             device: self.qat.device.clone(),
             qat: Some(trainer::QatSetup {
                 from_checkpoint: self.checkpoint.clone(),

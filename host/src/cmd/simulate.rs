@@ -5,7 +5,8 @@ use rayon::prelude::*;
 use robofish_host::data::{self, DatasetConfig};
 use robofish_host::sim::stats::TileStats;
 use robofish_host::sim::{
-    parse_bit_order, preset, BitOrder, Codebook, SimConfig, Simulator, Split, PRESET_NAMES,
+    is_held_out, parse_bit_order, preset, simulation_seed, BitOrder, Codebook, SimConfig,
+    Simulator, Split, PRESET_NAMES,
 };
 use std::path::PathBuf;
 
@@ -27,9 +28,10 @@ pub struct Cmd {
     /// Test tiles.
     #[arg(long, default_value_t = 50)]
     test: usize,
-    /// Random seed; the same seed gives byte-identical files.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Random seed; the same seed gives byte-identical files. Default 1;
+    /// a held-out preset always uses its own fixed seed.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Write into an output folder that already holds a split.
     #[arg(long)]
     force: bool,
@@ -74,7 +76,7 @@ struct Overrides {
     #[arg(long)]
     real_genes: Option<usize>,
     /// Bits per pixel of the TIFFs.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["8", "16"]))]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["8", "12", "16"]))]
     bits: Option<String>,
     /// Which image carries which barcode bit.
     #[arg(long, value_parser = parse_bit_order)]
@@ -82,6 +84,21 @@ struct Overrides {
 }
 
 impl Overrides {
+    /// Whether any override is given.
+    fn any(&self) -> bool {
+        self.height.is_some()
+            || self.width.is_some()
+            || self.density.is_some()
+            || self.photons.is_some()
+            || self.background.is_some()
+            || self.dropout.is_some()
+            || self.spurious.is_some()
+            || self.registration.is_some()
+            || self.real_genes.is_some()
+            || self.bits.is_some()
+            || self.bit_order.is_some()
+    }
+
     fn apply(&self, mut config: SimConfig) -> anyhow::Result<SimConfig> {
         config.height = self.height.unwrap_or(config.height);
         config.width = self.width.unwrap_or(config.width);
@@ -113,12 +130,19 @@ impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let base =
             preset(&self.preset).with_context(|| format!("unknown preset `{}`", self.preset))?;
+        let seed = simulation_seed(&self.preset, self.seed).map_err(anyhow::Error::msg)?;
+        if is_held_out(&self.preset) && self.overrides.any() {
+            bail!(
+                "held-out preset `{}` is fixed: it cannot be changed with overrides",
+                self.preset
+            );
+        }
         let config = self.overrides.apply(base)?;
         let codebook = match &self.codebook {
             Some(path) => data::resolve_codebook(&self.out, Some(path))?,
             None => Codebook::mhd4(config.real_genes),
         };
-        let simulator = Simulator::new(config, codebook, self.seed)?;
+        let simulator = Simulator::new(config, codebook, seed)?;
         let splits = [
             (Split::Train, self.train),
             (Split::Val, self.val),
@@ -148,17 +172,17 @@ impl Cmd {
             data::create_split_dirs(&dir)?;
             data::write_split_config(
                 &dir,
-                &DatasetConfig::for_simulation(simulator.config(), count, self.seed),
+                &DatasetConfig::for_simulation(simulator.config(), count, seed),
             )?;
             let stats = (0..count)
                 .into_par_iter()
                 .map(|index| -> anyhow::Result<TileStats> {
                     let tile = simulator.tile(split, index);
-                    let bits = simulator.config().camera.bits;
+                    let bits = simulator.config().file_bits();
                     data::write_tile(&dir, index + 1, &tile, simulator.codebook(), bits)?;
                     progress.inc(1);
                     Ok(if self.stats {
-                        TileStats::measure(&tile, simulator.config())
+                        TileStats::measure(&tile, &simulator.tile_config(split, index))
                     } else {
                         TileStats {
                             tiles: 1,
@@ -180,8 +204,12 @@ impl Cmd {
             config.height,
             config.width,
             config.preset,
-            self.seed,
-            config.camera.bits,
+            seed,
+            if config.domain.is_some() {
+                "mixed".to_string()
+            } else {
+                config.camera.bits.to_string()
+            },
             config.bit_order.name(),
             self.out.display(),
             all_stats.emitters_per_tile()

@@ -13,9 +13,9 @@ use super::DataArgs;
 /// last.safetensors + last.optim.safetensors (for --resume), metrics.csv
 /// and loss.png. The loss is the original's: 16 x barcode BCE (positive
 /// weight 3 at emitter pixels, down-weighted elsewhere) + position BCE;
-/// AdamW with gradient-norm clipping. Input normalisation (per-image mean
-/// and std of raw counts) is measured on the training tiles and stored in
-/// every checkpoint.
+/// AdamW with gradient-norm clipping. The input stage (--input-stage) is
+/// stored in every checkpoint: per-image by default, so the model works on
+/// cameras it never saw.
 #[derive(Args, Debug)]
 pub struct Cmd {
     #[command(flatten)]
@@ -61,6 +61,12 @@ pub struct Cmd {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// How raw counts become the network's input: per-image (each image's
+    /// own robust background and noise: works on any camera) or fixed (one
+    /// mean and std per image index measured on the training tiles: only
+    /// right for the training camera; the models before per-image).
+    #[arg(long, default_value = "per-image", value_parser = ["per-image", "fixed"])]
+    pub input_stage: String,
     /// Threads libtorch may use on the CPU (default: its own choice).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -94,6 +100,7 @@ impl Cmd {
         let device = parse_device(&self.device)?;
         let mut arch = ArchConfig::seed().scaled(self.width);
         arch.shared_first_stage = self.shared_first_stage;
+        self.data.refuse_held_out("training")?;
         let train = self.data.load(Split::Train).context("training tiles")?;
         let val = self.data.load(Split::Val).context("validation tiles")?;
         let config = trainer::TrainConfig {
@@ -112,6 +119,10 @@ impl Cmd {
             data: format!("train: {}; val: {}", train.source, val.source),
             bit_order: train.bit_order,
             normalisation: None,
+            input_stage: match self.input_stage.as_str() {
+                "fixed" => robofish_shared::input_stage::InputStage::Fixed,
+                _ => robofish_shared::input_stage::InputStage::PerImage,
+            },
             device: self.device.clone(),
             qat: None,
         };

@@ -70,7 +70,7 @@ impl DatasetConfig {
                 tile_count,
                 emitter_count: config.mean_emitters().round() as usize,
                 seed: Some(seed),
-                bit_depth: Some(config.camera.bits),
+                bit_depth: Some(config.file_bits()),
                 robofish: Some(config.clone()),
             },
         }

@@ -64,6 +64,15 @@ impl Dataset {
         })
     }
 
+    /// The simulator preset a split was made from, when robofish simulated
+    /// it (recorded in its `config.yml`).
+    pub fn simulated_preset(&self) -> Option<String> {
+        [Split::Train, Split::Val, Split::Test]
+            .into_iter()
+            .find_map(|split| self.config(split).ok().flatten()?.simulation.robofish)
+            .map(|config| config.preset)
+    }
+
     /// `<root>/<split>/1`.
     pub fn split_dir(&self, split: Split) -> PathBuf {
         split_dir(&self.root, split)

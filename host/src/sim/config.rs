@@ -3,6 +3,8 @@
 //! All photon numbers are photo-electrons (quantum efficiency folded in);
 //! the camera converts them to ADU with `gain`, adds `offset` and read noise.
 use robofish_shared::codebook::BitOrder;
+
+use super::domain::DomainRanges;
 use serde::{Deserialize, Serialize};
 
 /// Index of the 647 nm channel in per-colour arrays.
@@ -56,16 +58,47 @@ pub struct SimConfig {
     /// Standard deviation (pixels) of the per-round registration shift; the
     /// first round is the reference and is never shifted.
     pub registration_sigma: f64,
+    /// Shift `(dy, dx)` in pixels of the 750 nm images against the 647 nm
+    /// ones (chromatic aberration left after registration), on top of the
+    /// per-round shifts.
+    #[serde(default)]
+    pub chromatic_shift: [f64; 2],
     /// Which image carries which barcode bit.
     pub bit_order: BitOrder,
     /// Camera model.
     pub camera: Camera,
+    /// Sample artefacts: autofluorescence blobs.
+    #[serde(default)]
+    pub artefacts: Artefacts,
+    /// Domain randomisation: when set, every tile draws its own physical
+    /// parameters from these ranges (see [`super::domain`]), and the fields
+    /// above are only the defaults the ranges leave alone (tile size, codebook,
+    /// bit order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainRanges>,
+}
+
+/// Autofluorescence: cells and debris glow in broad blobs that no barcode
+/// explains. The same blobs are in every round of a colour (they are in the
+/// sample), dimmer each round as they bleach.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Artefacts {
+    /// Mean blobs per 1600 pixels (one 40 x 40 tile).
+    pub blobs_per_1600_px: f64,
+    /// Range of blob sizes: Gaussian sigma in pixels, drawn log-uniformly.
+    pub blob_sigma: [f64; 2],
+    /// Peak brightness of a blob relative to its image's background level,
+    /// drawn log-uniformly from this range.
+    pub blob_brightness: [f64; 2],
+    /// Brightness kept from one round to the next (photobleaching; 1 = none).
+    pub blob_round_retention: f64,
 }
 
 /// Camera: photo-electrons -> ADU.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Camera {
-    /// Output bit depth: 8 or 16. Values above `2^bits - 1` are clipped.
+    /// Output bit depth: 8, 12 or 16. Values above `2^bits - 1` are
+    /// clipped; 12-bit data is stored in 16-bit files, as cameras do.
     pub bits: u8,
     /// ADU per photo-electron.
     pub gain: f64,
@@ -73,9 +106,38 @@ pub struct Camera {
     pub offset: f64,
     /// Gaussian read noise in ADU.
     pub read_noise: f64,
+    /// Standard deviation (ADU) of the fixed per-pixel offset around
+    /// `offset` (sCMOS column and pixel offsets).
+    #[serde(default)]
+    pub offset_sigma: f64,
+    /// Log-normal sigma of the per-pixel read noise around `read_noise`
+    /// (sCMOS pixels differ; a few are very noisy).
+    #[serde(default)]
+    pub read_noise_spread: f64,
+    /// Fraction of hot pixels: fixed pixels with a large dark signal.
+    #[serde(default)]
+    pub hot_pixel_rate: f64,
+    /// Mean extra counts (ADU) of a hot pixel, exponentially distributed.
+    #[serde(default)]
+    pub hot_pixel_counts: f64,
 }
 
 impl Camera {
+    /// A 16-bit camera with gain 1, no offset, no noise and no fixed
+    /// pattern: the base for building others with `..Camera::ideal()`.
+    pub fn ideal() -> Camera {
+        Camera {
+            bits: 16,
+            gain: 1.0,
+            offset: 0.0,
+            read_noise: 0.0,
+            offset_sigma: 0.0,
+            read_noise_spread: 0.0,
+            hot_pixel_rate: 0.0,
+            hot_pixel_counts: 0.0,
+        }
+    }
+
     /// Largest representable value.
     pub fn max_value(&self) -> f64 {
         ((1u32 << self.bits) - 1) as f64
@@ -107,100 +169,6 @@ pub fn parse_bit_order(text: &str) -> Result<BitOrder, String> {
     }
 }
 
-/// Names accepted by [`preset`].
-pub const PRESET_NAMES: [&str; 4] = ["seed", "easy", "hard", "fov"];
-
-/// The named presets:
-///
-/// - `seed`: resembles the original's Data/50. 40 x 40 tiles with exactly 50
-///   emitters (the folder name and its config's `emitter_count`; 50 in 1600
-///   pixels, and each image shows only the ~12 emitters whose bit is on, so
-///   spots are sparse per image). ~1500 photons per spot-bit over ~20
-///   background photons/pixel gives a peak of ~140 photons (SNR ~10, see
-///   `stats`): clearly visible but with dim emitters near the noise, as the
-///   original's 0.92 position recall suggests. Gain 1 ADU/photon makes the
-///   signal span ~0-300 ADU, the dynamic range of 8-bit data.
-/// - `easy`: sparse (20 per 40 x 40), bright, no dropout or shifts.
-/// - `hard`: dense (~96 per 40 x 40), dim, noisy, dropout, spurious
-///   spots and larger shifts.
-/// - `fov`: a 2048 x 2048 field of view with `seed`'s optics at a typical
-///   cell-covered density (~42 000 emitters).
-pub fn preset(name: &str) -> Option<SimConfig> {
-    let seed = SimConfig {
-        preset: "seed".into(),
-        height: 40,
-        width: 40,
-        density: 50.0 / 1600.0,
-        fixed_count: true,
-        real_genes: 130,
-        gene_frequency_sigma: 1.0,
-        psf_sigma: [1.2, 1.35],
-        spot_photons: 1500.0,
-        colour_brightness: [1.0, 0.8],
-        emitter_brightness_sigma: 0.35,
-        round_brightness_sigma: 0.2,
-        background: [20.0, 15.0],
-        background_gradient: 0.3,
-        bit_dropout: 0.02,
-        spurious_rate: 0.02,
-        spurious_fraction: 0.25,
-        registration_sigma: 0.3,
-        bit_order: BitOrder::Blocked,
-        camera: Camera {
-            bits: 16,
-            gain: 1.0,
-            offset: 100.0,
-            read_noise: 2.0,
-        },
-    };
-    let config = match name {
-        "seed" => seed,
-        "easy" => SimConfig {
-            preset: "easy".into(),
-            density: 20.0 / 1600.0,
-            fixed_count: false,
-            psf_sigma: [1.0, 1.1],
-            spot_photons: 3000.0,
-            emitter_brightness_sigma: 0.2,
-            round_brightness_sigma: 0.1,
-            background: [10.0, 8.0],
-            bit_dropout: 0.0,
-            spurious_rate: 0.0,
-            registration_sigma: 0.0,
-            ..seed
-        },
-        "hard" => SimConfig {
-            preset: "hard".into(),
-            density: 0.06,
-            fixed_count: false,
-            spot_photons: 600.0,
-            emitter_brightness_sigma: 0.5,
-            round_brightness_sigma: 0.3,
-            background: [40.0, 30.0],
-            background_gradient: 0.5,
-            bit_dropout: 0.05,
-            spurious_rate: 0.05,
-            spurious_fraction: 0.3,
-            registration_sigma: 0.5,
-            camera: Camera {
-                read_noise: 4.0,
-                ..seed.camera.clone()
-            },
-            ..seed
-        },
-        "fov" => SimConfig {
-            preset: "fov".into(),
-            height: 2048,
-            width: 2048,
-            density: 0.01,
-            fixed_count: false,
-            ..seed
-        },
-        _ => return None,
-    };
-    Some(config)
-}
-
 /// Why a configuration cannot be simulated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -218,6 +186,17 @@ pub enum ConfigError {
 }
 
 impl SimConfig {
+    /// Bits per pixel of the files tiles are written to: 8 for 8-bit
+    /// cameras, else 16 (12-bit data in 16-bit files, as cameras write it;
+    /// domain-randomised tiles mix depths, so 16).
+    pub fn file_bits(&self) -> u8 {
+        if self.camera.bits == 8 && self.domain.is_none() {
+            8
+        } else {
+            16
+        }
+    }
+
     /// Mean emitter count per tile.
     pub fn mean_emitters(&self) -> f64 {
         self.density * (self.height * self.width) as f64
@@ -225,17 +204,6 @@ impl SimConfig {
 
     /// Checks every parameter so that simulation cannot fail or panic later.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let check = |name, value: f64, ok: bool, requirement| {
-            if ok && value.is_finite() {
-                Ok(())
-            } else {
-                Err(ConfigError::OutOfRange {
-                    name,
-                    value,
-                    requirement,
-                })
-            }
-        };
         let size_ok = |v: usize| (1..=16384).contains(&v);
         check(
             "height",
@@ -331,12 +299,24 @@ impl SimConfig {
             (0.0..=5.0).contains(&self.registration_sigma),
             "0 to 5 pixels",
         )?;
+        for shift in self.chromatic_shift {
+            check(
+                "chromatic_shift",
+                shift,
+                (-5.0..=5.0).contains(&shift),
+                "-5 to 5 pixels",
+            )?;
+        }
+        self.artefacts.validate()?;
+        if let Some(domain) = &self.domain {
+            domain.validate()?;
+        }
         let camera = &self.camera;
         check(
             "camera.bits",
             camera.bits as f64,
-            matches!(camera.bits, 8 | 16),
-            "8 or 16",
+            matches!(camera.bits, 8 | 12 | 16),
+            "8, 12 or 16",
         )?;
         check(
             "camera.gain",
@@ -356,30 +336,101 @@ impl SimConfig {
             camera.read_noise >= 0.0,
             ">= 0 ADU",
         )?;
+        check(
+            "camera.offset_sigma",
+            camera.offset_sigma,
+            camera.offset_sigma >= 0.0,
+            ">= 0 ADU",
+        )?;
+        check(
+            "camera.read_noise_spread",
+            camera.read_noise_spread,
+            (0.0..=3.0).contains(&camera.read_noise_spread),
+            "0 to 3",
+        )?;
+        check(
+            "camera.hot_pixel_rate",
+            camera.hot_pixel_rate,
+            probability(camera.hot_pixel_rate),
+            "a probability, 0 to 1",
+        )?;
+        check(
+            "camera.hot_pixel_counts",
+            camera.hot_pixel_counts,
+            camera.hot_pixel_counts >= 0.0,
+            ">= 0 ADU",
+        )?;
         Ok(())
+    }
+}
+
+/// Checks a parameter: `Ok` when `ok` holds and `value` is finite.
+pub(crate) fn check(
+    name: &'static str,
+    value: f64,
+    ok: bool,
+    requirement: &'static str,
+) -> Result<(), ConfigError> {
+    if ok && value.is_finite() {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            name,
+            value,
+            requirement,
+        })
+    }
+}
+
+/// Checks that `[lo, hi]` is an ordered range inside `[min, max]`.
+pub(crate) fn check_range(
+    name: &'static str,
+    [lo, hi]: [f64; 2],
+    min: f64,
+    max: f64,
+    requirement: &'static str,
+) -> Result<(), ConfigError> {
+    check(name, lo, lo >= min && lo <= hi, requirement)?;
+    check(name, hi, hi <= max, requirement)
+}
+
+impl Artefacts {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(
+            "artefacts.blobs_per_1600_px",
+            self.blobs_per_1600_px,
+            (0.0..=100.0).contains(&self.blobs_per_1600_px),
+            "0 to 100",
+        )?;
+        if self.blobs_per_1600_px > 0.0 {
+            check_range(
+                "artefacts.blob_sigma",
+                self.blob_sigma,
+                0.5,
+                500.0,
+                "an ordered range within 0.5 to 500 pixels",
+            )?;
+            check_range(
+                "artefacts.blob_brightness",
+                self.blob_brightness,
+                0.0,
+                1000.0,
+                "an ordered range within 0 to 1000 x background",
+            )?;
+        }
+        check(
+            "artefacts.blob_round_retention",
+            self.blob_round_retention,
+            (0.0..=1.0).contains(&self.blob_round_retention),
+            "0 to 1",
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn every_preset_is_valid() {
-        for name in PRESET_NAMES {
-            let config = preset(name).unwrap();
-            assert_eq!(config.preset, name);
-            config.validate().unwrap();
-        }
-        assert!(preset("nope").is_none());
-    }
-
-    #[test]
-    fn seed_preset_has_fifty_emitters_on_forty_pixels() {
-        let seed = preset("seed").unwrap();
-        assert_eq!((seed.height, seed.width), (40, 40));
-        assert_eq!(seed.mean_emitters(), 50.0);
-    }
+    use super::super::preset;
 
     #[test]
     fn invalid_values_are_named() {
@@ -388,6 +439,14 @@ mod tests {
         let message = config.validate().unwrap_err().to_string();
         assert!(message.contains("bit_dropout"), "{message}");
         config.bit_dropout = f64::NAN;
+        assert!(config.validate().is_err());
+        let mut config = preset("seed").unwrap();
+        config.artefacts.blobs_per_1600_px = 1.0;
+        config.artefacts.blob_sigma = [5.0, 2.0];
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("blob_sigma"), "{message}");
+        let mut config = preset("seed").unwrap();
+        config.camera.bits = 10;
         assert!(config.validate().is_err());
     }
 }

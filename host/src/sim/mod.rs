@@ -20,20 +20,34 @@
 //! shifted by its round's registration offset; on-bits drop out with
 //! `bit_dropout` and off-bits light up with `spurious_rate`; the background
 //! is a constant per colour (+-10 % per image) times a linear gradient of
-//! random direction; then shot noise, gain, offset, read noise and clipping.
+//! random direction, plus autofluorescent blobs when the configuration has
+//! them; then shot noise, gain, the camera's offset and read noise (per
+//! pixel when it has a fixed pattern, with hot pixels) and clipping. The
+//! 750 nm images are shifted by the chromatic offset on top of each round's
+//! registration shift.
+//!
+//! Domain randomisation ([`DomainRanges`]): a configuration with `domain`
+//! set draws a whole configuration per tile ([`Simulator::tile_config`]).
 //!
 //! Determinism: every random number comes from ChaCha8 keyed by the seed,
 //! with a separate stream per (split, tile, purpose), so a tile is the same
 //! whatever the thread count or the order tiles are made in.
+pub mod artefacts;
 pub mod config;
+pub mod domain;
 pub mod noise;
+pub mod presets;
 pub mod psf;
 pub mod stats;
 mod tile;
 
-pub use config::{parse_bit_order, preset, Camera, ConfigError, SimConfig, PRESET_NAMES};
+pub use config::{parse_bit_order, Artefacts, Camera, ConfigError, SimConfig};
+pub use domain::DomainRanges;
+pub use presets::{held_out_seed, is_held_out, preset, simulation_seed, HELD_OUT, PRESET_NAMES};
 pub use robofish_shared::codebook::{BitOrder, Codebook};
 pub use tile::{Emitter, Split, Tile, IMAGE_COUNT, UNKNOWN_GENE};
+
+use std::borrow::Cow;
 
 use rand::distr::weighted::WeightedIndex;
 use rand::{Rng, SeedableRng};
@@ -57,6 +71,13 @@ pub enum SimError {
 /// Stream used for the dataset-wide gene expression levels.
 const GENE_LEVEL_STREAM: u64 = u64::MAX;
 
+/// Per-tile stream purposes: 0 is the layout and 1..=16 the noise of each
+/// image (as before these existed); the rest are drawn only when used, so
+/// configurations without them give the same tiles as ever.
+const BLOB_PURPOSE: u64 = 17;
+const FIXED_PATTERN_PURPOSE: u64 = 18;
+const DOMAIN_PURPOSE: u64 = 19;
+
 /// A configured simulator: makes any tile of any split on demand.
 #[derive(Debug, Clone)]
 pub struct Simulator {
@@ -77,6 +98,8 @@ struct TilePlan {
     shifts: [(f64, f64); ROUNDS],
     /// Background level and gradient `(level, gy, gx)` of each image.
     backgrounds: [(f64, f64, f64); IMAGE_COUNT],
+    /// Autofluorescent blobs.
+    blobs: Vec<artefacts::Blob>,
 }
 
 impl Simulator {
@@ -130,17 +153,34 @@ impl Simulator {
             .collect()
     }
 
+    /// The configuration tile `index` of `split` is made with: the
+    /// simulator's own, or with domain randomisation, one drawn for the tile.
+    pub fn tile_config(&self, split: Split, index: usize) -> Cow<'_, SimConfig> {
+        match &self.config.domain {
+            None => Cow::Borrowed(&self.config),
+            Some(domain) => {
+                let mut rng = stream_rng(self.seed, tile_stream(split, index, DOMAIN_PURPOSE));
+                Cow::Owned(domain.draw(&self.config, &mut rng))
+            }
+        }
+    }
+
     /// Tile `index` (0-based) of `split`.
     pub fn tile(&self, split: Split, index: usize) -> Tile {
-        let plan = self.plan(split, index);
-        let (height, width) = (self.config.height, self.config.width);
+        let config = self.tile_config(split, index);
+        let plan = self.plan(&config, split, index);
+        let (height, width) = (config.height, config.width);
         let pixels = height * width;
+        let pattern = {
+            let mut rng = stream_rng(self.seed, tile_stream(split, index, FIXED_PATTERN_PURPOSE));
+            artefacts::draw_fixed_pattern(&config.camera, pixels, &mut rng)
+        };
         let images_per_plane: Vec<Vec<u16>> = (0..IMAGE_COUNT)
             .into_par_iter()
             .map(|image| {
-                let expected = self.expected_photons(&plan, image);
+                let expected = expected_photons(&config, &plan, image);
                 let mut rng = stream_rng(self.seed, tile_stream(split, index, 1 + image as u64));
-                noise::expose(&expected, &self.config.camera, &mut rng)
+                noise::expose(&expected, &config.camera, pattern.as_ref(), &mut rng)
             })
             .collect();
         let mut images = Vec::with_capacity(IMAGE_COUNT * pixels);
@@ -156,8 +196,7 @@ impl Simulator {
     }
 
     /// Draws emitters, brightness, dropout, shifts and backgrounds.
-    fn plan(&self, split: Split, index: usize) -> TilePlan {
-        let config = &self.config;
+    fn plan(&self, config: &SimConfig, split: Split, index: usize) -> TilePlan {
         let mut rng = stream_rng(self.seed, tile_stream(split, index, 0));
         let count = emitter_count(config, &mut rng);
         let emitter_brightness = mean_one_log_normal(config.emitter_brightness_sigma);
@@ -226,34 +265,56 @@ impl Simulator {
             *background = (level, amplitude * angle.sin(), amplitude * angle.cos());
         }
         debug_assert_eq!(IMAGE_COUNT, ROUNDS * COLOURS);
+        let blobs = if config.artefacts.blobs_per_1600_px > 0.0 {
+            let mut rng = stream_rng(self.seed, tile_stream(split, index, BLOB_PURPOSE));
+            artefacts::draw_blobs(&config.artefacts, config.height, config.width, &mut rng)
+        } else {
+            Vec::new()
+        };
         TilePlan {
             truth,
             amplitudes,
             shifts,
             backgrounds,
+            blobs,
         }
     }
+}
 
-    /// Expected photons per pixel of one image: background plus spots.
-    fn expected_photons(&self, plan: &TilePlan, image: usize) -> Vec<f64> {
-        let (height, width) = (self.config.height, self.config.width);
-        let (level, gy, gx) = plan.backgrounds[image];
-        let mut expected = Vec::with_capacity(height * width);
-        for row in 0..height {
-            let fy = (row as f64 + 0.5) / height as f64 - 0.5;
-            for col in 0..width {
-                let fx = (col as f64 + 0.5) / width as f64 - 0.5;
-                expected.push(level * (1.0 + gy * fy + gx * fx));
-            }
+/// Expected photons per pixel of one image: background, blobs and spots.
+fn expected_photons(config: &SimConfig, plan: &TilePlan, image: usize) -> Vec<f64> {
+    let (height, width) = (config.height, config.width);
+    let (level, gy, gx) = plan.backgrounds[image];
+    let mut expected = Vec::with_capacity(height * width);
+    for row in 0..height {
+        let fy = (row as f64 + 0.5) / height as f64 - 0.5;
+        for col in 0..width {
+            let fx = (col as f64 + 0.5) / width as f64 - 0.5;
+            expected.push(level * (1.0 + gy * fy + gx * fx));
         }
-        let (dy, dx) = plan.shifts[image % ROUNDS];
-        let sigma = self.config.psf_sigma[image / ROUNDS];
-        for (emitter, amplitudes) in plan.truth.iter().zip(&plan.amplitudes) {
-            let (y, x) = (emitter.y as f64 + dy, emitter.x as f64 + dx);
-            psf::add_spot(&mut expected, height, width, y, x, sigma, amplitudes[image]);
-        }
-        expected
     }
+    let (colour, round) = (image / ROUNDS, image % ROUNDS);
+    artefacts::add_blobs(
+        &mut expected,
+        height,
+        width,
+        &plan.blobs,
+        colour,
+        round,
+        level,
+        config.artefacts.blob_round_retention,
+    );
+    let (mut dy, mut dx) = plan.shifts[round];
+    if colour == 1 {
+        dy += config.chromatic_shift[0];
+        dx += config.chromatic_shift[1];
+    }
+    let sigma = config.psf_sigma[colour];
+    for (emitter, amplitudes) in plan.truth.iter().zip(&plan.amplitudes) {
+        let (y, x) = (emitter.y as f64 + dy, emitter.x as f64 + dx);
+        psf::add_spot(&mut expected, height, width, y, x, sigma, amplitudes[image]);
+    }
+    expected
 }
 
 /// A uniform coordinate in `[0, len)` as `f32`. Rounding an `f64` just

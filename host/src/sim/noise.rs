@@ -1,23 +1,44 @@
 //! Camera noise: photon shot noise, gain, offset, read noise, quantisation.
 use super::config::Camera;
 use rand::Rng;
-use rand_distr::{Distribution, Normal, Poisson};
+use rand_distr::{Distribution, Normal, Poisson, StandardNormal};
+
+use super::artefacts::FixedPattern;
 
 /// Turns an image of expected photo-electrons per pixel into camera counts:
 /// `round(gain * Poisson(expected) + offset + Normal(0, read_noise))`,
-/// clipped to `0..=2^bits - 1`.
-pub fn expose(expected_photons: &[f64], camera: &Camera, rng: &mut impl Rng) -> Vec<u16> {
-    let read_noise = Normal::new(0.0, camera.read_noise.max(0.0)).ok();
+/// clipped to `0..=2^bits - 1`. With a fixed `pattern`, each pixel has its
+/// own offset and read noise.
+pub fn expose(
+    expected_photons: &[f64],
+    camera: &Camera,
+    pattern: Option<&FixedPattern>,
+    rng: &mut impl Rng,
+) -> Vec<u16> {
     let max_value = camera.max_value();
-    expected_photons
-        .iter()
-        .map(|&mean| {
-            let photons = sample_poisson(mean, rng);
-            let noise = read_noise.map_or(0.0, |normal| normal.sample(rng));
-            let adu = camera.gain * photons + camera.offset + noise;
-            adu.round().clamp(0.0, max_value) as u16
-        })
-        .collect()
+    let to_counts = |adu: f64| adu.round().clamp(0.0, max_value) as u16;
+    match pattern {
+        None => {
+            let read_noise = Normal::new(0.0, camera.read_noise.max(0.0)).ok();
+            expected_photons
+                .iter()
+                .map(|&mean| {
+                    let photons = sample_poisson(mean, rng);
+                    let noise = read_noise.map_or(0.0, |normal| normal.sample(rng));
+                    to_counts(camera.gain * photons + camera.offset + noise)
+                })
+                .collect()
+        }
+        Some(pattern) => expected_photons
+            .iter()
+            .zip(pattern.offset.iter().zip(&pattern.read_noise))
+            .map(|(&mean, (&offset, &read_noise))| {
+                let photons = sample_poisson(mean, rng);
+                let noise: f64 = StandardNormal.sample(rng);
+                to_counts(camera.gain * photons + offset + read_noise * noise)
+            })
+            .collect(),
+    }
 }
 
 /// One Poisson draw; zero (or a non-finite mean) gives zero photons, where
@@ -41,9 +62,10 @@ mod tests {
             gain: 2.0,
             offset: 100.0,
             read_noise: 3.0,
+            ..Camera::ideal()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let counts = expose(&vec![50.0; 200_000], &camera, &mut rng);
+        let counts = expose(&vec![50.0; 200_000], &camera, None, &mut rng);
         let n = counts.len() as f64;
         let mean = counts.iter().map(|&v| v as f64).sum::<f64>() / n;
         let variance = counts
@@ -67,9 +89,10 @@ mod tests {
             gain: 1.0,
             offset: 10.0,
             read_noise: 0.0,
+            ..Camera::ideal()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let counts = expose(&[0.0, 1e6], &camera, &mut rng);
+        let counts = expose(&[0.0, 1e6], &camera, None, &mut rng);
         assert_eq!(counts, [10, 255]);
     }
 }

@@ -23,6 +23,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use robofish_shared::codebook::BitOrder;
+use robofish_shared::input_stage::InputStage;
 use robofish_shared::model::{ArchConfig, Normalisation};
 use robofish_shared::quantize::ActivationGrids;
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ use super::loss::loss;
 use super::net::Net;
 use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use crate::checkpoint::{decode_tensors, encode_tensors, write_atomic, Checkpoint, CheckpointMeta};
-use crate::norm::{measure_normalisation, normalise_tile};
+use crate::norm::{identity_normalisation, measure_normalisation, network_input};
 use crate::report::{line_plot, write_png, Series};
 use crate::sim::Tile;
 use crate::targets::{truth_maps, PixelScores, PixelSummary};
@@ -63,8 +64,11 @@ pub struct TrainConfig {
     pub data: String,
     /// Bit order of the data.
     pub bit_order: BitOrder,
-    /// Normalisation measured on the training tiles.
+    /// Normalisation measured on the training tiles (fixed input stage).
     pub normalisation: Option<Normalisation>,
+    /// How raw counts become the network's input.
+    #[serde(default)]
+    pub input_stage: InputStage,
     /// Device asked for.
     pub device: String,
     /// Quantisation-aware fine-tuning: start from an fp32 checkpoint and
@@ -180,8 +184,14 @@ pub struct TensorSet {
 }
 
 impl TensorSet {
-    /// Stacks tiles of one size.
-    pub fn new(tiles: &[Tile], norm: &Normalisation, device: Device) -> Result<TensorSet> {
+    /// Stacks tiles of one size, normalised for `stage` (with `norm` for a
+    /// fixed stage).
+    pub fn new(
+        tiles: &[Tile],
+        stage: InputStage,
+        norm: &Normalisation,
+        device: Device,
+    ) -> Result<TensorSet> {
         let first = tiles.first().context("no tiles")?;
         let (h, w) = (first.height, first.width);
         if let Some(t) = tiles.iter().find(|t| (t.height, t.width) != (h, w)) {
@@ -193,7 +203,7 @@ impl TensorSet {
         }
         let (mut input, mut position, mut barcode) = (Vec::new(), Vec::new(), Vec::new());
         for tile in tiles {
-            input.extend(normalise_tile(tile, norm));
+            input.extend(network_input(tile, stage, norm));
             let (p, b) = truth_maps(tile);
             position.extend(p.iter().map(|&v| v as f32));
             barcode.extend(b.iter().map(|&v| v as f32));
@@ -250,6 +260,35 @@ fn augment(batch: [Tensor; 3], rng: &mut ChaCha8Rng) -> [Tensor; 3] {
         }
         t
     })
+}
+
+/// Per-image statistics measured on a whole FOV differ from those of a
+/// tile cut from it (a background gradient moves the median, and the noise
+/// varies with the local background): a random per-image shift (sd 0.3 noise
+/// units) and scale (log-normal sd 0.1) of the normalised input teach the
+/// network not to rely on the exact statistics.
+fn jitter_statistics(input: &Tensor, rng: &mut ChaCha8Rng) -> Result<Tensor> {
+    use rand_distr::{Distribution, StandardNormal};
+    let size = input.size();
+    let (n, c) = (size[0], size[1]);
+    let count = (n * c) as usize;
+    let mut draw = |sd: f64| -> Vec<f32> {
+        (0..count)
+            .map(|_| {
+                let v: f64 = StandardNormal.sample(rng);
+                (v * sd) as f32
+            })
+            .collect()
+    };
+    let shift = Tensor::from_slice(&draw(0.3))
+        .f_view([n, c, 1, 1])?
+        .to_device(input.device());
+    let scale = Tensor::from_slice(&draw(0.1))
+        .f_view([n, c, 1, 1])?
+        .to_device(input.device())
+        .exp();
+    let [lo, hi] = robofish_shared::input_stage::compressed_range();
+    Ok(((input - shift) / scale).clamp(lo as f64, hi as f64))
 }
 
 /// Validation losses and pixel metrics of `net` on `set` (whose tiles are
@@ -376,6 +415,7 @@ pub fn train(
             bail!("--resume: {} was trained with a different architecture (--width / --shared-first-stage)", run.last().display());
         }
         config.normalisation = Some(ckpt.meta.normalisation.clone());
+        config.input_stage = ckpt.meta.input_stage;
         net = Net::new(&config.arch, device, config.seed)?;
         net.load_tensors(&ckpt.tensors)?;
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
@@ -418,11 +458,15 @@ pub fn train(
             );
         }
         config.normalisation = Some(ckpt.meta.normalisation.clone());
+        config.input_stage = ckpt.meta.input_stage;
         net = Net::new(&config.arch, device, config.seed)?;
         net.load_tensors(&ckpt.tensors)?;
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
     } else {
-        config.normalisation = Some(measure_normalisation(train));
+        config.normalisation = Some(match config.input_stage {
+            InputStage::Fixed => measure_normalisation(train),
+            InputStage::PerImage => identity_normalisation(),
+        });
         net = Net::new(&config.arch, device, config.seed)?;
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
     }
@@ -432,8 +476,9 @@ pub fn train(
     std::fs::write(run.config(), json)
         .with_context(|| format!("cannot write {}", run.config().display()))?;
 
-    let train_set = TensorSet::new(train, &norm, device).context("training tiles")?;
-    let val_set = TensorSet::new(val, &norm, device).context("validation tiles")?;
+    let stage = config.input_stage;
+    let train_set = TensorSet::new(train, stage, &norm, device).context("training tiles")?;
+    let val_set = TensorSet::new(val, stage, &norm, device).context("validation tiles")?;
     let n = train_set.len();
     let batch = config.batch_size as i64;
     let steps = (n + batch - 1) / batch;
@@ -473,6 +518,9 @@ pub fn train(
             let mut b = train_set.select(&index);
             if config.augment {
                 b = augment(b, &mut rng);
+                if stage == InputStage::PerImage {
+                    b[0] = jitter_statistics(&b[0], &mut rng)?;
+                }
             }
             let (pl, bl) = net.forward_logits(&b[0])?;
             let l = loss(&pl, &bl, &b[1], &b[2])?;
@@ -547,6 +595,7 @@ pub fn train(
             meta: CheckpointMeta {
                 arch: config.arch.clone(),
                 normalisation: norm.clone(),
+                input_stage: stage,
                 bit_order: config.bit_order,
                 epoch,
                 val_loss: val_losses[0],

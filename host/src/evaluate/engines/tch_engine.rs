@@ -9,12 +9,13 @@ pub use without_torch::TchEngine;
 #[cfg(feature = "torch")]
 mod with_torch {
     use anyhow::{bail, Context, Result};
+    use robofish_shared::input_stage::InputStage;
     use robofish_shared::model::Normalisation;
     use tch::{Device, Tensor};
 
     use super::super::{Engine, ProbabilityMaps};
     use crate::checkpoint::Checkpoint;
-    use crate::norm::normalise_tile;
+    use crate::norm::network_input;
     use crate::sim::{Tile, IMAGE_COUNT};
     use crate::train::{net::Net, parse_device};
 
@@ -23,6 +24,7 @@ mod with_torch {
         net: Net,
         device: Device,
         normalisation: Normalisation,
+        input_stage: InputStage,
         input: Option<((usize, usize), Tensor)>,
         outputs: Option<(Tensor, Tensor)>,
     }
@@ -38,6 +40,7 @@ mod with_torch {
                 net,
                 device,
                 normalisation: checkpoint.meta.normalisation.clone(),
+                input_stage: checkpoint.meta.input_stage,
                 input: None,
                 outputs: None,
             })
@@ -60,7 +63,7 @@ mod with_torch {
 
         fn load(&mut self, tile: &Tile) -> Result<()> {
             let (h, w) = (tile.height, tile.width);
-            let x = Tensor::from_slice(&normalise_tile(tile, &self.normalisation))
+            let x = Tensor::from_slice(&network_input(tile, self.input_stage, &self.normalisation))
                 .f_view([1, IMAGE_COUNT as i64, h as i64, w as i64])?
                 .to_device(self.device);
             self.input = Some(((h, w), x));
