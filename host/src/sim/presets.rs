@@ -190,8 +190,8 @@ pub fn preset(name: &str) -> Option<SimConfig> {
         },
         // Dim: spots barely above a bright, noisy background.
         "heldout-dim" => SimConfig {
-            spot_photons: 700.0,
-            background: [60.0, 45.0],
+            spot_photons: 450.0,
+            background: [70.0, 55.0],
             psf_sigma: [1.3, 1.45],
             background_gradient: 0.4,
             bit_dropout: 0.03,
@@ -205,8 +205,8 @@ pub fn preset(name: &str) -> Option<SimConfig> {
         },
         // Bright and sparse, with a sharp PSF and a low-gain camera.
         "heldout-bright" => SimConfig {
-            spot_photons: 2500.0,
-            background: [8.0, 6.0],
+            spot_photons: 3200.0,
+            background: [5.0, 4.0],
             psf_sigma: [1.0, 1.1],
             emitter_brightness_sigma: 0.25,
             registration_sigma: 0.2,
