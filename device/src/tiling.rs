@@ -13,7 +13,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use robofish_shared::engine::{receptive_halo, InputImage, Network, Pixels, RowStreamer};
+use robofish_shared::engine::{
+    check_tile_size, receptive_halo, Extent, InputImage, Network, Pixels, RowStreamer,
+};
 
 /// One finished output row: `maps[i]` is graph output `i` as `[channel][width]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,17 +59,8 @@ impl StripRunner {
         threads: usize,
     ) -> Result<StripRunner> {
         let graph = &network.model().graph;
+        check_tile_size(graph, height, width, Extent::Strips)?;
         let align = 1usize << graph.max_level();
-        if !height.is_multiple_of(align)
-            || !width.is_multiple_of(align)
-            || height < 2 * align
-            || width < 2 * align
-        {
-            bail!(
-                "FOV {height}x{width} cannot run: height and width must be multiples of {align} and at least {}",
-                2 * align
-            );
-        }
         let halo = receptive_halo(graph);
         // A strip narrower than its halo wastes more than it gains.
         let count = threads.clamp(1, (width / halo.max(align)).max(1));
