@@ -15,6 +15,7 @@ extern crate std;
 pub mod checksum;
 pub mod codebook;
 pub mod engine;
+pub mod image;
 pub mod kernels;
 pub mod post;
 pub mod protocol;
@@ -25,7 +26,7 @@ pub mod model;
 pub mod rng;
 
 #[cfg(feature = "std")]
-pub mod quantize;
+pub mod ptq;
 #[cfg(feature = "std")]
 pub mod reference;
 #[cfg(feature = "std")]
