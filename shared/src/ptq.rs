@@ -19,7 +19,7 @@ use crate::model::{
     Provenance, QuantMode, QuantParams, WeightBlob,
 };
 use crate::quant::{round_half_away, InputQuant, QuantError, Requant};
-use crate::reference::{Activations, FloatModel};
+use crate::reference::{Activations, FloatConv, FloatModel};
 
 /// Why a float model could not be quantised.
 #[derive(Clone, Debug, PartialEq)]
@@ -425,8 +425,7 @@ pub fn quantise_on_grids(
         });
     }
     let tensor_quant = grids.tensors.clone();
-    let mut weights: Vec<WeightBlob> = Vec::new();
-    let mut blob_names: Vec<String> = Vec::new();
+    let mut blobs = Blobs::default();
     let mut nodes = Vec::with_capacity(graph.nodes.len());
     for (step, node) in graph.nodes.iter().enumerate() {
         nodes.push(match node {
@@ -454,20 +453,8 @@ pub fn quantise_on_grids(
                 })
             }
             Node::Conv(conv) => {
-                let blob_index = match blob_names.iter().position(|name| *name == conv.weight_name)
-                {
-                    Some(i) => i,
-                    None => {
-                        weights.push(quantise_weights(
-                            &conv.weights,
-                            conv.in_channels,
-                            conv.out_channels,
-                        ));
-                        blob_names.push(conv.weight_name.clone());
-                        weights.len() - 1
-                    }
-                };
-                let blob = &weights[blob_index];
+                let blob_index = blobs.index_of(conv);
+                let blob = &blobs.weights[blob_index];
                 let input_grid = tensor_quant[conv.input as usize];
                 let output_grid = tensor_quant[conv.output as usize];
                 let pre_grid = match conv.activation {
@@ -516,11 +503,48 @@ pub fn quantise_on_grids(
             Node::Concat(c) => Node::Concat(c.clone()),
         });
     }
+    assemble(float, opts, opts.mode, nodes, tensor_quant, blobs)
+}
+
+/// Weight blobs by weight name: convolutions sharing a name (the shared
+/// first stage) share one blob.
+#[derive(Default)]
+struct Blobs {
+    weights: Vec<WeightBlob>,
+    names: Vec<String>,
+}
+
+impl Blobs {
+    /// The blob of `conv`'s weight name, quantised the first time it is seen.
+    fn index_of(&mut self, conv: &FloatConv) -> usize {
+        if let Some(i) = self.names.iter().position(|n| *n == conv.weight_name) {
+            return i;
+        }
+        self.weights.push(quantise_weights(
+            &conv.weights,
+            conv.in_channels,
+            conv.out_channels,
+        ));
+        self.names.push(conv.weight_name.clone());
+        self.weights.len() - 1
+    }
+}
+
+/// The model of `nodes` on `float`'s tensors and outputs, validated.
+fn assemble(
+    float: &FloatModel,
+    opts: &QuantiseOptions,
+    mode: QuantMode,
+    nodes: Vec<Node<Vec<InputQuant>, ConvOp>>,
+    tensor_quant: Vec<QuantParams>,
+    blobs: Blobs,
+) -> Result<Model, PtqError> {
+    let graph = &float.graph;
     let model = Model {
         metadata: Metadata {
             name: opts.name.clone(),
             arch: float.arch.clone(),
-            mode: opts.mode,
+            mode,
             normalisation: float.normalisation.clone(),
             bit_order: opts.bit_order,
             codebook: opts.codebook.clone(),
@@ -533,7 +557,7 @@ pub fn quantise_on_grids(
             outputs: graph.outputs.clone(),
         },
         tensor_quant,
-        weights,
+        weights: blobs.weights,
     };
     crate::model::validate::validate(&model).map_err(PtqError::Invalid)?;
     Ok(model)
@@ -590,8 +614,7 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
     for out in &graph.outputs {
         tensor_quant[out.tensor as usize] = QuantParams::PROBABILITY;
     }
-    let mut weights: Vec<WeightBlob> = Vec::new();
-    let mut blob_names: Vec<String> = Vec::new();
+    let mut blobs = Blobs::default();
     let nodes = graph
         .nodes
         .iter()
@@ -609,18 +632,7 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
                 ],
             }),
             Node::Conv(conv) => {
-                let blob_index = match blob_names.iter().position(|n| *n == conv.weight_name) {
-                    Some(i) => i,
-                    None => {
-                        weights.push(quantise_weights(
-                            &conv.weights,
-                            conv.in_channels,
-                            conv.out_channels,
-                        ));
-                        blob_names.push(conv.weight_name.clone());
-                        weights.len() - 1
-                    }
-                };
+                let blob_index = blobs.index_of(conv);
                 Node::Conv(ConvOp {
                     input: conv.input,
                     output: conv.output,
@@ -638,25 +650,5 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
             Node::Concat(c) => Node::Concat(c.clone()),
         })
         .collect();
-    let model = Model {
-        metadata: Metadata {
-            name: opts.name.clone(),
-            arch: float.arch.clone(),
-            mode: QuantMode::Dynamic,
-            normalisation: float.normalisation.clone(),
-            bit_order: opts.bit_order,
-            codebook: opts.codebook.clone(),
-            provenance: opts.provenance.clone(),
-        },
-        graph: Graph {
-            input_channels: graph.input_channels,
-            tensors: graph.tensors.clone(),
-            nodes,
-            outputs: graph.outputs.clone(),
-        },
-        tensor_quant,
-        weights,
-    };
-    crate::model::validate::validate(&model).map_err(PtqError::Invalid)?;
-    Ok(model)
+    assemble(float, opts, QuantMode::Dynamic, nodes, tensor_quant, blobs)
 }
