@@ -4,14 +4,14 @@
 use std::io::{Read, Write};
 
 use anyhow::{anyhow, bail, Context, Result};
-use heapless::{String as HString, Vec as HVec};
+use heapless::String as HString;
 use robofish_shared::checksum::{crc32, Crc32};
 use robofish_shared::model::model_hash;
 use robofish_shared::protocol::{
     encode_frame, DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd,
     FrameStart, FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin, ModelChunk,
     ModelEnd, ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot, MAX_ENCODED_FRAME_BYTES,
-    MAX_MODEL_CHUNK_BYTES, MAX_TRUTH_SPOTS_PER_CHUNK, PROTOCOL_VERSION,
+    MAX_MODEL_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 
 /// One field of view to stream: `images` planar `[16][height][width]`.
@@ -217,23 +217,8 @@ impl<R: Read, W: Write> Client<R, W> {
             }))?;
         }
         if let Some(truth) = fov.truth {
-            let chunks: Vec<&[TruthSpot]> = if truth.is_empty() {
-                vec![&[]]
-            } else {
-                truth.chunks(MAX_TRUTH_SPOTS_PER_CHUNK).collect()
-            };
-            let last = chunks.len() - 1;
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                let mut spots = HVec::new();
-                for s in chunk {
-                    let _ = spots.push(*s);
-                }
-                self.send(&HostMessage::GroundTruth(GroundTruth {
-                    frame_id,
-                    chunk_index: i as u16,
-                    last: i == last,
-                    spots,
-                }))?;
+            for chunk in GroundTruth::chunked(frame_id, truth) {
+                self.send(&HostMessage::GroundTruth(chunk))?;
             }
         }
         self.send(&HostMessage::FrameEnd(FrameEnd {

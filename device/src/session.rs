@@ -11,33 +11,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use heapless::{String as HString, Vec as HVec};
+use heapless::String as HString;
 use robofish_shared::checksum::crc32;
+use robofish_shared::codebook::is_blank_name;
 use robofish_shared::engine::Network;
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{decode_model, model_hash, Model, OutputKind};
 use robofish_shared::post::decode::Decoder;
-use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot, TruthSpot as MetricTruth};
+use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot};
 use robofish_shared::post::peaks::find_spots_in_rows;
+use robofish_shared::post::{MATCH_RADIUS, SPOT_THRESHOLD};
 use robofish_shared::protocol::{
     check_version, DetectionCounts, DeviceMessage, ErrorKind, ErrorReport, FrameEnd, FrameStart,
     FrameTiming, FrameTracker, HelloAck, HostMessage, Metrics, ModelInfo, ProtocolError, Report,
-    RowBand, Spots, TruthSpot, WireSpot, MAX_ROW_BAND_BYTES, MAX_SPOTS_PER_CHUNK, PROTOCOL_VERSION,
-    UNASSIGNED_GENE,
+    RowBand, Spots, TruthSpot, WireSpot, MAX_ROW_BAND_BYTES, PROTOCOL_VERSION, UNASSIGNED_GENE,
 };
 
 use crate::tiling::{OutputRow, StripRunner};
 
-/// Position probability (u8) at or above which a local maximum is a spot:
-/// 64/255 = 0.25. An emitter whose centre lies near a pixel edge splits its
-/// probability between two pixels, so 0.5 (the original's pixel threshold)
-/// misses many real spots. Measured with the shipped static model on the
-/// `seed` test split: spot F1 0.883 at 128, 0.927 at 77, 0.932 at 51 and
-/// below (precision stays 1.000; recall saturates at 0.873, the rest being
-/// emitters closer than the 3x3 non-maximum suppression can separate).
-pub const SPOT_THRESHOLD: u8 = 64;
-/// Matching radius for metrics against ground truth, in pixels.
-pub const MATCH_RADIUS: f32 = 1.5;
 /// Largest model accepted over the wire.
 pub const MAX_MODEL_BYTES: u32 = 256 << 20;
 
@@ -470,23 +461,8 @@ impl Device {
         }
         self.spare_runner = frame.runner.take();
         let frame_id = end.frame_id;
-        let chunks: Vec<&[WireSpot]> = if frame.spots.is_empty() {
-            vec![&[]]
-        } else {
-            frame.spots.chunks(MAX_SPOTS_PER_CHUNK).collect()
-        };
-        let last = chunks.len() - 1;
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let mut spots = HVec::new();
-            for s in chunk {
-                let _ = spots.push(*s);
-            }
-            send(DeviceMessage::Spots(Spots {
-                frame_id,
-                chunk_index: i as u16,
-                last: i == last,
-                spots,
-            }));
+        for chunk in Spots::chunked(frame_id, &frame.spots) {
+            send(DeviceMessage::Spots(chunk));
         }
         if frame.tracker.start().has_truth {
             let counts = detection_counts(&frame);
@@ -517,13 +493,7 @@ impl Device {
     fn report(&self) -> Report {
         let mut latencies = self.stats.latencies_us.clone();
         latencies.sort_unstable();
-        let pick = |q: f64| {
-            if latencies.is_empty() {
-                0
-            } else {
-                latencies[((latencies.len() - 1) as f64 * q).round() as usize]
-            }
-        };
+        let pick = |q: f64| Report::latency_percentile(&latencies, q);
         Report {
             frames: self.stats.frames,
             failed_frames: self.stats.failed_frames,
@@ -692,15 +662,6 @@ fn collect_spots(frame: &mut Frame, model: &LoadedModel, p: usize, width: usize)
 }
 
 fn detection_counts(frame: &Frame) -> DetectionCounts {
-    let truth: Vec<MetricTruth> = frame
-        .truth
-        .iter()
-        .map(|t| MetricTruth {
-            y: t.y,
-            x: t.x,
-            gene: (t.gene != UNASSIGNED_GENE).then_some(t.gene),
-        })
-        .collect();
     let predicted: Vec<PredictedSpot> = frame
         .spots
         .iter()
@@ -712,16 +673,9 @@ fn detection_counts(frame: &Frame) -> DetectionCounts {
             blank,
         })
         .collect();
-    let eval = evaluate_spots(&truth, &predicted, MATCH_RADIUS).unwrap_or_default();
-    DetectionCounts {
-        truth_spots: truth.len() as u64,
-        called_spots: predicted.len() as u64,
-        true_positives: eval.detection.true_positives,
-        false_positives: eval.detection.false_positives,
-        false_negatives: eval.detection.false_negatives,
-        gene_correct: eval.genes.true_positives,
-        blank_calls: frame.blank_flags.iter().filter(|&&b| b).count() as u64,
-    }
+    let eval = evaluate_spots(&frame.truth, &predicted, MATCH_RADIUS).unwrap_or_default();
+    let blank_calls = frame.blank_flags.iter().filter(|&&b| b).count() as u64;
+    DetectionCounts::new(&eval, blank_calls)
 }
 
 fn prepare(model: Model, bytes: &[u8], kernels: KernelPath) -> Result<LoadedModel> {
@@ -745,10 +699,7 @@ fn prepare(model: Model, bytes: &[u8], kernels: KernelPath) -> Result<LoadedMode
         },
         network: Arc::new(network),
         codewords: codebook.iter().map(|e| e.word).collect(),
-        blank: codebook
-            .iter()
-            .map(|e| e.name.to_ascii_lowercase().starts_with("blank"))
-            .collect(),
+        blank: codebook.iter().map(|e| is_blank_name(&e.name)).collect(),
     })
 }
 

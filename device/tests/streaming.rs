@@ -7,13 +7,13 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
 use robofish_device::client::{spawn_local, Client, Fov};
-use robofish_device::session::SPOT_THRESHOLD;
 use robofish_device::tiling::StripRunner;
 use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry, Model};
 use robofish_shared::post::peaks::find_spots;
+use robofish_shared::post::SPOT_THRESHOLD;
 use robofish_shared::protocol::{
     encode_frame, ErrorKind, FrameEnd, FrameStart, Hello, HostMessage, PixelType, RowBand,
     TruthSpot, PROTOCOL_VERSION,
@@ -112,7 +112,7 @@ fn fov_truth(seed: u64) -> Vec<TruthSpot> {
         .map(|i| TruthSpot {
             y: 3.0 + i as f32 * 5.0 + (seed % 3) as f32,
             x: 7.0 + i as f32 * 4.0,
-            gene: i,
+            gene: Some(i),
         })
         .collect()
 }
