@@ -94,7 +94,10 @@ fn run(args: Args) -> Result<()> {
             match serve(&mut device, &mut reader, &mut writer) {
                 Ok(ServeOutcome::Shutdown) => return Ok(()),
                 Ok(ServeOutcome::Disconnected) => continue,
-                Err(e) => eprintln!("robofish-device: connection ended: {e:#}"),
+                Err(e) => eprintln!(
+                    "robofish-device: connection ended: {:#}",
+                    anyhow::Error::new(e)
+                ),
             }
         }
         return Ok(());

@@ -335,6 +335,56 @@ fn every_fault_gets_an_error_and_the_next_fov_still_works() {
 }
 
 #[test]
+fn a_failed_fov_left_open_gets_exactly_one_error() {
+    let bytes = encode_model(&model()).unwrap();
+    let mut device = Device::new(config(1));
+    device.load_model(&bytes).unwrap();
+    let (mut client, handle) = spawn_local(device).unwrap();
+    client.hello().unwrap();
+    let full = vec![0u8; 16 * 16 * 16 * 2];
+    let band = |frame_id, row_count: u16, data| {
+        HostMessage::RowBand(RowBand {
+            frame_id,
+            first_row: 0,
+            row_count,
+            data,
+        })
+    };
+    // FOV 40 fails on its first band (wrong size), more of its bands come
+    // and then a new FrameStart leaves it open for good; FOV 41's start is
+    // refused outright (width 0) and its band and FrameEnd follow anyway.
+    let raw = [
+        HostMessage::FrameStart(frame_start(40, 16)),
+        band(40, 16, &full[..64]),
+        band(40, 16, &full),
+        HostMessage::FrameStart(frame_start(41, 0)),
+        band(41, 16, &full),
+        HostMessage::FrameEnd(FrameEnd {
+            frame_id: 41,
+            checksum: 0,
+        }),
+    ];
+    let kinds = fault_then_good(&mut client, &raw, 42);
+    assert_eq!(
+        kinds,
+        vec![ErrorKind::WrongDimensions, ErrorKind::WrongDimensions],
+        "one error per failed FOV"
+    );
+    // A healthy FOV left open by the next FrameStart is reported once.
+    let half = &full[..full.len() / 2];
+    let raw = [
+        HostMessage::FrameStart(frame_start(43, 16)),
+        band(43, 8, half),
+    ];
+    let kinds = fault_then_good(&mut client, &raw, 44);
+    assert_eq!(kinds, vec![ErrorKind::Truncated]);
+    let report = client.report().unwrap();
+    assert_eq!((report.frames, report.failed_frames), (2, 3));
+    client.shutdown().unwrap();
+    handle.join().unwrap().unwrap();
+}
+
+#[test]
 fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
     let bytes = encode_model(&model()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

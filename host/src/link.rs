@@ -9,12 +9,15 @@ use anyhow::{bail, Context, Result};
 use robofish_device::client::Client;
 use robofish_device::{Device, DeviceConfig};
 
+/// The thread serving a `local` device.
+type LocalServer = std::thread::JoinHandle<robofish_device::Result<robofish_device::ServeOutcome>>;
+
 /// A connected device and whatever keeps it alive.
 pub struct Link {
     /// The protocol client.
     pub client: Client<Box<dyn Read + Send>, Box<dyn Write + Send>>,
     child: Option<Child>,
-    local: Option<std::thread::JoinHandle<Result<robofish_device::ServeOutcome>>>,
+    local: Option<LocalServer>,
     /// What the user asked for, for messages.
     pub spec: String,
 }
