@@ -1,5 +1,5 @@
 //! The device library's errors: one enum for the session, the strip
-//! runner and the client.
+//! runner, the client and the transports.
 //!
 //! A variant's message never repeats its cause: the cause is its
 //! [`source`](std::error::Error::source), and whoever prints the error
@@ -196,6 +196,31 @@ pub enum Error {
     /// Something does not fit the protocol's field sizes.
     #[error("{0}")]
     TooLarge(&'static str),
+
+    // --- transports ------------------------------------------------------
+    /// A device SPEC of none of the known forms.
+    #[error(
+        "'{0}' is not a device SPEC: use exec:COMMAND, tcp:HOST:PORT, serial:PATH[@BAUD], stdio or local"
+    )]
+    BadSpec(String),
+    /// The baud rate of `PATH@BAUD` is not a number.
+    #[error("bad baud rate '{text}'")]
+    BadBaud {
+        /// What was given.
+        text: String,
+        /// Why it does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// `stty` could not put a serial port in raw mode (a pty or a pipe
+    /// ignores that; a real port then runs at whatever speed it had).
+    #[error("stty could not configure {path} ({detail}); using it as is")]
+    Stty {
+        /// The port.
+        path: String,
+        /// What stty said or why it did not run.
+        detail: String,
+    },
 }
 
 impl Error {

@@ -4,8 +4,8 @@
 //!
 //! [`session`] dispatches each message; [`upload`] flashes models, `frame`
 //! streams one FOV through the [`tiling`] strips and [`spots`] finds and
-//! decodes its spots; [`server`] runs a session over any byte stream, and
-//! [`client`] is the host's end of it.
+//! decodes its spots; [`server`] runs a session over a byte stream named by
+//! a [`transport`] SPEC, and [`client`] is the host's end of it.
 
 pub mod client;
 pub mod error;
@@ -17,8 +17,10 @@ pub mod spots;
 mod stats;
 pub mod system;
 pub mod tiling;
+pub mod transport;
 pub mod upload;
 
 pub use error::{Error, Result};
 pub use server::{serve, ServeOutcome};
 pub use session::{Control, Device, DeviceConfig};
+pub use transport::{SerialPort, Transport};
