@@ -13,6 +13,7 @@ use robofish_host::data::Dataset;
 use robofish_host::link::Link;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_shared::model::{decode_model, CodebookEntry};
+use robofish_shared::post::MATCH_RADIUS;
 use robofish_shared::protocol::{DetectionCounts, Report, TruthSpot, UNASSIGNED_GENE};
 
 use super::TileSize;
@@ -365,7 +366,7 @@ pub fn print_summary(device: &str, s: &StreamSummary) {
     if let Some(c) = &s.counts {
         let f = |v: f64| format!("{v:.3}");
         println!(
-            "accuracy      precision {}, recall {}, F1 {}, gene accuracy of matches {} (r = 1.5 px; {} truth, {} called, {} blank calls)",
+            "accuracy      precision {}, recall {}, F1 {}, gene accuracy of matches {} (r = {MATCH_RADIUS} px; {} truth, {} called, {} blank calls)",
             f(c.detection.precision()),
             f(c.detection.recall()),
             f(c.detection.f1()),
