@@ -8,7 +8,7 @@ use robofish_shared::model::CodebookEntry;
 use robofish_shared::post::metrics::{PredictedSpot, TruthSpot};
 use robofish_shared::post::{find_spots, Decoded, Decoder, Peak};
 
-pub use robofish_device::session::{MATCH_RADIUS, SPOT_THRESHOLD};
+pub use robofish_shared::post::{MATCH_RADIUS, SPOT_THRESHOLD};
 
 use crate::sim::Tile;
 
