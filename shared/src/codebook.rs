@@ -357,17 +357,6 @@ mod table {
             &self.entries
         }
 
-        /// The entries as a model file stores them (name and word).
-        pub fn model_entries(&self) -> Vec<crate::model::CodebookEntry> {
-            self.entries
-                .iter()
-                .map(|e| crate::model::CodebookEntry {
-                    name: e.name.clone(),
-                    word: e.word,
-                })
-                .collect()
-        }
-
         /// The words, in entry order.
         pub fn words(&self) -> Vec<u16> {
             self.entries.iter().map(|e| e.word).collect()

@@ -74,7 +74,7 @@ impl Init {
             name: format!("anglerfish-untrained-w{}", self.width),
             mode: QuantMode::Static,
             bit_order: Default::default(),
-            codebook: Some(codebook.model_entries()),
+            codebook: Some(robofish_shared::model::codebook_entries(&codebook)),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),

@@ -135,7 +135,7 @@ impl Quantise {
             name,
             mode: QuantMode::Static,
             bit_order: checkpoint.meta.bit_order,
-            codebook: Some(codebook.model_entries()),
+            codebook: Some(robofish_shared::model::codebook_entries(&codebook)),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),

@@ -131,6 +131,18 @@ pub struct CodebookEntry {
     pub word: u16,
 }
 
+/// The entries of `codebook` as a model file stores them (name and word).
+pub fn codebook_entries(codebook: &crate::codebook::Codebook) -> Vec<CodebookEntry> {
+    codebook
+        .entries()
+        .iter()
+        .map(|e| CodebookEntry {
+            name: e.name.clone(),
+            word: e.word,
+        })
+        .collect()
+}
+
 /// Where a model came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
