@@ -8,6 +8,7 @@
 //! a [`transport`] SPEC, and [`client`] is the host's end of it.
 
 pub mod client;
+pub mod config;
 pub mod error;
 mod frame;
 pub mod prepared;
@@ -20,7 +21,8 @@ pub mod tiling;
 pub mod transport;
 pub mod upload;
 
+pub use config::DeviceConfig;
 pub use error::{Error, Result};
 pub use server::{serve, ServeOutcome};
-pub use session::{Control, Device, DeviceConfig};
+pub use session::{Control, Device};
 pub use transport::{SerialPort, Transport};

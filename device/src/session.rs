@@ -8,47 +8,20 @@
 //! came, FrameTiming last) or exactly one Error; a bad message never ends
 //! the session.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use robofish_shared::kernels::KernelPath;
 use robofish_shared::protocol::{
     check_version, DeviceMessage, FrameEnd, FrameStart, GroundTruth, HostMessage, ModelChunk,
     ModelInfo, RowBand,
 };
 
+use crate::config::DeviceConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::prepared::PreparedModel;
 use crate::stats::Stats;
 use crate::tiling::StripRunner;
 use crate::upload::Upload;
-
-/// How the device runs.
-#[derive(Clone, Debug)]
-pub struct DeviceConfig {
-    /// Worker threads (one column strip each).
-    pub threads: usize,
-    /// Rows gathered before they are pushed through the strips (fewer
-    /// thread hand-offs; latency of one batch).
-    pub batch_rows: usize,
-    /// Where flashed models are stored (written atomically); `None` keeps
-    /// them in memory only.
-    pub model_store: Option<PathBuf>,
-    /// Kernel path for the engine.
-    pub kernels: KernelPath,
-}
-
-impl Default for DeviceConfig {
-    fn default() -> Self {
-        DeviceConfig {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            batch_rows: 16,
-            model_store: None,
-            kernels: KernelPath::detect(),
-        }
-    }
-}
 
 /// What the server loop should do after a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use heapless::String as HString;
 use robofish_shared::protocol::{HelloAck, ModelInfo, MAX_ROW_BAND_BYTES, PROTOCOL_VERSION};
 
-use crate::session::DeviceConfig;
+use crate::config::DeviceConfig;
 
 /// The device's answer to `Hello`.
 pub fn hello_ack(config: &DeviceConfig, model: Option<&ModelInfo>) -> HelloAck {

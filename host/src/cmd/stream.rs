@@ -425,7 +425,10 @@ mod tests {
             assert_eq!(genes.translate(usize::MAX), UNASSIGNED_GENE);
             assert!(genes.warning().unwrap().contains("same codebook order"));
         }
-        let same = TruthGenes::new(Some(&dataset), Some(&robofish_shared::model::codebook_entries(&dataset)));
+        let same = TruthGenes::new(
+            Some(&dataset),
+            Some(&robofish_shared::model::codebook_entries(&dataset)),
+        );
         assert!(same.warning().is_none());
         assert_eq!(same.translate(4), 4);
     }
