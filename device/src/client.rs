@@ -3,16 +3,28 @@
 
 use std::io::{Read, Write};
 
-use anyhow::{anyhow, bail, Context, Result};
-use heapless::{String as HString, Vec as HVec};
+use heapless::String as HString;
 use robofish_shared::checksum::{crc32, Crc32};
 use robofish_shared::model::model_hash;
 use robofish_shared::protocol::{
     encode_frame, DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd,
     FrameStart, FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin, ModelChunk,
     ModelEnd, ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot, MAX_ENCODED_FRAME_BYTES,
-    MAX_MODEL_CHUNK_BYTES, MAX_TRUTH_SPOTS_PER_CHUNK, PROTOCOL_VERSION,
+    MAX_MODEL_CHUNK_BYTES, PROTOCOL_VERSION,
 };
+
+use crate::error::{Error, Result};
+
+/// The error for a reply the conversation does not expect.
+fn unexpected(context: impl Into<String>, reply: DeviceMessage) -> Error {
+    match reply {
+        DeviceMessage::Error(report) => Error::Device(Box::new(report)),
+        reply => Error::Unexpected {
+            context: context.into(),
+            reply: Box::new(reply),
+        },
+    }
+}
 
 /// One field of view to stream: `images` planar `[16][height][width]`.
 #[derive(Clone, Copy, Debug)]
@@ -78,16 +90,17 @@ impl<R: Read, W: Write> Client<R, W> {
 
     /// Sends one message.
     pub fn send(&mut self, message: &HostMessage<'_>) -> Result<()> {
-        let frame =
-            encode_frame(message, &mut self.out).map_err(|e| anyhow!("cannot encode: {e}"))?;
+        let frame = encode_frame(message, &mut self.out).map_err(Error::Encode)?;
         self.writer
             .write_all(frame)
-            .context("sending to the device")
+            .map_err(Error::io("sending to the device"))
     }
 
     /// Flushes buffered output.
     pub fn flush(&mut self) -> Result<()> {
-        self.writer.flush().context("sending to the device")
+        self.writer
+            .flush()
+            .map_err(Error::io("sending to the device"))
     }
 
     /// Receives the next message (blocking).
@@ -105,16 +118,16 @@ impl<R: Read, W: Write> Client<R, W> {
                     }
                     Feed::Error { error, remaining } => {
                         self.start = self.end - remaining.len();
-                        bail!("garbled reply from the device: {error}");
+                        return Err(Error::Garbled(error));
                     }
                 }
             }
             let n = self
                 .reader
                 .read(&mut self.input)
-                .context("reading from the device")?;
+                .map_err(Error::io("reading from the device"))?;
             if n == 0 {
-                bail!("the device closed the connection");
+                return Err(Error::Closed);
             }
             self.start = 0;
             self.end = n;
@@ -133,25 +146,24 @@ impl<R: Read, W: Write> Client<R, W> {
         match self.recv()? {
             DeviceMessage::HelloAck(ack) => {
                 if ack.version != PROTOCOL_VERSION {
-                    bail!(
-                        "device speaks protocol {}, this host {}",
-                        ack.version,
-                        PROTOCOL_VERSION
-                    );
+                    return Err(Error::VersionMismatch {
+                        device: ack.version,
+                        host: PROTOCOL_VERSION,
+                    });
                 }
                 self.max_band_bytes =
                     (ack.max_row_band_bytes as usize).clamp(1, self.max_band_bytes);
                 Ok(ack)
             }
-            DeviceMessage::Error(e) => bail!("{e}"),
-            other => bail!("unexpected reply to Hello: {other:?}"),
+            other => Err(unexpected("in reply to Hello", other)),
         }
     }
 
     /// Uploads a model file; the device verifies, stores and loads it.
     pub fn flash(&mut self, bytes: &[u8]) -> Result<ModelInfo> {
         self.send(&HostMessage::ModelBegin(ModelBegin {
-            total_len: u32::try_from(bytes.len()).context("model larger than 4 GiB")?,
+            total_len: u32::try_from(bytes.len())
+                .map_err(|_| Error::TooLarge("model larger than 4 GiB"))?,
             hash: model_hash(bytes),
         }))?;
         for (i, chunk) in bytes.chunks(MAX_MODEL_CHUNK_BYTES).enumerate() {
@@ -167,8 +179,7 @@ impl<R: Read, W: Write> Client<R, W> {
         self.flush()?;
         match self.recv()? {
             DeviceMessage::ModelAccepted(info) => Ok(info),
-            DeviceMessage::Error(e) => bail!("{e}"),
-            other => bail!("unexpected reply to a model upload: {other:?}"),
+            other => Err(unexpected("in reply to a model upload", other)),
         }
     }
 
@@ -176,17 +187,18 @@ impl<R: Read, W: Write> Client<R, W> {
     pub fn send_fov(&mut self, frame_id: u32, fov: &Fov<'_>) -> Result<()> {
         let images = fov.rounds as usize * fov.colours as usize;
         if fov.images.len() != images * fov.height * fov.width {
-            bail!(
-                "FOV buffer holds {} pixels, expected {images} x {} x {}",
-                fov.images.len(),
-                fov.height,
-                fov.width
-            );
+            return Err(Error::FovBuffer {
+                len: fov.images.len(),
+                images,
+                height: fov.height,
+                width: fov.width,
+            });
         }
         let start = FrameStart {
             frame_id,
-            width: u16::try_from(fov.width).context("FOV wider than 65535")?,
-            height: u16::try_from(fov.height).context("FOV taller than 65535")?,
+            width: u16::try_from(fov.width).map_err(|_| Error::TooLarge("FOV wider than 65535"))?,
+            height: u16::try_from(fov.height)
+                .map_err(|_| Error::TooLarge("FOV taller than 65535"))?,
             rounds: fov.rounds,
             colours: fov.colours,
             pixel: PixelType::U16,
@@ -217,23 +229,8 @@ impl<R: Read, W: Write> Client<R, W> {
             }))?;
         }
         if let Some(truth) = fov.truth {
-            let chunks: Vec<&[TruthSpot]> = if truth.is_empty() {
-                vec![&[]]
-            } else {
-                truth.chunks(MAX_TRUTH_SPOTS_PER_CHUNK).collect()
-            };
-            let last = chunks.len() - 1;
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                let mut spots = HVec::new();
-                for s in chunk {
-                    let _ = spots.push(*s);
-                }
-                self.send(&HostMessage::GroundTruth(GroundTruth {
-                    frame_id,
-                    chunk_index: i as u16,
-                    last: i == last,
-                    spots,
-                }))?;
+            for chunk in GroundTruth::chunked(frame_id, truth) {
+                self.send(&HostMessage::GroundTruth(chunk))?;
             }
         }
         self.send(&HostMessage::FrameEnd(FrameEnd {
@@ -263,7 +260,12 @@ impl<R: Read, W: Write> Client<R, W> {
                     result.error = Some(e);
                     return Ok(result);
                 }
-                other => bail!("unexpected message while waiting for frame {frame_id}: {other:?}"),
+                other => {
+                    return Err(unexpected(
+                        format!("while waiting for frame {frame_id}"),
+                        other,
+                    ))
+                }
             }
         }
     }
@@ -274,7 +276,7 @@ impl<R: Read, W: Write> Client<R, W> {
         self.flush()?;
         match self.recv()? {
             DeviceMessage::Report(r) => Ok(r),
-            other => bail!("unexpected reply to ReportRequest: {other:?}"),
+            other => Err(unexpected("in reply to ReportRequest", other)),
         }
     }
 
@@ -284,7 +286,7 @@ impl<R: Read, W: Write> Client<R, W> {
         self.flush()?;
         match self.recv()? {
             DeviceMessage::ShutdownAck => Ok(()),
-            other => bail!("unexpected reply to Shutdown: {other:?}"),
+            other => Err(unexpected("in reply to Shutdown", other)),
         }
     }
 }
@@ -298,8 +300,10 @@ pub type LocalDevice = (
 /// A device served in-process on a thread, connected by OS pipes: the
 /// `local` device of `robofish stream`, and the transport of the tests.
 pub fn spawn_local(mut device: crate::Device) -> Result<LocalDevice> {
-    let (host_reader, device_writer) = std::io::pipe()?;
-    let (device_reader, host_writer) = std::io::pipe()?;
+    let (host_reader, device_writer) =
+        std::io::pipe().map_err(Error::io("cannot make a pipe to the local device"))?;
+    let (device_reader, host_writer) =
+        std::io::pipe().map_err(Error::io("cannot make a pipe to the local device"))?;
     let handle = std::thread::spawn(move || {
         let mut reader = device_reader;
         let mut writer = std::io::BufWriter::new(device_writer);

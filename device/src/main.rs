@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
+use robofish_device::{serve, Device, DeviceConfig, SerialPort, ServeOutcome};
 use robofish_shared::kernels::KernelPath;
 
 /// Streams fields of view from a host through the int8 anglerFISH model and
@@ -21,7 +21,7 @@ struct Args {
     listen: Option<String>,
     /// Talk over a serial port, PATH[@BAUD] (default 115200 baud).
     #[arg(long, value_name = "PATH[@BAUD]")]
-    serial: Option<String>,
+    serial: Option<SerialPort>,
     /// Model file to start with.
     #[arg(long)]
     model: Option<PathBuf>,
@@ -94,45 +94,23 @@ fn run(args: Args) -> Result<()> {
             match serve(&mut device, &mut reader, &mut writer) {
                 Ok(ServeOutcome::Shutdown) => return Ok(()),
                 Ok(ServeOutcome::Disconnected) => continue,
-                Err(e) => eprintln!("robofish-device: connection ended: {e:#}"),
+                Err(e) => eprintln!(
+                    "robofish-device: connection ended: {:#}",
+                    anyhow::Error::new(e)
+                ),
             }
         }
         return Ok(());
     }
-    if let Some(spec) = args.serial {
-        let (path, baud) = match spec.split_once('@') {
-            Some((p, b)) => (
-                p.to_string(),
-                b.parse::<u32>()
-                    .with_context(|| format!("bad baud rate '{b}'"))?,
-            ),
-            None => (spec.clone(), 115_200),
-        };
-        let port = open_serial(&path, baud)?;
-        let mut reader = port.try_clone()?;
-        let mut writer = port;
+    if let Some(port) = args.serial {
+        let opened = port.open()?;
+        if let Some(warning) = opened.unconfigured {
+            eprintln!("robofish-device: warning: {warning}");
+        }
+        let mut reader = opened.file.try_clone()?;
+        let mut writer = opened.file;
         serve(&mut device, &mut reader, &mut writer)?;
         return Ok(());
     }
     bail!("choose a transport: --stdio, --listen ADDR or --serial PATH[@BAUD] (see --help)")
-}
-
-/// Opens a serial device read/write in raw mode at `baud`.
-fn open_serial(path: &str, baud: u32) -> Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("cannot open serial port {path}"))?;
-    // Configure raw mode and speed with stty, which every board's userland has;
-    // a pty or pipe (tests) ignores it.
-    let status = std::process::Command::new("stty")
-        .args(["-F", path, &baud.to_string(), "raw", "-echo"])
-        .status();
-    if let Ok(s) = status {
-        if !s.success() {
-            eprintln!("robofish-device: warning: stty could not configure {path}; using it as is");
-        }
-    }
-    Ok(file)
 }

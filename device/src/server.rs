@@ -8,12 +8,12 @@
 
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 
-use anyhow::{Context, Result};
 use robofish_shared::protocol::{
     encode_frame, DeviceMessage, ErrorReport, Feed, FrameDecoder, HostMessage,
     MAX_ENCODED_FRAME_BYTES,
 };
 
+use crate::error::{Error, Result};
 use crate::session::{Control, Device};
 
 /// Why [`serve`] returned.
@@ -51,7 +51,7 @@ pub fn serve(
                 device.connection_lost();
                 return Ok(ServeOutcome::Disconnected);
             }
-            Err(e) => return Err(e).context("reading from the host"),
+            Err(e) => return Err(Error::io("reading from the host")(e)),
         };
         let mut rest = &input[..n];
         while !rest.is_empty() {
@@ -97,7 +97,7 @@ pub fn serve(
                 ) {
                     return Ok(ServeOutcome::Disconnected);
                 }
-                return Err(e).context("writing to the host");
+                return Err(Error::io("writing to the host")(e));
             }
         }
         writer.flush().ok();

@@ -12,8 +12,11 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
-use robofish_shared::engine::{receptive_halo, InputImage, Network, Pixels, RowStreamer};
+use robofish_shared::engine::{
+    check_tile_size, receptive_halo, Extent, InputImage, Network, Pixels, RowStreamer,
+};
+
+use crate::error::{Error, Result};
 
 /// One finished output row: `maps[i]` is graph output `i` as `[channel][width]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,17 +60,8 @@ impl StripRunner {
         threads: usize,
     ) -> Result<StripRunner> {
         let graph = &network.model().graph;
+        check_tile_size(graph, height, width, Extent::Strips).map_err(Error::FovSize)?;
         let align = 1usize << graph.max_level();
-        if !height.is_multiple_of(align)
-            || !width.is_multiple_of(align)
-            || height < 2 * align
-            || width < 2 * align
-        {
-            bail!(
-                "FOV {height}x{width} cannot run: height and width must be multiples of {align} and at least {}",
-                2 * align
-            );
-        }
         let halo = receptive_halo(graph);
         // A strip narrower than its halo wastes more than it gains.
         let count = threads.clamp(1, (width / halo.max(align)).max(1));
@@ -127,14 +121,16 @@ impl StripRunner {
     pub fn push_rows(&mut self, rows: &[u16]) -> Result<Vec<OutputRow>> {
         let row_len = self.images * self.width;
         if rows.is_empty() || !rows.len().is_multiple_of(row_len) {
-            bail!(
-                "pushed {} values, not a whole number of {row_len}-value rows",
-                rows.len()
-            );
+            return Err(Error::PartialRows {
+                values: rows.len(),
+                row_len,
+            });
         }
         let count = rows.len() / row_len;
         if self.pushed + count > self.height {
-            bail!("more rows than the FOV's {} were pushed", self.height);
+            return Err(Error::TooManyRows {
+                height: self.height,
+            });
         }
         let (images, width) = (self.images, self.width);
         let results: Vec<Result<Vec<OutputRow>>> = std::thread::scope(|scope| {
@@ -166,10 +162,7 @@ impl StripRunner {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a strip thread panicked")))
-                })
+                .map(|h| h.join().unwrap_or(Err(Error::StripPanicked)))
                 .collect()
         });
         self.pushed += count;
@@ -191,7 +184,7 @@ impl StripRunner {
                 let row = rows
                     .get(i)
                     .filter(|r| r.y == y)
-                    .ok_or_else(|| anyhow::anyhow!("strips out of step"))?;
+                    .ok_or(Error::StripsOutOfStep)?;
                 let strip_w = strip.input_cols.len();
                 let from = strip.keep.start - strip.input_cols.start;
                 for ((full, part), &c) in maps.iter_mut().zip(&row.maps).zip(&self.channels) {

@@ -7,13 +7,13 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
 use robofish_device::client::{spawn_local, Client, Fov};
-use robofish_device::session::SPOT_THRESHOLD;
 use robofish_device::tiling::StripRunner;
 use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry, Model};
 use robofish_shared::post::peaks::find_spots;
+use robofish_shared::post::SPOT_THRESHOLD;
 use robofish_shared::protocol::{
     encode_frame, ErrorKind, FrameEnd, FrameStart, Hello, HostMessage, PixelType, RowBand,
     TruthSpot, PROTOCOL_VERSION,
@@ -112,7 +112,7 @@ fn fov_truth(seed: u64) -> Vec<TruthSpot> {
         .map(|i| TruthSpot {
             y: 3.0 + i as f32 * 5.0 + (seed % 3) as f32,
             x: 7.0 + i as f32 * 4.0,
-            gene: i,
+            gene: Some(i),
         })
         .collect()
 }
@@ -330,6 +330,56 @@ fn every_fault_gets_an_error_and_the_next_fov_still_works() {
         19,
     );
     assert_eq!(kinds, vec![ErrorKind::ModelHashMismatch]);
+    client.shutdown().unwrap();
+    handle.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_failed_fov_left_open_gets_exactly_one_error() {
+    let bytes = encode_model(&model()).unwrap();
+    let mut device = Device::new(config(1));
+    device.load_model(&bytes).unwrap();
+    let (mut client, handle) = spawn_local(device).unwrap();
+    client.hello().unwrap();
+    let full = vec![0u8; 16 * 16 * 16 * 2];
+    let band = |frame_id, row_count: u16, data| {
+        HostMessage::RowBand(RowBand {
+            frame_id,
+            first_row: 0,
+            row_count,
+            data,
+        })
+    };
+    // FOV 40 fails on its first band (wrong size), more of its bands come
+    // and then a new FrameStart leaves it open for good; FOV 41's start is
+    // refused outright (width 0) and its band and FrameEnd follow anyway.
+    let raw = [
+        HostMessage::FrameStart(frame_start(40, 16)),
+        band(40, 16, &full[..64]),
+        band(40, 16, &full),
+        HostMessage::FrameStart(frame_start(41, 0)),
+        band(41, 16, &full),
+        HostMessage::FrameEnd(FrameEnd {
+            frame_id: 41,
+            checksum: 0,
+        }),
+    ];
+    let kinds = fault_then_good(&mut client, &raw, 42);
+    assert_eq!(
+        kinds,
+        vec![ErrorKind::WrongDimensions, ErrorKind::WrongDimensions],
+        "one error per failed FOV"
+    );
+    // A healthy FOV left open by the next FrameStart is reported once.
+    let half = &full[..full.len() / 2];
+    let raw = [
+        HostMessage::FrameStart(frame_start(43, 16)),
+        band(43, 8, half),
+    ];
+    let kinds = fault_then_good(&mut client, &raw, 44);
+    assert_eq!(kinds, vec![ErrorKind::Truncated]);
+    let report = client.report().unwrap();
+    assert_eq!((report.frames, report.failed_frames), (2, 3));
     client.shutdown().unwrap();
     handle.join().unwrap().unwrap();
 }

@@ -19,7 +19,7 @@ use robofish_shared::codebook::BitOrder;
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{decode_model, encode_model, ArchConfig, Node, QuantMode};
-use robofish_shared::quantize::{
+use robofish_shared::ptq::{
     quantise_on_grids, ActivationGrids, Calibrator, Observer, QuantiseOptions,
 };
 use tch::{Device, Kind, Tensor};

@@ -54,6 +54,14 @@ pub fn mhd4_words() -> [u16; MHD4_WORD_COUNT] {
     words
 }
 
+/// Whether a codebook entry named `name` is a blank control: its name
+/// starts with "blank" in any case (MERlin's convention). The one blank
+/// rule: codebooks, the device and `robofish inspect` all ask here.
+pub fn is_blank_name(name: &str) -> bool {
+    name.get(..5)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("blank"))
+}
+
 /// XOR of the positions of the set bits of `word`.
 fn set_bit_position_xor(word: u16) -> u32 {
     (0..16u32)
@@ -180,7 +188,7 @@ pub use self::table::{Codebook, CodebookEntry};
 
 #[cfg(feature = "alloc")]
 mod table {
-    use super::{mhd4_words, CodebookError, BARCODE_BITS, MHD4_WORD_COUNT};
+    use super::{is_blank_name, mhd4_words, CodebookError, BARCODE_BITS, MHD4_WORD_COUNT};
     use alloc::format;
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
@@ -349,17 +357,6 @@ mod table {
             &self.entries
         }
 
-        /// The entries as a model file stores them (name and word).
-        pub fn model_entries(&self) -> Vec<crate::model::CodebookEntry> {
-            self.entries
-                .iter()
-                .map(|e| crate::model::CodebookEntry {
-                    name: e.name.clone(),
-                    word: e.word,
-                })
-                .collect()
-        }
-
         /// The words, in entry order.
         pub fn words(&self) -> Vec<u16> {
             self.entries.iter().map(|e| e.word).collect()
@@ -375,14 +372,12 @@ mod table {
             self.entries.get(index).map(|e| e.word)
         }
 
-        /// Whether entry `index` is a blank control (its name starts with
-        /// "blank", any case). Out of range gives `false`.
+        /// Whether entry `index` is a blank control ([`is_blank_name`]).
+        /// Out of range gives `false`.
         pub fn is_blank(&self, index: usize) -> bool {
-            self.entries.get(index).is_some_and(|e| {
-                e.name
-                    .get(..5)
-                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case("blank"))
-            })
+            self.entries
+                .get(index)
+                .is_some_and(|e| is_blank_name(&e.name))
         }
 
         /// [`Codebook::is_blank`] for every entry.
@@ -478,6 +473,16 @@ mod tests {
         for bit in 0..16 {
             let uses = words.iter().filter(|w| *w & (1 << bit) != 0).count();
             assert_eq!(uses, 35, "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn blank_names_start_with_blank_in_any_case() {
+        for name in ["Blank-01", "BLANK_x", "blank", "blanket"] {
+            assert!(is_blank_name(name), "{name}");
+        }
+        for name in ["", "Blan", "Actb", " Blank", "Bl\u{e4}nk-1", "b\u{e9}"] {
+            assert!(!is_blank_name(name), "{name}");
         }
     }
 

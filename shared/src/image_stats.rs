@@ -26,7 +26,7 @@
 
 use alloc::vec::Vec;
 
-use crate::engine::InputImage;
+use crate::image::InputImage;
 
 /// Smallest noise scale reported, in counts. The rounding of counts alone
 /// has a standard deviation of `1 / sqrt(12) = 0.29` counts, so a smaller
@@ -116,7 +116,7 @@ fn grouped_quantile(sorted: &[i32], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Pixels;
+    use crate::image::Pixels;
     use crate::rng::SplitMix64;
 
     /// A 16-bit image of `background` photons with Poisson-like Gaussian

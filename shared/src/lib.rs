@@ -15,6 +15,7 @@ extern crate std;
 pub mod checksum;
 pub mod codebook;
 pub mod engine;
+pub mod image;
 #[cfg(feature = "alloc")]
 pub mod image_stats;
 #[cfg(feature = "alloc")]
@@ -29,7 +30,7 @@ pub mod model;
 pub mod rng;
 
 #[cfg(feature = "std")]
-pub mod quantize;
+pub mod ptq;
 #[cfg(feature = "std")]
 pub mod reference;
 #[cfg(feature = "std")]

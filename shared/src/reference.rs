@@ -1,14 +1,53 @@
 //! The float reference: the same graph in f32, so quantisation error can be
 //! measured without libtorch, and calibration ranges collected in Rust.
 
+use core::fmt;
 use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
-use crate::engine::InputImage;
-use crate::model::arch::{ArchConfig, ConvSpec};
+use crate::image::InputImage;
+use crate::model::arch::{ArchConfig, ArchError, ConvSpec};
 use crate::model::{ActivationKind, ConvTopology, Graph, Node, Normalisation, TensorId};
 use crate::rng::SplitMix64;
+
+/// Why a float model could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    /// The architecture does not make a network.
+    Arch(ArchError),
+    /// The normalisation does not have one entry per raw input channel.
+    Normalisation {
+        /// Raw input channels of the architecture.
+        channels: usize,
+        /// Means given.
+        means: usize,
+        /// Standard deviations given.
+        stds: usize,
+    },
+}
+
+impl fmt::Display for ReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReferenceError::Arch(e) => write!(f, "{e}"),
+            ReferenceError::Normalisation {
+                channels,
+                means,
+                stds,
+            } => write!(
+                f,
+                "normalisation must have one entry per input channel: {means} means and \
+                 {stds} stds for {channels} channels"
+            ),
+        }
+    }
+}
+
+// Each message includes its cause's, so no `source`: a printed chain
+// would repeat them.
+impl core::error::Error for ReferenceError {}
 
 /// A float 3x3 convolution with reflect padding and a fused activation.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,32 +131,39 @@ impl FloatModel {
         arch: &ArchConfig,
         normalisation: Normalisation,
         seed: u64,
-    ) -> Result<FloatModel, String> {
+    ) -> Result<FloatModel, ReferenceError> {
         let mut rng = SplitMix64::new(seed);
         let mut by_name: Vec<(String, Vec<f32>, Vec<f32>)> = Vec::new();
-        let graph = arch.build(|spec| {
-            let mut conv = FloatConv::zeros(spec);
-            if let Some((_, w, b)) = by_name.iter().find(|(n, _, _)| *n == spec.weight_name) {
-                conv.weights = w.clone();
-                conv.bias = b.clone();
-            } else {
-                let std = (1.0 / (9.0 * conv.in_channels as f64)).sqrt();
-                conv.weights
-                    .iter_mut()
-                    .for_each(|w| *w = (rng.normal() * std) as f32);
-                conv.bias
-                    .iter_mut()
-                    .for_each(|b| *b = (rng.normal() * 0.05) as f32);
-                by_name.push((
-                    spec.weight_name.clone(),
-                    conv.weights.clone(),
-                    conv.bias.clone(),
-                ));
-            }
-            conv
-        })?;
-        if normalisation.mean.len() != graph.input_channels as usize {
-            return Err("normalisation must have one entry per input channel".into());
+        let graph = arch
+            .build(|spec| {
+                let mut conv = FloatConv::zeros(spec);
+                if let Some((_, w, b)) = by_name.iter().find(|(n, _, _)| *n == spec.weight_name) {
+                    conv.weights = w.clone();
+                    conv.bias = b.clone();
+                } else {
+                    let std = (1.0 / (9.0 * conv.in_channels as f64)).sqrt();
+                    conv.weights
+                        .iter_mut()
+                        .for_each(|w| *w = (rng.normal() * std) as f32);
+                    conv.bias
+                        .iter_mut()
+                        .for_each(|b| *b = (rng.normal() * 0.05) as f32);
+                    by_name.push((
+                        spec.weight_name.clone(),
+                        conv.weights.clone(),
+                        conv.bias.clone(),
+                    ));
+                }
+                conv
+            })
+            .map_err(ReferenceError::Arch)?;
+        let channels = graph.input_channels as usize;
+        if normalisation.mean.len() != channels || normalisation.std.len() != channels {
+            return Err(ReferenceError::Normalisation {
+                channels,
+                means: normalisation.mean.len(),
+                stds: normalisation.std.len(),
+            });
         }
         Ok(FloatModel {
             arch: Some(arch.clone()),

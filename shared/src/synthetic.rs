@@ -4,9 +4,9 @@
 use std::vec;
 use std::vec::Vec;
 
-use crate::engine::{InputImage, Pixels};
+use crate::image::{InputImage, Pixels};
 use crate::model::{ArchConfig, Model, Normalisation};
-use crate::quantize::{quantise, Calibrator, Observer, QuantiseOptions};
+use crate::ptq::{quantise, Calibrator, Observer, QuantiseOptions};
 use crate::reference::FloatModel;
 use crate::rng::SplitMix64;
 

@@ -2,7 +2,7 @@
 //! can still move.
 use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::{ActivationKind, ArchConfig, Node};
-use robofish_shared::quantize::{Observer, SIGMOID_SATURATION};
+use robofish_shared::ptq::{ActivationGrids, Calibrator, Observer, PtqError, SIGMOID_SATURATION};
 use robofish_shared::synthetic::{camera_tile, random_quantised_with};
 
 #[test]
@@ -48,4 +48,21 @@ fn sigmoid_logit_ranges_are_clipped_where_the_probability_saturates() {
         }
     }
     assert_eq!(heads, 2);
+}
+
+#[test]
+fn quantiser_errors_are_typed() {
+    let (float, model) =
+        robofish_shared::synthetic::random_quantised(&ArchConfig::seed().scaled(0.125), 3, 1, 16);
+    let calib = Calibrator::new(&float, Observer::MinMax);
+    assert_eq!(
+        ActivationGrids::calibrated(&float, &calib).unwrap_err(),
+        PtqError::NoCalibrationTiles
+    );
+    let mut dynamic = model;
+    dynamic.metadata.mode = robofish_shared::model::QuantMode::Dynamic;
+    assert_eq!(
+        ActivationGrids::of_model(&dynamic).unwrap_err(),
+        PtqError::DynamicModel
+    );
 }

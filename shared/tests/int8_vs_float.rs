@@ -97,8 +97,8 @@ fn seed_topology_64x96_matches_float() {
 fn dynamic_mode_runs_and_matches_float() {
     // Same network, dynamic quantisation: grids measured on the tile itself.
     let (float, _) = common::quantised(&ArchConfig::seed(), 7, 2, 40);
-    let options = robofish_shared::quantize::QuantiseOptions::default();
-    let model = robofish_shared::quantize::quantise_dynamic(&float, &options).unwrap();
+    let options = robofish_shared::ptq::QuantiseOptions::default();
+    let model = robofish_shared::ptq::quantise_dynamic(&float, &options).unwrap();
     assert_eq!(
         model.metadata.mode,
         robofish_shared::model::QuantMode::Dynamic

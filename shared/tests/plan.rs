@@ -2,9 +2,12 @@
 
 mod common;
 
-use robofish_shared::engine::{EngineError, InputImage, Network, Pixels, CHANNEL_ALIGN};
+use robofish_shared::engine::{
+    check_tile_size, EngineError, Extent, ImageError, InputImage, Network, Pixels, RowStreamer,
+    CHANNEL_ALIGN, MAX_TILE_SIDE,
+};
 use robofish_shared::kernels::KernelPath;
-use robofish_shared::model::{ArchConfig, Node};
+use robofish_shared::model::{ArchConfig, ModelError, Node};
 
 fn network() -> Network {
     let (_, model) = common::quantised(&ArchConfig::seed().scaled(0.25), 5, 1, 16);
@@ -31,6 +34,42 @@ fn tile_sizes_not_fitting_the_depth_are_refused() {
     }
     assert!(net.plan(8, 8).is_ok());
     assert!(net.plan(40, 64).is_ok());
+}
+
+#[test]
+fn one_tile_rule_bounds_only_what_is_held_whole() {
+    let net = std::sync::Arc::new(network());
+    let graph = &net.model().graph;
+    let long = 2 * MAX_TILE_SIDE;
+    let too_large = |e: EngineError| matches!(e, EngineError::TileTooLarge { .. });
+    // A planned tile holds both sides whole.
+    assert!(too_large(net.plan(long, 64).unwrap_err()));
+    assert!(too_large(net.plan(64, long).unwrap_err()));
+    // A streamed image holds rows, not its height; strips hold neither side.
+    assert!(check_tile_size(graph, long, 64, Extent::Rows).is_ok());
+    assert!(too_large(
+        check_tile_size(graph, 64, long, Extent::Rows).unwrap_err()
+    ));
+    assert!(check_tile_size(graph, long, long, Extent::Strips).is_ok());
+    // The divisibility rule holds everywhere, the streamer included.
+    for extent in [Extent::Tile, Extent::Rows, Extent::Strips] {
+        let err = check_tile_size(graph, long + 2, 64, extent).unwrap_err();
+        assert!(matches!(err, EngineError::BadTileSize { .. }), "{err:?}");
+    }
+    assert!(RowStreamer::new(net.clone(), long + 2, 64).is_err());
+    assert!(RowStreamer::new(net, 40, 64).is_ok());
+}
+
+#[test]
+fn an_invalid_model_is_refused_with_its_reason() {
+    let (_, mut model) = common::quantised(&ArchConfig::seed().scaled(0.25), 5, 1, 16);
+    model.tensor_quant.pop();
+    let err = Network::new(model, KernelPath::Scalar).unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidModel(ModelError::Invalid(_))),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("tensor grids for"), "{err}");
 }
 
 #[test]
@@ -115,7 +154,13 @@ fn run_rejects_mismatched_buffers() {
         .run(&plan, &mut arena, &image, &mut [&mut pos, &mut bc])
         .unwrap_err();
     assert_eq!(err, EngineError::PlanMismatch);
-    assert!(InputImage::planar(Pixels::U16(&tile[..100]), 16, 16, 16).is_err());
+    assert_eq!(
+        InputImage::planar(Pixels::U16(&tile[..100]), 16, 16, 16).unwrap_err(),
+        ImageError::BufferTooSmall {
+            needed: 16 * 16 * 16,
+            given: 100
+        }
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use clap::Args;
 use robofish_host::norm::measure_normalisation;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, PRESET_NAMES};
 use robofish_shared::model::{encode_model, ArchConfig, Provenance, QuantMode};
-use robofish_shared::quantize::{quantise, Observer, QuantiseOptions};
+use robofish_shared::ptq::{quantise, Observer, QuantiseOptions};
 use robofish_shared::reference::FloatModel;
 
 /// Make an UNTRAINED anglerFISH int8 model: random LeCun-normal weights,
@@ -68,14 +68,13 @@ impl Init {
             .map(|i| simulator.tile(Split::Train, i))
             .collect();
         let normalisation = measure_normalisation(&tiles);
-        let float =
-            FloatModel::random(&arch, normalisation, self.seed).map_err(anyhow::Error::msg)?;
+        let float = FloatModel::random(&arch, normalisation, self.seed)?;
         let calib = super::quantise::calibrate_on(&float, &tiles, observer)?;
         let options = QuantiseOptions {
             name: format!("anglerfish-untrained-w{}", self.width),
             mode: QuantMode::Static,
             bit_order: Default::default(),
-            codebook: Some(codebook.model_entries()),
+            codebook: Some(robofish_shared::model::codebook_entries(&codebook)),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -86,7 +85,7 @@ impl Init {
                 notes: "UNTRAINED: random weights; for engine checks and benchmarks only".into(),
             },
         };
-        let model = quantise(&float, &calib, &options).map_err(anyhow::Error::msg)?;
+        let model = quantise(&float, &calib, &options)?;
         let bytes = encode_model(&model)?;
         std::fs::write(&self.out, &bytes)
             .with_context(|| format!("cannot write {}", self.out.display()))?;

@@ -173,7 +173,7 @@ fn print_summary(model: &Model) {
         Some(words) => {
             let blank = words
                 .iter()
-                .filter(|w| w.name.to_ascii_lowercase().starts_with("blank"))
+                .filter(|w| robofish_shared::codebook::is_blank_name(&w.name))
                 .count();
             println!("codebook      {} words ({} blank)", words.len(), blank);
         }

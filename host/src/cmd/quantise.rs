@@ -11,7 +11,7 @@ use robofish_host::data::{find_codebook, Dataset};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::{encode_model, Provenance, QuantMode};
-use robofish_shared::quantize::{
+use robofish_shared::ptq::{
     quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, Observer,
     QuantiseOptions,
 };
@@ -135,7 +135,7 @@ impl Quantise {
             name,
             mode: QuantMode::Static,
             bit_order: checkpoint.meta.bit_order,
-            codebook: Some(codebook.model_entries()),
+            codebook: Some(robofish_shared::model::codebook_entries(&codebook)),
             provenance: Provenance {
                 tool: format!("robofish {}", env!("CARGO_PKG_VERSION")),
                 command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -147,17 +147,16 @@ impl Quantise {
             Mode::Dynamic => {
                 options.mode = QuantMode::Dynamic;
                 options.provenance.data = "none (dynamic: grids measured at run time)".into();
-                quantise_dynamic(&float, &options).map_err(anyhow::Error::msg)?
+                quantise_dynamic(&float, &options)?
             }
             Mode::Static => {
                 let (calib, source) = self.calibrate(&float)?;
                 options.provenance.data = source;
-                quantise(&float, &calib, &options).map_err(anyhow::Error::msg)?
+                quantise(&float, &calib, &options)?
             }
             Mode::Qat => {
                 let (calib, source) = self.calibrate(&float)?;
-                let grids =
-                    ActivationGrids::calibrated(&float, &calib).map_err(anyhow::Error::msg)?;
+                let grids = ActivationGrids::calibrated(&float, &calib)?;
                 let tuned = self.fine_tune(&checkpoint, grids.clone())?;
                 options.mode = QuantMode::Qat;
                 options.provenance.data = format!("calibration: {source}");
@@ -169,8 +168,7 @@ impl Quantise {
                 );
                 let tuned = Checkpoint::read(&tuned)
                     .with_context(|| format!("cannot read {}", tuned.display()))?;
-                quantise_on_grids(&tuned.to_float_model()?, &grids, &options)
-                    .map_err(anyhow::Error::msg)?
+                quantise_on_grids(&tuned.to_float_model()?, &grids, &options)?
             }
         };
         let bytes = encode_model(&model)?;

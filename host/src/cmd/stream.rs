@@ -13,7 +13,8 @@ use robofish_host::data::Dataset;
 use robofish_host::link::Link;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_shared::model::{decode_model, CodebookEntry};
-use robofish_shared::protocol::{DetectionCounts, TruthSpot, UNASSIGNED_GENE};
+use robofish_shared::post::MATCH_RADIUS;
+use robofish_shared::protocol::{DetectionCounts, Report, TruthSpot, UNASSIGNED_GENE};
 
 use super::TileSize;
 
@@ -209,7 +210,7 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
                 // The device reports pixel-centred coordinates (centres at integers).
                 y: e.y - 0.5,
                 x: e.x - 0.5,
-                gene: genes.translate(e.gene),
+                gene: Some(genes.translate(e.gene)).filter(|&g| g != UNASSIGNED_GENE),
             })
             .collect();
         let fov = Fov {
@@ -337,10 +338,7 @@ impl TruthGenes {
 }
 
 fn percentile(sorted: &[u32], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+    Report::latency_percentile(sorted, q) as f64 / 1000.0
 }
 
 /// Prints the final table.
@@ -366,12 +364,12 @@ pub fn print_summary(device: &str, s: &StreamSummary) {
         s.seconds
     );
     if let Some(c) = &s.counts {
-        let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+        let f = |v: f64| format!("{v:.3}");
         println!(
-            "accuracy      precision {}, recall {}, F1 {}, gene accuracy of matches {} (r = 1.5 px; {} truth, {} called, {} blank calls)",
-            f(c.precision()),
-            f(c.recall()),
-            f(c.f1()),
+            "accuracy      precision {}, recall {}, F1 {}, gene accuracy of matches {} (r = {MATCH_RADIUS} px; {} truth, {} called, {} blank calls)",
+            f(c.detection.precision()),
+            f(c.detection.recall()),
+            f(c.detection.f1()),
             f(c.gene_accuracy()),
             c.truth_spots,
             c.called_spots,
@@ -427,7 +425,10 @@ mod tests {
             assert_eq!(genes.translate(usize::MAX), UNASSIGNED_GENE);
             assert!(genes.warning().unwrap().contains("same codebook order"));
         }
-        let same = TruthGenes::new(Some(&dataset), Some(&dataset.model_entries()));
+        let same = TruthGenes::new(
+            Some(&dataset),
+            Some(&robofish_shared::model::codebook_entries(&dataset)),
+        );
         assert!(same.warning().is_none());
         assert_eq!(same.translate(4), 4);
     }

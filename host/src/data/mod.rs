@@ -104,12 +104,13 @@ pub enum DataError {
         message: String,
     },
     /// The codebook CSV is malformed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Codebook {
         /// Codebook file.
         path: PathBuf,
-        /// Cause (with its line).
-        source: robofish_shared::codebook::CodebookError,
+        /// What is wrong, with its line. Shown in this message and not
+        /// chained as a source, so a printed chain names the line once.
+        cause: robofish_shared::codebook::CodebookError,
     },
     /// A split folder holds no tiles.
     #[error("{path}: no tiles (no groundtruths/groundtruth_<T>.csv files)")]

@@ -37,7 +37,7 @@ pub fn find_codebook(
     let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
     Codebook::from_csv(&text)
         .map(Some)
-        .map_err(|source| DataError::Codebook { path, source })
+        .map_err(|cause| DataError::Codebook { path, cause })
 }
 
 /// Like [`find_codebook`] but a codebook is required: an error says where

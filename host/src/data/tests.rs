@@ -254,6 +254,12 @@ fn codebook_override_wins_and_errors_name_the_file() {
         message.contains("other.csv") && message.contains("line 1"),
         "{message}"
     );
+    // The whole chain, as `main` prints it, names the line once.
+    let chain = format!(
+        "{:#}",
+        anyhow::Error::from(resolve_codebook(root.path(), Some(&other)).unwrap_err())
+    );
+    assert_eq!(chain.matches("line 1").count(), 1, "{chain}");
     let empty = tempfile::tempdir().unwrap();
     let message = resolve_codebook(empty.path(), None)
         .unwrap_err()

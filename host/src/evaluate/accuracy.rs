@@ -99,7 +99,7 @@ impl AccuracyTally {
             spot_precision: detection.precision(),
             spot_recall: detection.recall(),
             spot_f1: detection.f1(),
-            rmse: detection.rmse(),
+            rmse: self.spots.localisation.rmse(),
             gene_f1,
             misid_rate,
             tiles: self.tiles,

@@ -8,7 +8,7 @@ use robofish_shared::model::CodebookEntry;
 use robofish_shared::post::metrics::{PredictedSpot, TruthSpot};
 use robofish_shared::post::{find_spots, Decoded, Decoder, Peak};
 
-pub use robofish_device::session::{MATCH_RADIUS, SPOT_THRESHOLD};
+pub use robofish_shared::post::{MATCH_RADIUS, SPOT_THRESHOLD};
 
 use crate::sim::Tile;
 
@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn model_codebook_marks_blanks_like_the_dataset_codebook() {
         let codebook = Codebook::mhd4(130);
-        let entries = codebook.model_entries();
+        let entries = robofish_shared::model::codebook_entries(&codebook);
         let from_model = DecodeBook::from_model(&entries, "model").unwrap();
         let from_data = DecodeBook::from_codebook(&codebook, "data");
         assert!(from_model.same_words(&from_data));

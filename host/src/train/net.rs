@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Context, Result};
 use robofish_shared::model::{ActivationKind, ArchConfig, Graph, Node, QuantParams, TensorId};
-use robofish_shared::quantize::ActivationGrids;
+use robofish_shared::ptq::ActivationGrids;
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::NamedTensor;

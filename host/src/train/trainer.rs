@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use robofish_shared::codebook::BitOrder;
 use robofish_shared::input_stage::InputStage;
 use robofish_shared::model::{ArchConfig, Normalisation};
-use robofish_shared::quantize::ActivationGrids;
+use robofish_shared::ptq::ActivationGrids;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 

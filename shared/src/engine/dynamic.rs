@@ -9,10 +9,10 @@
 use core::ops::Range;
 
 use super::EngineError;
-use crate::engine::InputImage;
+use crate::image::InputImage;
 use crate::kernels::{scalar, Dims};
 use crate::model::{ActivationKind, Model, Node, QuantParams};
-use crate::quantize::grid_for_range;
+use crate::ptq::grid_for_range;
 
 /// Per-tensor grids of the tile in flight, kept in the arena.
 pub(crate) struct Grids<'a>(pub(crate) &'a mut [u8]);

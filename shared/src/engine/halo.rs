@@ -38,3 +38,29 @@ pub fn receptive_halo<Q, C: ConvTopology>(graph: &Graph<Q, C>) -> usize {
         .max()
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ArchConfig, TensorId};
+
+    struct Shape(TensorId, TensorId);
+    impl ConvTopology for Shape {
+        fn input(&self) -> TensorId {
+            self.0
+        }
+        fn output(&self) -> TensorId {
+            self.1
+        }
+    }
+
+    #[test]
+    fn anglerfish_halo_is_67_pixels() {
+        // Per U-Net: 3 convs, pool, 3, pool, 3, up, 3, up, 3 (see the module
+        // comment); two U-Nets in sequence, then two head convs.
+        let graph = ArchConfig::seed()
+            .build(|s| Shape(s.input, s.output))
+            .unwrap();
+        assert_eq!(receptive_halo(&graph), 67);
+    }
+}

@@ -9,23 +9,27 @@
 mod dynamic;
 #[cfg(feature = "alloc")]
 mod halo;
-mod image;
 #[cfg(feature = "alloc")]
 mod network;
 #[cfg(feature = "alloc")]
 mod plan;
 #[cfg(feature = "alloc")]
 mod stream;
+#[cfg(feature = "alloc")]
+mod tile;
 
+/// The engine's input, re-exported from [`crate::image`] where it lives.
+pub use crate::image::{ImageError, InputImage, Pixels};
 #[cfg(feature = "alloc")]
 pub use halo::receptive_halo;
-pub use image::{InputImage, Pixels};
 #[cfg(feature = "alloc")]
 pub use network::Network;
 #[cfg(feature = "alloc")]
 pub use plan::{Plan, TensorPlacement, ARENA_ALIGN, CHANNEL_ALIGN};
 #[cfg(feature = "alloc")]
 pub use stream::RowStreamer;
+#[cfg(feature = "alloc")]
+pub use tile::{check_tile_size, Extent, MAX_TILE_SIDE};
 
 use core::fmt;
 
@@ -33,7 +37,8 @@ use core::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// The tile size does not fit the network's pooling depth.
+    /// The tile size does not fit the network's pooling depth (see
+    /// [`check_tile_size`]).
     BadTileSize {
         /// Requested height.
         height: usize,
@@ -44,6 +49,18 @@ pub enum EngineError {
         /// Smallest allowed side.
         minimum: usize,
     },
+    /// A side of the tile is longer than [`MAX_TILE_SIDE`].
+    TileTooLarge {
+        /// Requested height.
+        height: usize,
+        /// Requested width.
+        width: usize,
+        /// Longest allowed side.
+        maximum: usize,
+    },
+    /// The model is inconsistent (it failed [`crate::model::validate`]).
+    #[cfg(feature = "alloc")]
+    InvalidModel(crate::model::ModelError),
     /// The arena is smaller than the plan needs.
     ArenaTooSmall {
         /// Bytes needed.
@@ -53,8 +70,10 @@ pub enum EngineError {
     },
     /// The plan was made for another network.
     PlanMismatch,
-    /// The input image does not match the plan or its buffer.
+    /// The input image does not match the plan or the model.
     BadInput(&'static str),
+    /// The input image's view of its pixels could not be made.
+    Image(ImageError),
     /// Output buffers do not match the model's outputs.
     BadOutputs {
         /// Which output (index), or the count when the count is wrong.
@@ -84,6 +103,17 @@ impl fmt::Display for EngineError {
                  (the network pools {} times) and at least {minimum}; pad or crop the tile",
                 multiple.trailing_zeros()
             ),
+            EngineError::TileTooLarge {
+                height,
+                width,
+                maximum,
+            } => write!(
+                f,
+                "tile {height}x{width} cannot run: a planned tile has at most {maximum} rows and \
+                 columns; split the image into tiles or stream it"
+            ),
+            #[cfg(feature = "alloc")]
+            EngineError::InvalidModel(e) => write!(f, "{e}"),
             EngineError::ArenaTooSmall { needed, given } => {
                 write!(f, "arena of {given} bytes is too small; the plan needs {needed}")
             }
@@ -91,6 +121,7 @@ impl fmt::Display for EngineError {
                 write!(f, "this plan was built for a different network")
             }
             EngineError::BadInput(why) => write!(f, "bad input image: {why}"),
+            EngineError::Image(e) => write!(f, "bad input image: {e}"),
             EngineError::BadOutputs {
                 index,
                 expected,
@@ -105,4 +136,19 @@ impl fmt::Display for EngineError {
     }
 }
 
+// Each message includes its cause's, so no `source`: a printed chain
+// would repeat them.
 impl core::error::Error for EngineError {}
+
+impl From<ImageError> for EngineError {
+    fn from(e: ImageError) -> Self {
+        EngineError::Image(e)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<crate::model::ModelError> for EngineError {
+    fn from(e: crate::model::ModelError) -> Self {
+        EngineError::InvalidModel(e)
+    }
+}

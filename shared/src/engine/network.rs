@@ -4,9 +4,9 @@ use alloc::vec::Vec;
 use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::image::InputImage;
 use super::plan::Plan;
 use super::EngineError;
+use crate::image::InputImage;
 use crate::kernels::{self, scalar, ConvParams, KernelPath};
 use crate::model::{Model, Node};
 
@@ -38,8 +38,7 @@ impl Network {
                 crate::kernels::KernelPathError::Unsupported(path),
             ));
         }
-        crate::model::validate::validate(&model)
-            .map_err(|_| EngineError::Internal("model failed validation"))?;
+        crate::model::validate::validate(&model).map_err(EngineError::InvalidModel)?;
         let convs = model
             .graph
             .nodes
@@ -83,10 +82,6 @@ impl Network {
         })
     }
 
-    pub(crate) fn id(&self) -> usize {
-        self.id
-    }
-
     /// The model this network runs.
     pub fn model(&self) -> &Model {
         &self.model
@@ -99,7 +94,7 @@ impl Network {
 
     /// Plans this network for `height x width` tiles.
     pub fn plan(&self, height: usize, width: usize) -> Result<Plan, EngineError> {
-        Plan::new(self, height, width)
+        Plan::new(&self.model, self.id, height, width)
     }
 
     /// Runs the network on one tile. `outputs[i]` receives graph output `i`
@@ -114,9 +109,9 @@ impl Network {
     ) -> Result<(), EngineError> {
         self.check_run(plan, arena, input, outputs)?;
         let graph = &self.model.graph;
-        let arena: &mut [i8] = if let Some((grids, _, _)) = plan.dynamic {
+        let arena: &mut [i8] = if let Some(scratch) = plan.dynamic {
             self.run_dynamic(plan, arena, input)?;
-            bytemuck::cast_slice_mut(&mut arena[..grids])
+            bytemuck::cast_slice_mut(&mut arena[..scratch.grids])
         } else {
             let arena: &mut [i8] = bytemuck::cast_slice_mut(arena);
             for step in 0..graph.nodes.len() {
@@ -265,8 +260,8 @@ impl Network {
     ) -> Result<(), EngineError> {
         use super::dynamic::{self, Grids};
         use crate::model::QuantParams;
-        let (grids_at, floats_at, float_len) =
-            plan.dynamic.ok_or(EngineError::Internal("dynamic plan"))?;
+        let scratch = plan.dynamic.ok_or(EngineError::Internal("dynamic plan"))?;
+        let (grids_at, floats_at, float_len) = (scratch.grids, scratch.floats, scratch.float_count);
         let (tensor_bytes, rest) = arena.split_at_mut(grids_at);
         let (grid_bytes, float_bytes) = rest.split_at_mut(floats_at - grids_at);
         let mut grids = Grids(grid_bytes);

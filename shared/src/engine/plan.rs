@@ -11,10 +11,11 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::network::Network;
+use super::tile::{check_tile_size, Extent};
 use super::EngineError;
 use crate::kernels::Dims;
-use crate::model::{Node, TensorId};
+use crate::model::{ConvOp, Graph, Model, Node, QuantMode, TensorId};
+use crate::quant::InputQuant;
 
 /// Pixel strides are padded to this many channels, so SIMD kernels can
 /// process whole vectors of channels without masking.
@@ -39,16 +40,38 @@ pub struct TensorPlacement {
     pub in_concat: bool,
 }
 
+/// Where the scratch of a dynamic model (whose grids are measured per
+/// tile) lives, after the tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DynamicScratch {
+    /// Byte offset of the per-tensor run-time grids (8 bytes each).
+    pub(crate) grids: usize,
+    /// Byte offset of the float scratch (before `f32` alignment).
+    pub(crate) floats: usize,
+    /// Floats in the scratch: the largest tensor's element count.
+    pub(crate) float_count: usize,
+}
+
 /// The fixed part of running one network on one tile size.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub(crate) network_id: usize,
-    /// Dynamic models: (grid table offset, float scratch offset, floats).
-    pub(crate) dynamic: Option<(usize, usize, usize)>,
+    /// Dynamic models only.
+    pub(crate) dynamic: Option<DynamicScratch>,
     height: usize,
     width: usize,
     placements: Vec<TensorPlacement>,
     arena_bytes: usize,
+}
+
+/// Which buffer a tensor is a view of: its own, or the buffer of a concat
+/// it is written into, at a channel offset.
+#[derive(Clone, Copy, Debug)]
+struct View {
+    /// The tensor owning the buffer.
+    buffer: TensorId,
+    /// First channel of the view in that buffer.
+    channel: usize,
 }
 
 struct Buffer {
@@ -58,163 +81,55 @@ struct Buffer {
     offset: usize,
 }
 
+type ModelGraph = Graph<Vec<InputQuant>, ConvOp>;
+
 impl Plan {
-    /// Plans `network` for `height x width` tiles.
-    pub fn new(network: &Network, height: usize, width: usize) -> Result<Plan, EngineError> {
-        let graph = &network.model().graph;
-        let levels = graph.max_level() as u32;
-        let multiple = 1usize << levels;
-        // Reflect padding needs at least 2 pixels at the deepest level.
-        let minimum = 2 * multiple;
-        if !height.is_multiple_of(multiple)
-            || !width.is_multiple_of(multiple)
-            || height < minimum
-            || width < minimum
-            || height > 1 << 15
-            || width > 1 << 15
-        {
-            return Err(EngineError::BadTileSize {
-                height,
-                width,
-                multiple,
-                minimum,
-            });
-        }
-        let tensors = &graph.tensors;
-        // owner[t] = (buffer tensor, channel offset): which buffer t is a view of.
-        let mut owner: Vec<(TensorId, usize)> =
-            (0..tensors.len()).map(|t| (t as TensorId, 0)).collect();
-        let output_tensors: Vec<TensorId> = graph.outputs.iter().map(|o| o.tensor).collect();
-        let mut producer = vec![usize::MAX; tensors.len()];
-        for (step, node) in graph.nodes.iter().enumerate() {
-            producer[node.output() as usize] = step;
-        }
-        for node in &graph.nodes {
-            let Node::Concat(concat) = node else { continue };
-            let mut channel = 0usize;
-            for (i, &t) in concat.inputs.iter().enumerate() {
-                let channels = tensors[t as usize].channels as usize;
-                let last = i + 1 == concat.inputs.len();
-                let aligned = channel.is_multiple_of(CHANNEL_ALIGN)
-                    && (last || channels.is_multiple_of(CHANNEL_ALIGN));
-                let producer_node = &graph.nodes[producer[t as usize]];
-                let mut reads_target = false;
-                producer_node.for_each_input(|r| {
-                    reads_target |= owner[r as usize].0 == concat.output;
-                });
-                let free = owner[t as usize].0 == t
-                    && !matches!(producer_node, Node::Concat(_))
-                    && !output_tensors.contains(&t)
-                    && !concat.inputs[..i].contains(&t)
-                    && !reads_target;
-                if aligned && free {
-                    owner[t as usize] = (concat.output, channel);
-                }
-                channel += channels;
-            }
-        }
-
-        // Buffer sizes and lifetimes (in node steps; outputs live to the end).
-        let steps = graph.nodes.len();
-        let mut buffers: Vec<Option<Buffer>> = (0..tensors.len()).map(|_| None).collect();
-        let touch = |t: TensorId, step: usize, buffers: &mut Vec<Option<Buffer>>| {
-            let root = owner[t as usize].0 as usize;
-            let shape = tensors[root];
-            let pixels = (height >> shape.level) * (width >> shape.level);
-            let bytes = pixels * round_up(shape.channels as usize, CHANNEL_ALIGN) + BUFFER_SLACK;
-            let b = buffers[root].get_or_insert(Buffer {
-                bytes,
-                first_step: step,
-                last_step: step,
-                offset: 0,
-            });
-            b.first_step = b.first_step.min(step);
-            b.last_step = b.last_step.max(step);
-        };
-        for (step, node) in graph.nodes.iter().enumerate() {
-            touch(node.output(), step, &mut buffers);
-            node.for_each_input(|t| touch(t, step, &mut buffers));
-        }
-        for &t in &output_tensors {
-            touch(t, steps, &mut buffers);
-        }
-
-        // Greedy first fit, largest buffers first.
-        let mut order: Vec<usize> = (0..buffers.len())
-            .filter(|&b| buffers[b].is_some())
-            .collect();
-        order.sort_by_key(|&b| core::cmp::Reverse(buffers[b].as_ref().map_or(0, |b| b.bytes)));
-        let mut placed: Vec<usize> = Vec::with_capacity(order.len());
-        let mut arena_bytes = 0usize;
-        for &b in &order {
-            let (first, last, bytes) = {
-                let buf = buffers[b]
-                    .as_ref()
-                    .ok_or(EngineError::Internal("unplaced buffer"))?;
-                (buf.first_step, buf.last_step, buf.bytes)
-            };
-            let mut busy: Vec<(usize, usize)> = placed
-                .iter()
-                .filter_map(|&p| buffers[p].as_ref())
-                .filter(|o| o.first_step <= last && first <= o.last_step)
-                .map(|o| (o.offset, o.offset + o.bytes))
-                .collect();
-            busy.sort_unstable();
-            let mut offset = 0usize;
-            for (start, end) in busy {
-                if offset + bytes <= start {
-                    break;
-                }
-                offset = offset.max(round_up(end, ARENA_ALIGN));
-            }
-            if let Some(buf) = buffers[b].as_mut() {
-                buf.offset = offset;
-            }
-            arena_bytes = arena_bytes.max(offset + bytes);
-            placed.push(b);
-        }
-
-        let placements = (0..tensors.len())
-            .map(|t| {
-                let (root, channel) = owner[t];
-                let root_shape = tensors[root as usize];
-                let shape = tensors[t];
-                let offset = buffers[root as usize].as_ref().map_or(0, |b| b.offset) + channel;
-                TensorPlacement {
-                    offset,
-                    dims: Dims {
-                        height: height >> shape.level,
-                        width: width >> shape.level,
-                        channels: shape.channels as usize,
-                        pixel_stride: round_up(root_shape.channels as usize, CHANNEL_ALIGN),
-                    },
-                    in_concat: root as usize != t,
-                }
-            })
-            .collect();
+    /// Plans `model`'s graph for `height x width` tiles, for the network
+    /// numbered `network_id` ([`super::Network::plan`]).
+    pub(crate) fn new(
+        model: &Model,
+        network_id: usize,
+        height: usize,
+        width: usize,
+    ) -> Result<Plan, EngineError> {
+        let graph = &model.graph;
+        check_tile_size(graph, height, width, Extent::Tile)?;
+        let views = concat_views(graph);
+        let mut buffers = buffer_lifetimes(graph, &views, height, width);
+        let arena_bytes = first_fit(&mut buffers)?;
+        let placements = place_tensors(graph, &views, &buffers, height, width);
         let mut plan = Plan {
-            network_id: network.id(),
+            network_id,
             dynamic: None,
             height,
             width,
             placements,
             arena_bytes: round_up(arena_bytes, ARENA_ALIGN),
         };
-        if network.model().metadata.mode == crate::model::QuantMode::Dynamic {
-            // Room for each tensor's run-time grid and one float tensor.
-            let grids = plan.arena_bytes;
-            let floats = round_up(grids + 8 * tensors.len(), ARENA_ALIGN);
-            let count = plan
-                .placements
-                .iter()
-                .map(|p| p.dims.height * p.dims.width * p.dims.channels)
-                .max()
-                .unwrap_or(0);
-            plan.dynamic = Some((grids, floats, count));
-            // + 4 bytes so an f32-aligned window always fits.
-            plan.arena_bytes = round_up(floats + 4 * count + 4, ARENA_ALIGN);
+        if model.metadata.mode == QuantMode::Dynamic {
+            plan.add_dynamic_scratch();
         }
         Ok(plan)
+    }
+
+    /// Room after the tensors for each tensor's run-time grid and one float
+    /// tensor.
+    fn add_dynamic_scratch(&mut self) {
+        let grids = self.arena_bytes;
+        let floats = round_up(grids + 8 * self.placements.len(), ARENA_ALIGN);
+        let float_count = self
+            .placements
+            .iter()
+            .map(|p| p.dims.height * p.dims.width * p.dims.channels)
+            .max()
+            .unwrap_or(0);
+        self.dynamic = Some(DynamicScratch {
+            grids,
+            floats,
+            float_count,
+        });
+        // + 4 bytes so an f32-aligned window always fits.
+        self.arena_bytes = round_up(floats + 4 * float_count + 4, ARENA_ALIGN);
     }
 
     /// Tile height.
@@ -241,4 +156,157 @@ impl Plan {
     pub fn placements(&self) -> &[TensorPlacement] {
         &self.placements
     }
+}
+
+/// Makes each concat input a view into the concat's buffer where that is
+/// safe: channel-aligned, produced by a node that is not a concat and does
+/// not read that buffer, not a graph output, not already a view, and not
+/// concatenated twice.
+fn concat_views(graph: &ModelGraph) -> Vec<View> {
+    let tensors = &graph.tensors;
+    let mut views: Vec<View> = (0..tensors.len())
+        .map(|t| View {
+            buffer: t as TensorId,
+            channel: 0,
+        })
+        .collect();
+    let outputs: Vec<TensorId> = graph.outputs.iter().map(|o| o.tensor).collect();
+    let mut producer = vec![usize::MAX; tensors.len()];
+    for (step, node) in graph.nodes.iter().enumerate() {
+        producer[node.output() as usize] = step;
+    }
+    for node in &graph.nodes {
+        let Node::Concat(concat) = node else { continue };
+        let mut channel = 0usize;
+        for (i, &t) in concat.inputs.iter().enumerate() {
+            let channels = tensors[t as usize].channels as usize;
+            let last = i + 1 == concat.inputs.len();
+            let aligned = channel.is_multiple_of(CHANNEL_ALIGN)
+                && (last || channels.is_multiple_of(CHANNEL_ALIGN));
+            let producer_node = &graph.nodes[producer[t as usize]];
+            let mut reads_target = false;
+            producer_node.for_each_input(|r| {
+                reads_target |= views[r as usize].buffer == concat.output;
+            });
+            let free = views[t as usize].buffer == t
+                && !matches!(producer_node, Node::Concat(_))
+                && !outputs.contains(&t)
+                && !concat.inputs[..i].contains(&t)
+                && !reads_target;
+            if aligned && free {
+                views[t as usize] = View {
+                    buffer: concat.output,
+                    channel,
+                };
+            }
+            channel += channels;
+        }
+    }
+    views
+}
+
+/// Each buffer's size and lifetime in node steps (graph outputs live to
+/// the end); `None` for tensors that are views into another's buffer.
+fn buffer_lifetimes(
+    graph: &ModelGraph,
+    views: &[View],
+    height: usize,
+    width: usize,
+) -> Vec<Option<Buffer>> {
+    let tensors = &graph.tensors;
+    let mut buffers: Vec<Option<Buffer>> = (0..tensors.len()).map(|_| None).collect();
+    let mut touch = |t: TensorId, step: usize| {
+        let root = views[t as usize].buffer as usize;
+        let shape = tensors[root];
+        let pixels = (height >> shape.level) * (width >> shape.level);
+        let bytes = pixels * round_up(shape.channels as usize, CHANNEL_ALIGN) + BUFFER_SLACK;
+        let b = buffers[root].get_or_insert(Buffer {
+            bytes,
+            first_step: step,
+            last_step: step,
+            offset: 0,
+        });
+        b.first_step = b.first_step.min(step);
+        b.last_step = b.last_step.max(step);
+    };
+    for (step, node) in graph.nodes.iter().enumerate() {
+        touch(node.output(), step);
+        node.for_each_input(|t| touch(t, step));
+    }
+    for output in &graph.outputs {
+        touch(output.tensor, graph.nodes.len());
+    }
+    buffers
+}
+
+/// Gives every buffer an offset, greedy first fit, largest buffers first,
+/// so that buffers alive at the same step never overlap; returns the end
+/// of the highest.
+fn first_fit(buffers: &mut [Option<Buffer>]) -> Result<usize, EngineError> {
+    let mut order: Vec<usize> = (0..buffers.len())
+        .filter(|&b| buffers[b].is_some())
+        .collect();
+    order.sort_by_key(|&b| core::cmp::Reverse(buffers[b].as_ref().map_or(0, |b| b.bytes)));
+    let mut placed: Vec<usize> = Vec::with_capacity(order.len());
+    let mut arena_bytes = 0usize;
+    for &b in &order {
+        let (first, last, bytes) = {
+            let buf = buffers[b]
+                .as_ref()
+                .ok_or(EngineError::Internal("unplaced buffer"))?;
+            (buf.first_step, buf.last_step, buf.bytes)
+        };
+        let mut busy: Vec<(usize, usize)> = placed
+            .iter()
+            .filter_map(|&p| buffers[p].as_ref())
+            .filter(|o| o.first_step <= last && first <= o.last_step)
+            .map(|o| (o.offset, o.offset + o.bytes))
+            .collect();
+        busy.sort_unstable();
+        let mut offset = 0usize;
+        for (start, end) in busy {
+            if offset + bytes <= start {
+                break;
+            }
+            offset = offset.max(round_up(end, ARENA_ALIGN));
+        }
+        if let Some(buf) = buffers[b].as_mut() {
+            buf.offset = offset;
+        }
+        arena_bytes = arena_bytes.max(offset + bytes);
+        placed.push(b);
+    }
+    Ok(arena_bytes)
+}
+
+/// Every tensor's placement: its buffer's offset plus its channel offset,
+/// with the buffer's (padded) pixel stride.
+fn place_tensors(
+    graph: &ModelGraph,
+    views: &[View],
+    buffers: &[Option<Buffer>],
+    height: usize,
+    width: usize,
+) -> Vec<TensorPlacement> {
+    let tensors = &graph.tensors;
+    views
+        .iter()
+        .enumerate()
+        .map(|(t, view)| {
+            let root = view.buffer as usize;
+            let root_shape = tensors[root];
+            let shape = tensors[t];
+            let offset = buffers[root].as_ref().map_or(0, |b| b.offset) + view.channel;
+            TensorPlacement {
+                offset,
+                dims: Dims {
+                    height: height >> shape.level,
+                    width: width >> shape.level,
+                    channels: shape.channels as usize,
+                    pixel_stride: round_up(root_shape.channels as usize, CHANNEL_ALIGN),
+                },
+                in_concat: root != t,
+            }
+        })
+        .collect()
 }

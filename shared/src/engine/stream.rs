@@ -15,10 +15,11 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::image::InputImage;
 use super::network::Network;
 use super::plan::CHANNEL_ALIGN;
+use super::tile::{check_tile_size, Extent};
 use super::EngineError;
+use crate::image::InputImage;
 use crate::kernels::{scalar, Dims};
 use crate::model::{Node, QuantMode, TensorId};
 
@@ -126,8 +127,7 @@ impl RowStreamer {
         height: usize,
         width: usize,
     ) -> Result<RowStreamer, EngineError> {
-        // Validate the size exactly as a whole-image plan would.
-        network.plan(height.min(1 << 15), width)?;
+        check_tile_size(&network.model().graph, height, width, Extent::Rows)?;
         if network.model().metadata.mode == QuantMode::Dynamic {
             return Err(EngineError::BadInput(
                 "dynamic models cannot be row-streamed; use whole tiles",

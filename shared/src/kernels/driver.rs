@@ -1,6 +1,7 @@
 //! The driver every SIMD 3x3 convolution shares (x86_64 and aarch64): the
 //! raw view of one call's arguments ([`ConvCtx`], built only after
-//! `check_args`), the pixel-tiling loop ([`for_each_tile`]) and the public
+//! `check_args`), the pixel-tiling loop ([`for_each_tile`]), the block
+//! scheduler over output channels (`conv_by_blocks!`) and the public
 //! per-path wrapper (`conv3x3_path!`: `is_supported`, `Conv3x3::new`,
 //! `Conv3x3::run`). The tile bodies (intrinsics / asm) stay in the ISA files.
 
@@ -105,6 +106,77 @@ pub(crate) fn for_each_tile<const P: usize>(
         }
     }
 }
+
+/// `unsafe fn conv(ctx, pixels)` of a SIMD path: the output channels in
+/// blocks of `LANES`, a few blocks at a time, each group of blocks over
+/// every pixel of `pixels` in tiles ([`for_each_tile`]). A macro because
+/// each path's `conv` carries its own `#[target_feature]`; expects
+/// `LANES`, `ConvCtx`, `Range` and `for_each_tile` in scope.
+///
+/// Two forms:
+///
+/// - `conv_by_blocks!("features"; remaining => tile::<P, C>; ...)`: match
+///   arms on the number of blocks still to do (patterns, guards allowed),
+///   each choosing `C` blocks at a time in tiles of `P` pixels:
+///   `tile::<P, C>(ctx, b, first)` for full tiles, `tile::<1, C>(ctx, b, px)`
+///   for lone pixels (x86_64, whose register budget depends on `C`).
+/// - `conv_by_blocks!("features", full, single)`: one block at a time in
+///   tiles of the path's `P` pixels, `full(ctx, b, first)` and
+///   `single(ctx, b, px)` (aarch64).
+macro_rules! conv_by_blocks {
+    (
+        $features:literal;
+        $($remaining:pat $(if $guard:expr)? => $tile:ident::<$pixels:tt, $blocks:tt>;)+
+    ) => {
+        $crate::kernels::driver::conv_by_blocks!(@conv $features; $(
+            [$remaining $(if $guard)?] => (
+                $pixels, $blocks, $tile::<$pixels, $blocks>, $tile::<1, $blocks>
+            );
+        )+);
+    };
+    ($features:literal, $full:expr, $single:expr) => {
+        $crate::kernels::driver::conv_by_blocks!(@conv $features; [_] => (P, 1, $full, $single););
+    };
+    (
+        @conv $features:literal;
+        $([$remaining:pat $(if $guard:expr)?] => (
+            $pixels:tt, $blocks:tt, $full:expr, $single:expr
+        );)+
+    ) => {
+        /// # Safety
+        ///
+        /// The path's features must be available and `ctx` must satisfy
+        /// `check_args` for `pixels` (flattened output pixel indices).
+        #[target_feature(enable = $features)]
+        unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
+            let blocks = ctx.cout.div_ceil(LANES);
+            let mut b = 0;
+            while b < blocks {
+                let remaining = blocks - b;
+                b += match remaining {
+                    $($remaining $(if $guard)? => {
+                        // The arms promise as much; the kernels rely on it.
+                        assert!($blocks <= remaining, "block schedule past the last block");
+                        for_each_tile::<$pixels>(
+                            pixels.clone(),
+                            // SAFETY: `conv`'s contract; `for_each_tile`
+                            // passes only tiles of `P` pixels inside
+                            // `pixels` (the last one may overlap its
+                            // neighbour: same bytes); blocks `b..b + C`
+                            // exist (asserted).
+                            |first| unsafe { $full(ctx, b, first) },
+                            // SAFETY: as above; `px` lies in `pixels`.
+                            |px| unsafe { $single(ctx, b, px) },
+                        );
+                        $blocks
+                    })+
+                };
+            }
+        }
+    };
+}
+
+pub(crate) use conv_by_blocks;
 
 /// The public face of one SIMD path: `is_supported` (run-time detection
 /// with `std`, `cfg(target_feature)` without) and the `Conv3x3` handle whose

@@ -136,17 +136,17 @@ impl KernelPath {
         match self {
             KernelPath::Scalar => true,
             #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
-            KernelPath::Avx2 => cached(0, x86_64::avx2::is_supported),
+            KernelPath::Avx2 => cached(self, x86_64::avx2::is_supported),
             #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
-            KernelPath::AvxVnni => cached(1, x86_64::avxvnni::is_supported),
+            KernelPath::AvxVnni => cached(self, x86_64::avxvnni::is_supported),
             #[cfg(all(target_arch = "x86_64", feature = "alloc"))]
-            KernelPath::Avx512Vnni => cached(2, x86_64::vnni::is_supported),
+            KernelPath::Avx512Vnni => cached(self, x86_64::vnni::is_supported),
             #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
-            KernelPath::Neon => cached(3, aarch64::neon::is_supported),
+            KernelPath::Neon => cached(self, aarch64::neon::is_supported),
             #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
-            KernelPath::NeonDotprod => cached(4, aarch64::dotprod::is_supported),
+            KernelPath::NeonDotprod => cached(self, aarch64::dotprod::is_supported),
             #[cfg(all(target_arch = "aarch64", feature = "alloc"))]
-            KernelPath::NeonI8mm => cached(5, aarch64::i8mm::is_supported),
+            KernelPath::NeonI8mm => cached(self, aarch64::i8mm::is_supported),
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -244,18 +244,30 @@ impl KernelPath {
     any(target_arch = "x86_64", target_arch = "aarch64"),
     feature = "alloc"
 ))]
-fn cached(slot: usize, detect: fn() -> bool) -> bool {
+fn cached(path: KernelPath, detect: fn() -> bool) -> bool {
     use core::sync::atomic::{AtomicU8, Ordering};
-    static CACHE: [AtomicU8; 6] = [const { AtomicU8::new(0) }; 6];
-    match CACHE[slot].load(Ordering::Relaxed) {
+    static CACHE: [AtomicU8; KernelPath::ALL.len()] =
+        [const { AtomicU8::new(0) }; KernelPath::ALL.len()];
+    let slot = &CACHE[path as usize];
+    match slot.load(Ordering::Relaxed) {
         0 => {
             let yes = detect();
-            CACHE[slot].store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            slot.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
             yes
         }
         v => v == 2,
     }
 }
+
+// `cached` indexes its slots by discriminant: `ALL` must list every path in
+// declaration order.
+const _: () = {
+    let mut i = 0;
+    while i < KernelPath::ALL.len() {
+        assert!(KernelPath::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 /// 3x3 convolution on `path` (weights and bias packed by
 /// [`KernelPath::pack_conv`] for that path): the same bytes as

@@ -147,7 +147,7 @@ pub fn copy_channels(
 /// Quantises raw camera counts `first_channel..` of `image` onto the input
 /// grid (`quant` per channel, zero point `zero_point`), rows `rows`.
 pub fn quantise_input(
-    image: &crate::engine::InputImage<'_>,
+    image: &crate::image::InputImage<'_>,
     first_channel: usize,
     quant: &[crate::quant::InputQuant],
     zero_point: i8,

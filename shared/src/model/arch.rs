@@ -11,12 +11,45 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 use serde::{Deserialize, Serialize};
 
-use super::graph::{
+use super::ir::{
     ActivationKind, Concat, Graph, InputNode, Node, Output, OutputKind, TensorId, TensorShape,
     Unary,
 };
+
+/// Why an [`ArchConfig`] does not make a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArchError {
+    /// Fewer than 2 or more than 7 widths.
+    Widths(usize),
+    /// A channel width outside `1..=2048`.
+    ChannelWidth(u16),
+    /// Rounds, colours or barcode bits is zero.
+    ZeroCount,
+    /// Convolutions per block outside `1..=8`.
+    ConvsPerBlock(u8),
+}
+
+impl fmt::Display for ArchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArchError::Widths(n) => write!(
+                f,
+                "architecture needs 2 to 7 widths (depth 1 to 6), got {n}"
+            ),
+            ArchError::ChannelWidth(w) => write!(f, "channel width {w} outside 1..=2048"),
+            ArchError::ZeroCount => {
+                f.write_str("rounds, colours and barcode bits must be positive")
+            }
+            ArchError::ConvsPerBlock(_) => f.write_str("convs_per_block must be 1..=8"),
+        }
+    }
+}
+
+impl core::error::Error for ArchError {}
 
 /// The shape of an anglerFISH network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,12 +133,9 @@ impl ArchConfig {
     }
 
     /// Checks the numbers make a network.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ArchError> {
         if self.widths.len() < 2 || self.widths.len() > 7 {
-            return Err(format!(
-                "architecture needs 2 to 7 widths (depth 1 to 6), got {}",
-                self.widths.len()
-            ));
+            return Err(ArchError::Widths(self.widths.len()));
         }
         let channel_counts = self.widths.iter().chain([
             &self.first_stage_out,
@@ -114,14 +144,14 @@ impl ArchConfig {
         ]);
         for &w in channel_counts {
             if w == 0 || w > 2048 {
-                return Err(format!("channel width {w} outside 1..=2048"));
+                return Err(ArchError::ChannelWidth(w));
             }
         }
         if self.rounds == 0 || self.colours == 0 || self.barcode_bits == 0 {
-            return Err("rounds, colours and barcode bits must be positive".into());
+            return Err(ArchError::ZeroCount);
         }
         if self.convs_per_block == 0 || self.convs_per_block > 8 {
-            return Err("convs_per_block must be 1..=8".into());
+            return Err(ArchError::ConvsPerBlock(self.convs_per_block));
         }
         Ok(())
     }
@@ -131,7 +161,7 @@ impl ArchConfig {
     pub fn build<C>(
         &self,
         mut make_conv: impl FnMut(&ConvSpec) -> C,
-    ) -> Result<Graph<(), C>, String> {
+    ) -> Result<Graph<(), C>, ArchError> {
         self.check()?;
         let mut b = Builder {
             tensors: Vec::new(),
@@ -344,7 +374,7 @@ mod tests {
     use super::*;
 
     struct Shape(TensorId, TensorId, u16, u16);
-    impl super::super::graph::ConvTopology for Shape {
+    impl super::super::ir::ConvTopology for Shape {
         fn input(&self) -> TensorId {
             self.0
         }
@@ -406,31 +436,5 @@ mod tests {
         let mut cfg = ArchConfig::seed();
         cfg.head_width = 0;
         assert!(cfg.check().is_err());
-    }
-}
-
-#[cfg(test)]
-mod halo_tests {
-    use super::*;
-    use crate::engine::receptive_halo;
-
-    struct Shape(TensorId, TensorId);
-    impl super::super::graph::ConvTopology for Shape {
-        fn input(&self) -> TensorId {
-            self.0
-        }
-        fn output(&self) -> TensorId {
-            self.1
-        }
-    }
-
-    #[test]
-    fn anglerfish_halo_is_67_pixels() {
-        // Per U-Net: 3 convs, pool, 3, pool, 3, up, 3, up, 3 (worked out in
-        // engine/halo.rs); two U-Nets in sequence, then two head convs.
-        let graph = ArchConfig::seed()
-            .build(|s| Shape(s.input, s.output))
-            .unwrap();
-        assert_eq!(receptive_halo(&graph), 67);
     }
 }

@@ -5,7 +5,7 @@ use core::fmt;
 
 /// Every way a model file can be bad, each with its own variant so callers
 /// (and tests) can tell them apart.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ModelError {
     /// Fewer bytes than the header or the declared payload needs.

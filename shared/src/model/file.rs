@@ -17,7 +17,7 @@
 use alloc::vec::Vec;
 
 use super::error::ModelError;
-use super::graph::Model;
+use super::int8::Model;
 use super::validate::validate;
 use crate::checksum::{crc32, fnv1a64};
 

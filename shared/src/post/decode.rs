@@ -33,15 +33,22 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Number of barcode bits (8 rounds x 2 colours).
-pub const BARCODE_BITS: usize = 16;
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+
+use crate::codebook::BARCODE_BITS;
 
 /// A bit map value at or above this reads as a 1 (probability >= 0.5).
 pub const BIT_ON: u8 = 128;
 
-/// Largest number of codewords a decoder accepts: calls report the index
-/// as `u16`.
-pub const MAX_CODEWORDS: usize = 1 << 16;
+/// The gene index that names no codeword: a spot the decoder left
+/// unassigned, or a truth emitter whose gene is unknown. Wherever gene
+/// indices travel as a bare `u16` (the protocol), this value means "none".
+pub const UNASSIGNED_GENE: u16 = u16::MAX;
+
+/// Largest number of codewords a decoder accepts: every index fits in a
+/// `u16` below [`UNASSIGNED_GENE`].
+pub const MAX_CODEWORDS: usize = UNASSIGNED_GENE as usize;
 
 /// Why decoding could not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,7 +204,7 @@ impl<'a> Decoder<'a> {
             }
         }
         let call = (nearest_distance <= 1 && nearest_count == 1).then(|| Call {
-            // The constructor caps the codebook at 2^16 words.
+            // The constructor caps the codebook below UNASSIGNED_GENE words.
             codeword: nearest_index as u16,
             distance: nearest_distance as u8,
             blank: self.blank[nearest_index],
@@ -247,6 +254,38 @@ impl<'a> Decoder<'a> {
         } else {
             0.0
         }
+    }
+}
+
+/// A codebook to decode against, owned and checked once: for a decoder
+/// that lives as long as a loaded model, where [`Decoder`] only borrows.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodeTable {
+    codewords: Vec<u16>,
+    blank: Vec<bool>,
+}
+
+#[cfg(feature = "alloc")]
+impl DecodeTable {
+    /// A table of `codewords` with `blank[i]` saying whether codeword `i`
+    /// is a blank; refused for the reasons [`Decoder::new`] gives.
+    pub fn new(codewords: Vec<u16>, blank: Vec<bool>) -> Result<Self, DecodeError> {
+        Decoder::new(&codewords, &blank)?;
+        Ok(DecodeTable { codewords, blank })
+    }
+
+    /// A decoder over this table; free, since the table was checked.
+    pub fn decoder(&self) -> Decoder<'_> {
+        Decoder {
+            codewords: &self.codewords,
+            blank: &self.blank,
+        }
+    }
+
+    /// Whether the table holds no codewords.
+    pub fn is_empty(&self) -> bool {
+        self.codewords.is_empty()
     }
 }
 
@@ -346,15 +385,40 @@ impl DecodeCounts {
     }
 
     /// The blank misidentification rate of these calls against `decoder`'s
-    /// codebook; see [`crate::post::metrics::misidentification_rate`].
+    /// codebook; see [`misidentification_rate`].
     pub fn misidentification_rate(&self, decoder: &Decoder<'_>) -> Option<f64> {
-        crate::post::metrics::misidentification_rate(
+        misidentification_rate(
             self.blank,
             self.coding_calls(),
             decoder.blank_codewords(),
             decoder.coding_codewords(),
         )
     }
+}
+
+/// The blank misidentification rate, estimated the MERlin way: errors land
+/// on blank and coding codewords alike, so the wrong calls among coding
+/// codewords are about `blank_calls * coding_codewords / blank_codewords`,
+/// and the rate is that over all calls:
+/// `blank_calls * (coding_codewords / blank_codewords) / (blank_calls + coding_calls)`.
+///
+/// `Some(0.0)` with no calls at all; `None` when it cannot be measured (the
+/// codebook has no blank or no coding codewords). The estimate can exceed 1
+/// when blank calls dominate, which says the decoder is guessing.
+pub fn misidentification_rate(
+    blank_calls: u64,
+    coding_calls: u64,
+    blank_codewords: usize,
+    coding_codewords: usize,
+) -> Option<f64> {
+    if blank_codewords == 0 || coding_codewords == 0 {
+        return None;
+    }
+    let all_calls = blank_calls + coding_calls;
+    if all_calls == 0 {
+        return Some(0.0);
+    }
+    Some(blank_calls as f64 * (coding_codewords as f64 / blank_codewords as f64) / all_calls as f64)
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -538,6 +602,38 @@ pub(crate) mod tests {
         let mut merged = counts;
         merged.merge(&counts);
         assert_eq!(merged.spots(), 8);
+    }
+
+    #[test]
+    fn misidentification_rate_the_merlin_way() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // 3 blank calls x (130 coding / 10 blank words) / 263 calls.
+        assert!(close(
+            misidentification_rate(3, 260, 10, 130).unwrap(),
+            39.0 / 263.0
+        ));
+        assert_eq!(misidentification_rate(0, 0, 10, 130), Some(0.0));
+        assert!(close(misidentification_rate(2, 0, 10, 130).unwrap(), 13.0));
+        assert_eq!(misidentification_rate(0, 5, 0, 140), None);
+        assert_eq!(misidentification_rate(0, 5, 140, 0), None);
+    }
+
+    #[test]
+    fn a_decode_table_is_checked_once_and_decodes_like_a_decoder() {
+        let book = mhd4_codebook();
+        let blank: Vec<bool> = (0..book.len()).map(|i| i >= 130).collect();
+        let table = DecodeTable::new(book.clone(), blank.clone()).unwrap();
+        let decoder = Decoder::new(&book, &blank).unwrap();
+        let values = values_of(book[135] ^ 1, 230, 20);
+        assert_eq!(table.decoder().decode(&values), decoder.decode(&values));
+        assert!(!table.is_empty() && DecodeTable::default().is_empty());
+        assert_eq!(
+            DecodeTable::new(std::vec![1, 2], std::vec![false]),
+            Err(DecodeError::BlankFlagsMismatch {
+                codewords: 2,
+                flags: 1
+            })
+        );
     }
 
     proptest! {

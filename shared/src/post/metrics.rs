@@ -29,9 +29,13 @@
 //! distance `<= radius` (see [`match_spots`] for the exact method). Matched
 //! pairs are true positives, unmatched predictions false positives,
 //! unmatched truths false negatives. [`SpotCounts`] gives precision,
-//! recall, F1, Jaccard (`TP / (TP + FP + FN)`) and the RMSE of matched
-//! positions. Gene-aware counts match a prediction to a truth only when its
-//! gene call equals the truth's gene.
+//! recall, F1 and Jaccard (`TP / (TP + FP + FN)`), [`Localisation`] the
+//! RMSE of matched positions. Gene-aware counts match a prediction to a
+//! truth only when its gene call equals the truth's gene.
+//!
+//! [`TruthSpot`] and [`SpotCounts`] are also what the protocol carries
+//! (`GroundTruth`, `Metrics`), so the host's `eval` and the device count
+//! with the same types and the same rules.
 
 use core::fmt;
 
@@ -39,6 +43,8 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+
+pub use super::decode::misidentification_rate;
 
 /// The original's threshold for the position map.
 pub const POSITION_PIXEL_THRESHOLD: f32 = 0.5;
@@ -240,14 +246,16 @@ impl PixelMetrics {
     }
 }
 
-/// Detection counts of matched spots; merge tiles with
-/// [`SpotCounts::merge`].
+/// Counts of matched spots, the one counts type of robofish: `eval`'s
+/// tables and the device's `Metrics` both carry it. Merge tiles, bands or
+/// FOVs with [`SpotCounts::merge`].
 ///
-/// Zero-denominator conventions: precision is 1 with no predictions (no
-/// false claims were made), recall is 1 with no truth (nothing was missed),
-/// F1 and Jaccard are 1 when both are empty; with predictions but no truth
-/// (or the reverse) F1 and Jaccard are 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Empty-case rule, the same for every ratio: a ratio whose denominator is
+/// zero is 1, since there was nothing to get wrong. So precision is 1 with
+/// no predictions (no false claims were made), recall is 1 with no truth
+/// (nothing was missed), F1 and Jaccard are 1 when both are empty; with
+/// predictions but no truth (or the reverse) F1 and Jaccard are 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpotCounts {
     /// Matched pairs.
     pub true_positives: u64,
@@ -255,8 +263,6 @@ pub struct SpotCounts {
     pub false_positives: u64,
     /// Truth spots left unmatched.
     pub false_negatives: u64,
-    /// Sum of squared distances (pixels²) of the matched pairs.
-    pub sum_squared_error: f64,
 }
 
 impl SpotCounts {
@@ -297,17 +303,43 @@ impl SpotCounts {
         )
     }
 
-    /// Root mean squared Euclidean distance of the matched pairs, in
-    /// pixels; `None` with no matches.
-    pub fn rmse(&self) -> Option<f64> {
-        (self.true_positives > 0).then(|| sqrt(self.sum_squared_error / self.true_positives as f64))
+    /// Adds another tile's counts (saturating: counts can come over the
+    /// wire from a peer that is not trusted).
+    pub fn merge(&mut self, other: &SpotCounts) {
+        self.true_positives = self.true_positives.saturating_add(other.true_positives);
+        self.false_positives = self.false_positives.saturating_add(other.false_positives);
+        self.false_negatives = self.false_negatives.saturating_add(other.false_negatives);
+    }
+}
+
+/// How far matched spots lie from their truth; merge tiles with
+/// [`Localisation::merge`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Localisation {
+    /// Matched pairs.
+    pub pairs: u64,
+    /// Sum of squared distances (pixels²) of the matched pairs.
+    pub sum_squared_error: f64,
+}
+
+impl Localisation {
+    /// The distances of `pairs`, summed in order.
+    pub fn of(pairs: &[MatchedPair]) -> Self {
+        Localisation {
+            pairs: pairs.len() as u64,
+            sum_squared_error: pairs.iter().map(|p| p.squared_distance).sum(),
+        }
     }
 
-    /// Adds another tile's counts.
-    pub fn merge(&mut self, other: &SpotCounts) {
-        self.true_positives += other.true_positives;
-        self.false_positives += other.false_positives;
-        self.false_negatives += other.false_negatives;
+    /// Root mean squared Euclidean distance of the matched pairs, in
+    /// pixels; `None` with no matches (a mean over nothing is no distance).
+    pub fn rmse(&self) -> Option<f64> {
+        (self.pairs > 0).then(|| sqrt(self.sum_squared_error / self.pairs as f64))
+    }
+
+    /// Adds another tile's pairs.
+    pub fn merge(&mut self, other: &Localisation) {
+        self.pairs += other.pairs;
         self.sum_squared_error += other.sum_squared_error;
     }
 }
@@ -335,32 +367,8 @@ fn sqrt(value: f64) -> f64 {
     }
 }
 
-/// The blank misidentification rate, estimated the MERlin way: errors land
-/// on blank and coding codewords alike, so the wrong calls among coding
-/// codewords are about `blank_calls * coding_codewords / blank_codewords`,
-/// and the rate is that over all calls:
-/// `blank_calls * (coding_codewords / blank_codewords) / (blank_calls + coding_calls)`.
-///
-/// `Some(0.0)` with no calls at all; `None` when it cannot be measured (the
-/// codebook has no blank or no coding codewords). The estimate can exceed 1
-/// when blank calls dominate, which says the decoder is guessing.
-pub fn misidentification_rate(
-    blank_calls: u64,
-    coding_calls: u64,
-    blank_codewords: usize,
-    coding_codewords: usize,
-) -> Option<f64> {
-    if blank_codewords == 0 || coding_codewords == 0 {
-        return None;
-    }
-    let all_calls = blank_calls + coding_calls;
-    if all_calls == 0 {
-        return Some(0.0);
-    }
-    Some(blank_calls as f64 * (coding_codewords as f64 / blank_codewords as f64) / all_calls as f64)
-}
-
-/// A ground-truth emitter.
+/// A ground-truth emitter: what `eval` scores against and what the
+/// protocol's `GroundTruth` carries.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TruthSpot {
     /// Row position in pixels (pixel centres are integers).
@@ -368,8 +376,28 @@ pub struct TruthSpot {
     /// Column position in pixels.
     pub x: f32,
     /// Index of its codeword in the codebook; `None` when unknown, which no
-    /// gene call can match.
+    /// gene call can match. Serialised as a `u16` with
+    /// [`UNASSIGNED_GENE`](super::decode::UNASSIGNED_GENE) for `None`, the
+    /// wire form of gene indices everywhere.
+    #[serde(with = "gene_index")]
     pub gene: Option<u16>,
+}
+
+/// `Option<u16>` gene indices as the `u16` the wire carries.
+mod gene_index {
+    use super::super::decode::UNASSIGNED_GENE;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(gene: &Option<u16>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u16(gene.unwrap_or(UNASSIGNED_GENE))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u16>, D::Error> {
+        let gene = u16::deserialize(deserializer)?;
+        Ok((gene != UNASSIGNED_GENE).then_some(gene))
+    }
 }
 
 /// A detected spot and its gene call.
@@ -432,6 +460,8 @@ pub struct SpotEvaluation {
     pub detection: SpotCounts,
     /// Counts under [`MatchRule::SameGene`].
     pub genes: SpotCounts,
+    /// Distances of the pairs matched under [`MatchRule::Position`].
+    pub localisation: Localisation,
 }
 
 impl SpotEvaluation {
@@ -439,6 +469,7 @@ impl SpotEvaluation {
     pub fn merge(&mut self, other: &SpotEvaluation) {
         self.detection.merge(&other.detection);
         self.genes.merge(&other.genes);
+        self.localisation.merge(&other.localisation);
     }
 }
 
@@ -541,26 +572,38 @@ pub fn spot_counts(
     rule: MatchRule,
 ) -> Result<SpotCounts, MetricsError> {
     let pairs = match_spots(truth, predicted, radius, rule)?;
+    Ok(counts_of(&pairs, truth, predicted, rule))
+}
+
+#[cfg(feature = "alloc")]
+fn counts_of(
+    pairs: &[MatchedPair],
+    truth: &[TruthSpot],
+    predicted: &[PredictedSpot],
+    rule: MatchRule,
+) -> SpotCounts {
     let considered = predicted.iter().filter(|p| rule.considers(p)).count();
     let matched = pairs.len();
-    Ok(SpotCounts {
+    SpotCounts {
         true_positives: matched as u64,
         false_positives: (considered - matched) as u64,
         false_negatives: (truth.len() - matched) as u64,
-        sum_squared_error: pairs.iter().map(|p| p.squared_distance).sum(),
-    })
+    }
 }
 
-/// Detection and gene-aware counts of one tile.
+/// Detection and gene-aware counts of one tile, and the distances of its
+/// detection matches.
 #[cfg(feature = "alloc")]
 pub fn evaluate_spots(
     truth: &[TruthSpot],
     predicted: &[PredictedSpot],
     radius: f32,
 ) -> Result<SpotEvaluation, MetricsError> {
+    let pairs = match_spots(truth, predicted, radius, MatchRule::Position)?;
     Ok(SpotEvaluation {
-        detection: spot_counts(truth, predicted, radius, MatchRule::Position)?,
+        detection: counts_of(&pairs, truth, predicted, MatchRule::Position),
         genes: spot_counts(truth, predicted, radius, MatchRule::SameGene)?,
+        localisation: Localisation::of(&pairs),
     })
 }
 
@@ -650,8 +693,9 @@ impl Matching {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
+    use crate::codebook::BARCODE_BITS;
     use crate::post::decode::tests::{mhd4_codebook, values_of};
-    use crate::post::decode::{Decoder, BARCODE_BITS};
+    use crate::post::decode::Decoder;
     use crate::post::peaks::find_spots;
     use proptest::prelude::*;
     use std::vec::Vec;
@@ -754,14 +798,17 @@ mod tests {
             true_positives: 3,
             false_positives: 1,
             false_negatives: 2,
-            sum_squared_error: 0.75,
         };
         assert!(close(c.precision(), 0.75));
         assert!(close(c.recall(), 0.6));
         assert!(close(c.f1(), 6.0 / 9.0));
         assert!(close(c.f1(), 2.0 * 0.75 * 0.6 / (0.75 + 0.6)));
         assert!(close(c.jaccard(), 0.5));
-        assert!(close(c.rmse().unwrap(), 0.5));
+        let l = Localisation {
+            pairs: 3,
+            sum_squared_error: 0.75,
+        };
+        assert!(close(l.rmse().unwrap(), 0.5));
     }
 
     #[test]
@@ -773,7 +820,7 @@ mod tests {
                 nothing.recall(),
                 nothing.f1(),
                 nothing.jaccard(),
-                nothing.rmse()
+                Localisation::default().rmse()
             ),
             (1.0, 1.0, 1.0, 1.0, None)
         );
@@ -813,19 +860,6 @@ mod tests {
         assert_eq!(sqrt(-1.0), 0.0);
         assert_eq!(sqrt(f64::NAN), 0.0);
         assert_eq!(sqrt(f64::INFINITY), f64::INFINITY);
-    }
-
-    #[test]
-    fn misidentification_rate_the_merlin_way() {
-        // 3 blank calls x (130 coding / 10 blank words) / 263 calls.
-        assert!(close(
-            misidentification_rate(3, 260, 10, 130).unwrap(),
-            39.0 / 263.0
-        ));
-        assert_eq!(misidentification_rate(0, 0, 10, 130), Some(0.0));
-        assert!(close(misidentification_rate(2, 0, 10, 130).unwrap(), 13.0));
-        assert_eq!(misidentification_rate(0, 5, 0, 140), None);
-        assert_eq!(misidentification_rate(0, 5, 140, 0), None);
     }
 
     // ---- matching ----
@@ -873,7 +907,10 @@ mod tests {
             (2, 0, 0)
         );
         let expected_rmse = ((1.2f64 * 1.2 + 1.1 * 1.1) / 2.0).sqrt();
-        assert!((counts.rmse().unwrap() - expected_rmse).abs() < 1e-6);
+        let rmse = Localisation::of(&pairs).rmse().unwrap();
+        assert!((rmse - expected_rmse).abs() < 1e-6);
+        let e = evaluate_spots(&truth, &predicted, 1.5).unwrap();
+        assert_eq!(e.localisation, Localisation::of(&pairs));
     }
 
     #[test]
@@ -973,7 +1010,8 @@ mod tests {
             (1, 2, 2)
         );
         assert!(close(g.f1(), 2.0 / 6.0));
-        assert!(close(g.rmse().unwrap(), 0.5));
+        let gene_pairs = match_spots(&truth, &predicted, 1.5, MatchRule::SameGene).unwrap();
+        assert!(close(Localisation::of(&gene_pairs).rmse().unwrap(), 0.5));
 
         // A wrong-gene prediction must not block a right-gene one nearby.
         let truth = truth_at(&[(0.0, 0.0, 4)]);
@@ -1087,7 +1125,7 @@ mod tests {
                 prop_assert!((0.0..=1.0).contains(&value));
             }
             prop_assert!(forward.jaccard() <= forward.f1());
-            if let Some(rmse) = forward.rmse() {
+            if let Some(rmse) = Localisation::of(&pairs).rmse() {
                 prop_assert!(rmse <= f64::from(radius) + 1e-9);
             }
         }
@@ -1239,7 +1277,7 @@ mod tests {
         assert!(e.detection.true_positives > 1000);
         assert!(e.genes.recall() >= 0.99, "{:?}", e);
         assert!(e.genes.precision() >= 0.99, "{:?}", e);
-        assert!(e.detection.rmse().unwrap() < 0.35, "{:?}", e);
+        assert!(e.localisation.rmse().unwrap() < 0.35, "{:?}", e);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! COBS frame behind the protocol version (see [`super::framing`]). The
 //! postcard encoding of these types *is* the wire format: reordering fields
 //! or variants, or changing a field's type, is a protocol change and needs a
-//! new [`PROTOCOL_VERSION`](super::PROTOCOL_VERSION)(super::PROTOCOL_VERSION). The golden-byte tests
-//! pin it.
+//! new [`PROTOCOL_VERSION`](super::PROTOCOL_VERSION). The golden-byte
+//! tests pin it.
 //!
 //! # Conversation
 //!
@@ -51,6 +51,12 @@ use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
 use super::ProtocolError;
+use crate::post::metrics::{SpotCounts, SpotEvaluation};
+
+/// The post-processing types the wire carries as they are: one definition
+/// for host, device and `eval`.
+pub use crate::post::decode::UNASSIGNED_GENE;
+pub use crate::post::metrics::TruthSpot;
 
 /// Largest [`RowBand::data`] payload, in bytes (64 KiB): one row of a
 /// 2048-wide FOV of sixteen `u16` images, or several rows of narrower ones.
@@ -78,9 +84,6 @@ pub const MAX_KERNEL_PATH_BYTES: usize = 16;
 
 /// Longest [`ModelInfo::name`], in UTF-8 bytes.
 pub const MAX_MODEL_NAME_BYTES: usize = 32;
-
-/// [`WireSpot::gene`] of a spot the decoder could not assign to any gene.
-pub const UNASSIGNED_GENE: u16 = u16::MAX;
 
 // ---------------------------------------------------------------------------
 // Host -> device
@@ -333,17 +336,6 @@ impl<'a> RowBand<'a> {
     }
 }
 
-/// One ground-truth emitter.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TruthSpot {
-    /// Row coordinate in pixels (sub-pixel; pixel centres at integers).
-    pub y: f32,
-    /// Column coordinate in pixels (sub-pixel; pixel centres at integers).
-    pub x: f32,
-    /// Gene id in the codebook.
-    pub gene: u16,
-}
-
 /// Part of the ground truth of a FOV announced with `has_truth`.
 /// Chunks are numbered from 0; the last one has `last = true` (send one
 /// empty last chunk when the FOV holds no emitters).
@@ -499,68 +491,58 @@ pub struct FrameTiming {
 
 /// Detection and decoding counts against ground truth. Per FOV in
 /// [`Metrics`], summed over the session in [`Report::cumulative`].
+///
+/// The detection counts are the shared [`SpotCounts`], so precision,
+/// recall and F1 come from there, with its empty-case rule. (postcard
+/// writes a nested struct as its fields in order, so the wire form is the
+/// seven counts in the order they are declared here.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectionCounts {
     /// Ground-truth emitters.
     pub truth_spots: u64,
     /// Spots the device reported.
     pub called_spots: u64,
-    /// Reported spots matched to a truth emitter.
-    pub true_positives: u64,
-    /// Reported spots matched to no truth emitter.
-    pub false_positives: u64,
-    /// Truth emitters matched by no reported spot.
-    pub false_negatives: u64,
-    /// True positives whose gene also matched.
+    /// Reported spots matched one to one to truth emitters by position.
+    pub detection: SpotCounts,
+    /// Matches that hold when a spot must also carry its truth's gene (the
+    /// gene-aware true positives).
     pub gene_correct: u64,
     /// Reported spots decoded to a blank (control) barcode.
     pub blank_calls: u64,
 }
 
 impl DetectionCounts {
+    /// The wire counts of one evaluated FOV with `blank_calls` blank calls.
+    pub fn new(evaluation: &SpotEvaluation, blank_calls: u64) -> Self {
+        let detection = evaluation.detection;
+        DetectionCounts {
+            truth_spots: detection.true_positives + detection.false_negatives,
+            called_spots: detection.true_positives + detection.false_positives,
+            detection,
+            gene_correct: evaluation.genes.true_positives,
+            blank_calls,
+        }
+    }
+
     /// Adds `other` to `self` field by field (saturating).
     pub fn accumulate(&mut self, other: &DetectionCounts) {
         self.truth_spots = self.truth_spots.saturating_add(other.truth_spots);
         self.called_spots = self.called_spots.saturating_add(other.called_spots);
-        self.true_positives = self.true_positives.saturating_add(other.true_positives);
-        self.false_positives = self.false_positives.saturating_add(other.false_positives);
-        self.false_negatives = self.false_negatives.saturating_add(other.false_negatives);
+        self.detection.merge(&other.detection);
         self.gene_correct = self.gene_correct.saturating_add(other.gene_correct);
         self.blank_calls = self.blank_calls.saturating_add(other.blank_calls);
     }
 
-    /// `tp / (tp + fp)`, or `None` without any calls.
-    pub fn precision(&self) -> Option<f64> {
-        ratio(
-            self.true_positives,
-            self.true_positives + self.false_positives,
-        )
+    /// Fraction of the position matches whose gene also matched; 1 without
+    /// any match, by [`SpotCounts`]' rule that a ratio over nothing is 1.
+    pub fn gene_accuracy(&self) -> f64 {
+        let matched = self.detection.true_positives;
+        if matched == 0 {
+            1.0
+        } else {
+            self.gene_correct as f64 / matched as f64
+        }
     }
-
-    /// `tp / (tp + fn)`, or `None` without any truth.
-    pub fn recall(&self) -> Option<f64> {
-        ratio(
-            self.true_positives,
-            self.true_positives + self.false_negatives,
-        )
-    }
-
-    /// Harmonic mean of precision and recall, or `None` when undefined.
-    pub fn f1(&self) -> Option<f64> {
-        ratio(
-            2 * self.true_positives,
-            2 * self.true_positives + self.false_positives + self.false_negatives,
-        )
-    }
-
-    /// Fraction of true positives whose gene is right, or `None` without any.
-    pub fn gene_accuracy(&self) -> Option<f64> {
-        ratio(self.gene_correct, self.true_positives)
-    }
-}
-
-fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
-    (denominator != 0).then(|| numerator as f64 / denominator as f64)
 }
 
 /// Accuracy of one FOV against its ground truth.
@@ -710,4 +692,26 @@ pub struct Report {
     pub throughput_pixels_per_s: f64,
     /// Summed [`Metrics`], `None` when no FOV came with truth.
     pub cumulative: Option<DetectionCounts>,
+}
+
+impl Report {
+    /// The `q`-quantile (`0 <= q <= 1`) of ascending `sorted` latencies,
+    /// as [`Report::latency_p50_us`] and [`Report::latency_p99_us`] take
+    /// it: the element at index `round((len - 1) * q)` (half away from
+    /// zero), 0 for no latencies.
+    pub fn latency_percentile(sorted: &[u32], q: f64) -> u32 {
+        let Some(last) = sorted.len().checked_sub(1) else {
+            return 0;
+        };
+        let position = last as f64 * q.clamp(0.0, 1.0);
+        // `f64::round` needs std; for 0 <= position < 2^52 the fraction
+        // below is exact, so this rounds the same way.
+        let whole = position as usize;
+        let index = if position - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        };
+        sorted[index.min(last)]
+    }
 }

@@ -10,6 +10,8 @@
 //!   ([`encode_frame`], [`FrameDecoder`]);
 //! - [`tracker`]: the receiving side's checks of one FOV's sequence of
 //!   messages ([`FrameTracker`]);
+//! - [`chunks`](mod@chunks): how a FOV's spots and truth are split into numbered
+//!   [`Spots`] and [`GroundTruth`] messages;
 //! - [`ProtocolError`]: every way the above can fail, each mapping to the
 //!   [`ErrorKind`] the device reports.
 //!
@@ -24,6 +26,7 @@
 //! and a new one started: the partial frame is reported as `Truncated` and
 //! the new frame decodes intact.
 
+pub mod chunks;
 pub mod framing;
 pub mod messages;
 pub mod tracker;
@@ -31,6 +34,7 @@ pub mod tracker;
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
+pub use chunks::{chunks, Chunk};
 pub use framing::{encode_frame, Feed, FrameDecoder, WireMessage};
 pub use messages::*;
 pub use tracker::FrameTracker;

@@ -43,14 +43,14 @@ fn host_samples() -> Vec<(&'static str, HostMessage<'static>)> {
         .push(TruthSpot {
             y: 1.5,
             x: 0.25,
-            gene: 3,
+            gene: Some(3),
         })
         .unwrap();
     truth
         .push(TruthSpot {
             y: 0.0,
             x: 2.0,
-            gene: 300,
+            gene: Some(300),
         })
         .unwrap();
     std::vec![
@@ -117,9 +117,11 @@ fn sample_counts() -> DetectionCounts {
     DetectionCounts {
         truth_spots: 10,
         called_spots: 9,
-        true_positives: 8,
-        false_positives: 1,
-        false_negatives: 2,
+        detection: crate::post::metrics::SpotCounts {
+            true_positives: 8,
+            false_positives: 1,
+            false_negatives: 2,
+        },
         gene_correct: 7,
         blank_calls: 1,
     }
@@ -319,7 +321,7 @@ fn every_message_fits_the_frame_limits() {
     let truth_spot = TruthSpot {
         y: f32::MAX,
         x: f32::MAX,
-        gene: u16::MAX,
+        gene: None,
     };
     let host = [
         HostMessage::RowBand(RowBand {
@@ -919,15 +921,34 @@ fn tracker_faults() {
 #[test]
 fn detection_counts_ratios_and_accumulation() {
     let counts = sample_counts();
-    assert_eq!(counts.precision(), Some(8.0 / 9.0));
-    assert_eq!(counts.recall(), Some(0.8));
-    assert_eq!(counts.f1(), Some(16.0 / 19.0));
-    assert_eq!(counts.gene_accuracy(), Some(7.0 / 8.0));
-    assert_eq!(DetectionCounts::default().precision(), None);
+    assert_eq!(counts.detection.precision(), 8.0 / 9.0);
+    assert_eq!(counts.detection.recall(), 0.8);
+    assert_eq!(counts.detection.f1(), 16.0 / 19.0);
+    assert_eq!(counts.gene_accuracy(), 7.0 / 8.0);
+    // One empty-case rule, the shared counts type's: a ratio over nothing is 1.
+    let empty = DetectionCounts::default();
+    assert_eq!(
+        (empty.detection.precision(), empty.gene_accuracy()),
+        (1.0, 1.0)
+    );
     let mut total = DetectionCounts::default();
     total.accumulate(&counts);
     total.accumulate(&counts);
-    assert_eq!(total.true_positives, 16);
+    assert_eq!(total.detection.true_positives, 16);
+    assert_eq!(
+        (total.truth_spots, total.called_spots, total.gene_correct),
+        (20, 18, 14)
+    );
+    let mut saturated = DetectionCounts {
+        truth_spots: u64::MAX,
+        ..counts
+    };
+    saturated.detection.false_positives = u64::MAX;
+    saturated.accumulate(&counts);
+    assert_eq!(
+        (saturated.truth_spots, saturated.detection.false_positives),
+        (u64::MAX, u64::MAX)
+    );
     let spot = WireSpot {
         row: 3,
         col: 4,
@@ -938,4 +959,151 @@ fn detection_counts_ratios_and_accumulation() {
     };
     assert_eq!((spot.y(), spot.x()), (3.25, 3.5));
     assert!(!spot.is_assigned());
+}
+
+#[test]
+fn detection_counts_of_an_evaluation() {
+    use crate::post::metrics::{evaluate_spots, PredictedSpot};
+    let truth = [
+        TruthSpot {
+            y: 1.0,
+            x: 1.0,
+            gene: Some(4),
+        },
+        TruthSpot {
+            y: 9.0,
+            x: 9.0,
+            gene: None,
+        },
+    ];
+    let spot = |y: f32, gene, blank| PredictedSpot {
+        y,
+        x: 1.0,
+        gene,
+        blank,
+    };
+    let predicted = [
+        spot(1.2, Some(4), false),
+        spot(5.0, Some(9), true),
+        spot(7.0, None, false),
+    ];
+    let evaluation = evaluate_spots(&truth, &predicted, 1.5).unwrap();
+    let counts = DetectionCounts::new(&evaluation, 1);
+    assert_eq!(counts.truth_spots, truth.len() as u64);
+    assert_eq!(counts.called_spots, predicted.len() as u64);
+    assert_eq!(counts.detection, evaluation.detection);
+    assert_eq!((counts.gene_correct, counts.blank_calls), (1, 1));
+}
+
+#[test]
+fn unknown_truth_genes_travel_as_unassigned_gene() {
+    let spot = |gene| TruthSpot {
+        y: 0.5,
+        x: 0.5,
+        gene,
+    };
+    let mut buffer = [0u8; 16];
+    let unknown = postcard::to_slice(&spot(None), &mut buffer)
+        .unwrap()
+        .to_vec();
+    let mut buffer = [0u8; 16];
+    let sentinel = postcard::to_slice(&(0.5f32, 0.5f32, UNASSIGNED_GENE), &mut buffer)
+        .unwrap()
+        .to_vec();
+    assert_eq!(unknown, sentinel, "None is written as UNASSIGNED_GENE");
+    let back: TruthSpot = postcard::from_bytes(&unknown).unwrap();
+    assert_eq!(back, spot(None));
+    let mut buffer = [0u8; 16];
+    let known = postcard::to_slice(&spot(Some(7)), &mut buffer).unwrap();
+    assert_eq!(
+        postcard::from_bytes::<TruthSpot>(known).unwrap(),
+        spot(Some(7))
+    );
+}
+
+// --- chunks ------------------------------------------------------------------
+
+#[test]
+fn chunks_are_numbered_and_an_empty_list_sends_one_empty_last_chunk() {
+    let empty: Vec<Chunk<u32, 4>> = chunks::<u32, 4>(&[]).collect();
+    assert_eq!(
+        empty,
+        [Chunk {
+            index: 0,
+            last: true,
+            items: BoundedVec::new()
+        }]
+    );
+    for len in [1usize, 3, 4, 5, 8, 9] {
+        let items: Vec<u32> = (0..len as u32).collect();
+        let got: Vec<Chunk<u32, 4>> = chunks(&items).collect();
+        assert_eq!(got.len(), len.div_ceil(4), "{len} items");
+        for (i, chunk) in got.iter().enumerate() {
+            assert_eq!(usize::from(chunk.index), i);
+            assert_eq!(chunk.last, i + 1 == got.len());
+            assert!(!chunk.items.is_empty());
+        }
+        let joined: Vec<u32> = got.iter().flat_map(|c| c.items.iter().copied()).collect();
+        assert_eq!(joined, items);
+    }
+}
+
+#[test]
+fn spots_and_truth_messages_are_chunked_alike() {
+    let spot = WireSpot {
+        row: 1,
+        col: 2,
+        dy: 0.0,
+        dx: 0.0,
+        gene: 5,
+        confidence: 9,
+    };
+    let spots = std::vec![spot; MAX_SPOTS_PER_CHUNK + 1];
+    let messages: Vec<Spots> = Spots::chunked(3, &spots).collect();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        (
+            messages[1].frame_id,
+            messages[1].chunk_index,
+            messages[1].last
+        ),
+        (3, 1, true)
+    );
+    assert_eq!(messages[0].spots.len(), MAX_SPOTS_PER_CHUNK);
+    let truth: Vec<GroundTruth> = GroundTruth::chunked(4, &[]).collect();
+    assert_eq!(
+        truth,
+        [GroundTruth {
+            frame_id: 4,
+            chunk_index: 0,
+            last: true,
+            spots: BoundedVec::new()
+        }]
+    );
+}
+
+// --- report ------------------------------------------------------------------
+
+#[test]
+fn latency_percentile_takes_the_rounded_rank() {
+    assert_eq!(Report::latency_percentile(&[], 0.5), 0);
+    assert_eq!(Report::latency_percentile(&[7], 0.99), 7);
+    let sorted: Vec<u32> = (0..=100).collect();
+    assert_eq!(Report::latency_percentile(&sorted, 0.5), 50);
+    assert_eq!(Report::latency_percentile(&sorted, 0.99), 99);
+    assert_eq!(Report::latency_percentile(&sorted, 1.0), 100);
+    // (4 - 1) x 0.5 = 1.5 rounds away from zero, to index 2.
+    assert_eq!(Report::latency_percentile(&[1, 2, 3, 4], 0.5), 3);
+    assert_eq!(Report::latency_percentile(&[1, 2, 3, 4], f64::NAN), 1);
+    for len in 1..300usize {
+        let sorted: Vec<u32> = (0..len as u32).collect();
+        for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
+            let expected = sorted[((len - 1) as f64 * q).round() as usize];
+            assert_eq!(
+                Report::latency_percentile(&sorted, q),
+                expected,
+                "{len} {q}"
+            );
+        }
+    }
 }

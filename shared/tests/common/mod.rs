@@ -3,7 +3,7 @@
 
 use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::{ArchConfig, Model};
-use robofish_shared::quantize::Observer;
+use robofish_shared::ptq::Observer;
 use robofish_shared::reference::FloatModel;
 
 pub use robofish_shared::synthetic::camera_tile;

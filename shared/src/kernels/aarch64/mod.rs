@@ -7,8 +7,8 @@
 //! weights packed at prepare time by
 //! [`KernelPath::pack_conv`](crate::kernels::KernelPath::pack_conv). This
 //! module holds what they share beyond `kernels::driver` (call context,
-//! tiling loop, public wrapper): 16-byte activation loads that never leave
-//! the input slice, and the requantisation epilogue.
+//! tiling loop, block scheduler, public wrapper): 16-byte activation loads
+//! that never leave the input slice, and the requantisation epilogue.
 //!
 //! # Packed layouts
 //!
@@ -38,38 +38,6 @@ pub mod i8mm;
 pub mod neon;
 
 use core::arch::aarch64::*;
-
-/// `unsafe fn conv(ctx, pixels)` for a path that covers one block of
-/// `LANES` output channels at a time in tiles of `P` pixels:
-/// `$full(ctx, b, first)` for full tiles, `$single(ctx, b, px)` for lone
-/// pixels. A macro because each path's `conv` carries its own
-/// `#[target_feature]`.
-macro_rules! conv_by_blocks {
-    ($features:literal, $full:expr, $single:expr) => {
-        /// # Safety
-        ///
-        /// The path's features must be available and `ctx` must satisfy
-        /// `check_args` for `pixels` (flattened output pixel indices).
-        #[target_feature(enable = $features)]
-        unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
-            let blocks = ctx.cout.div_ceil(LANES);
-            for b in 0..blocks {
-                for_each_tile::<P>(
-                    pixels.clone(),
-                    // SAFETY: `conv`'s contract; `for_each_tile` passes only
-                    // tiles of `P` pixels inside `pixels` (the last one may
-                    // overlap its neighbour: same bytes); b < blocks.
-                    |first| unsafe { $full(ctx, b, first) },
-                    // SAFETY: `conv`'s contract; `px` lies in `pixels`;
-                    // b < blocks.
-                    |px| unsafe { $single(ctx, b, px) },
-                );
-            }
-        }
-    };
-}
-
-pub(crate) use conv_by_blocks;
 
 /// Loads 16 activation bytes at `input + offset`; when `BOUNDED`, bytes at
 /// or past `len` read as zero (they only ever meet zero weights).

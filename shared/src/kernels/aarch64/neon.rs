@@ -11,8 +11,8 @@
 use core::arch::aarch64::*;
 use core::ops::Range;
 
-use super::{conv_by_blocks, load16, max_offset, store, Lut256, Requant4};
-use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use super::{load16, max_offset, store, Lut256, Requant4};
+use crate::kernels::driver::{conv3x3_path, conv_by_blocks, for_each_tile, ConvCtx};
 use crate::kernels::packing::{tap_offsets, Packing};
 
 /// Packing of this path.

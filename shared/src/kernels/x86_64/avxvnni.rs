@@ -1,7 +1,7 @@
 //! AVX-VNNI 3x3 convolution (`vpdpbusd` on ymm, for CPUs with AVX-VNNI but
 //! without AVX-512): 8 output channels per register, activations `^ 0x80`
-//! (`+ 128` as `u8`) with the correction folded into the bias, and the AVX2
-//! requantisation epilogue.
+//! (`+ 128` as `u8`) with the correction folded into the bias, and the
+//! 8-lane requantisation epilogue shared with AVX2.
 //!
 //! Tile: `P` output pixels (flattened over the rows) times `C` blocks of 8
 //! output channels, one accumulator each. Layouts: see [`super`].
@@ -9,9 +9,8 @@
 use core::arch::x86_64::*;
 use core::ops::Range;
 
-use super::avx2::{store, Requant8};
-use super::{read_group, tap_offsets, Packing};
-use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use super::{read_group, store_blocks, tap_offsets, Packing};
+use crate::kernels::driver::{conv3x3_path, conv_by_blocks, for_each_tile, ConvCtx};
 use crate::kernels::packing::YMM_CONSTS;
 
 /// Packing of this path.
@@ -30,50 +29,18 @@ conv3x3_path! {
     fn run = conv;
 }
 
-/// # Safety
-///
-/// AVX2 and AVX-VNNI must be available and `ctx` must satisfy `check_args` for `pixels`
-/// (flattened output pixel indices).
-#[target_feature(enable = "avx2,avxvnni")]
-unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
-    let blocks = ctx.cout.div_ceil(LANES);
-    let mut b = 0;
-    while b < blocks {
-        // SAFETY: forwarded contract; `b + C <= blocks`.
-        unsafe {
-            if blocks - b >= 3 {
-                run::<4, 3>(ctx, b, pixels.clone());
-                b += 3;
-            } else {
-                run::<8, 1>(ctx, b, pixels.clone());
-                b += 1;
-            }
-        }
-    }
-}
-
-/// Output blocks `b..b + C` for every pixel of `pixels`, `P` at a time.
-///
-/// # Safety
-///
-/// As [`conv`], and `b + C` at most the number of blocks.
-#[target_feature(enable = "avx2,avxvnni")]
-unsafe fn run<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, pixels: Range<usize>) {
-    for_each_tile::<P>(
-        pixels,
-        // SAFETY: `run`'s contract; `for_each_tile` passes only tiles of
-        // `P` pixels inside `pixels`.
-        |first| unsafe { tile::<P, C>(ctx, b, first) },
-        // SAFETY: `run`'s contract; `px` lies in `pixels`.
-        |px| unsafe { tile::<1, C>(ctx, b, px) },
-    );
+conv_by_blocks! {
+    "avx2,avxvnni";
+    r if r >= 3 => tile::<4, 3>;
+    _ => tile::<8, 1>;
 }
 
 /// `P` pixels from flattened index `first`, output blocks `b..b + C`.
 ///
 /// # Safety
 ///
-/// As [`run`], with `first + P <= height * width`.
+/// As [`conv`], with `first + P <= height * width` and `b + C` at most the
+/// number of blocks.
 #[target_feature(enable = "avx2,avxvnni")]
 #[inline(never)]
 unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, first: usize) {
@@ -129,22 +96,8 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
     // the accumulators in memory through the whole main loop (a store and
     // a reload around every multiply-add). `black_box` forces the copy.
     let acc = core::hint::black_box(acc);
-    for c in 0..C {
-        let block = b + c;
-        // SAFETY: block < blocks; YMM_CONSTS i32 per block.
-        let rq = unsafe { Requant8::load(ctx.consts.add(block * YMM_CONSTS), ctx.zero_point) };
-        let n = (ctx.cout - block * LANES).min(LANES);
-        for (p, row) in acc.iter().enumerate() {
-            // SAFETY: pixel first + p exists; its channels
-            // block * 8 .. block * 8 + n <= cout.
-            unsafe {
-                let dst = ctx
-                    .output
-                    .add((first + p - ctx.out_first) * ctx.out_stride + block * LANES);
-                store(rq.apply(row[c]), ctx.lut, dst, n);
-            }
-        }
-    }
+    // SAFETY: forwarded contract (blocks b..b + C exist, pixels first..first + P).
+    unsafe { store_blocks::<P, C, false>(ctx, b, first, &acc) }
 }
 
 /// `{vex} vpdpbusd ymm` (`acc + sum(u8 a * i8 w)` per `i32` lane, wrapping).

@@ -13,7 +13,7 @@ use core::arch::x86_64::*;
 use core::ops::Range;
 
 use super::{read_group, tap_offsets, Packing};
-use crate::kernels::driver::{conv3x3_path, for_each_tile, ConvCtx};
+use crate::kernels::driver::{conv3x3_path, conv_by_blocks, for_each_tile, ConvCtx};
 use crate::kernels::packing::ZMM_CONSTS;
 
 /// Packing of this path.
@@ -34,72 +34,22 @@ conv3x3_path! {
     fn run = conv;
 }
 
-/// # Safety
-///
-/// AVX-512 F/BW/VL/VNNI/VBMI must be available and `ctx` must satisfy
-/// `check_args` for `pixels` (flattened output pixel indices).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
-unsafe fn conv(ctx: &ConvCtx<'_>, pixels: Range<usize>) {
-    let blocks = ctx.cout.div_ceil(LANES);
-    let luts = ctx.lut.map(|lut| {
-        // SAFETY: 4 x 64 bytes inside the 256-byte table.
-        unsafe { [0, 64, 128, 192].map(|o| _mm512_loadu_si512(lut.as_ptr().add(o).cast())) }
-    });
-    let mut b = 0;
-    while b < blocks {
-        let remaining = blocks - b;
-        // SAFETY: forwarded contract; `b + C <= blocks`.
-        unsafe {
-            if remaining >= 3 && remaining != 4 {
-                run::<8, 3>(ctx, &luts, b, pixels.clone());
-                b += 3;
-            } else if remaining >= 2 {
-                run::<8, 2>(ctx, &luts, b, pixels.clone());
-                b += 2;
-            } else {
-                run::<16, 1>(ctx, &luts, b, pixels.clone());
-                b += 1;
-            }
-        }
-    }
-}
-
-/// Output blocks `b..b + C` for every pixel of `pixels`, `P` at a time; the
-/// last tile overlaps its neighbour instead of running short.
-///
-/// # Safety
-///
-/// As [`conv`], and `b + C` at most the number of blocks.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
-unsafe fn run<const P: usize, const C: usize>(
-    ctx: &ConvCtx<'_>,
-    luts: &Option<[__m512i; 4]>,
-    b: usize,
-    pixels: Range<usize>,
-) {
-    for_each_tile::<P>(
-        pixels,
-        // SAFETY: `run`'s contract; `for_each_tile` passes only tiles of
-        // `P` pixels inside `pixels`.
-        |first| unsafe { tile::<P, C>(ctx, luts, b, first) },
-        // SAFETY: `run`'s contract; `px` lies in `pixels`.
-        |px| unsafe { tile::<1, C>(ctx, luts, b, px) },
-    );
+conv_by_blocks! {
+    "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi";
+    r if r >= 3 && r != 4 => tile::<8, 3>;
+    r if r >= 2 => tile::<8, 2>;
+    _ => tile::<16, 1>;
 }
 
 /// `P` pixels from flattened index `first`, output blocks `b..b + C`.
 ///
 /// # Safety
 ///
-/// As [`run`], with `first + P <= height * width`.
+/// As [`conv`], with `first + P <= height * width` and `b + C` at most the
+/// number of blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
 #[inline(never)]
-unsafe fn tile<const P: usize, const C: usize>(
-    ctx: &ConvCtx<'_>,
-    luts: &Option<[__m512i; 4]>,
-    b: usize,
-    first: usize,
-) {
+unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, first: usize) {
     let groups = ctx.cin.div_ceil(4);
     let full = if ctx.wide { groups } else { ctx.cin / 4 };
     let block_bytes = 9 * groups * 64;
@@ -165,6 +115,12 @@ unsafe fn tile<const P: usize, const C: usize>(
     // the accumulators in memory through the whole main loop (a store and
     // a reload around every multiply-add). `black_box` forces the copy.
     let acc = core::hint::black_box(acc);
+    // The table in registers, once per tile: as cheap as reading it from a
+    // copy made once per call.
+    let luts = ctx.lut.map(|lut| {
+        // SAFETY: 4 x 64 bytes inside the 256-byte table.
+        unsafe { [0, 64, 128, 192].map(|o| _mm512_loadu_si512(lut.as_ptr().add(o).cast())) }
+    });
     for c in 0..C {
         let block = b + c;
         // SAFETY: block < blocks; ZMM_CONSTS i32 per block.
@@ -188,7 +144,7 @@ unsafe fn tile<const P: usize, const C: usize>(
             v = _mm512_inserti32x4::<1>(v, q[1]);
             v = _mm512_inserti32x4::<2>(v, q[2]);
             v = _mm512_inserti32x4::<3>(v, q[3]);
-            if let Some(t) = luts {
+            if let Some(t) = &luts {
                 v = lut(v, t);
             }
             // SAFETY: lanes < n are channels block * 16 .. + n <= cout of
@@ -202,7 +158,7 @@ unsafe fn tile<const P: usize, const C: usize>(
         }
         for p in 4 * quads..P {
             let mut q = _mm512_castsi128_si512(rq.apply(acc[p][c]));
-            if let Some(t) = luts {
+            if let Some(t) = &luts {
                 q = lut(q, t);
             }
             // SAFETY: as above, one pixel.

@@ -1,6 +1,60 @@
 //! Raw camera input: 16 images of u8 or u16 counts in any strided layout.
+//!
+//! Below both the kernels (which quantise it) and the engine (which runs
+//! networks on it), so neither needs the other to name an image.
 
-use super::EngineError;
+use core::fmt;
+
+/// Why a view of raw pixels could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// No channels, rows or columns.
+    Empty,
+    /// The strides overflow `usize`.
+    StridesOverflow,
+    /// The pixel buffer ends before the last pixel the strides reach.
+    BufferTooSmall {
+        /// Elements the view needs.
+        needed: usize,
+        /// Elements the buffer holds.
+        given: usize,
+    },
+    /// A row range that is empty or leaves the image.
+    RowsOutside {
+        /// First row asked for.
+        first: usize,
+        /// Rows asked for.
+        count: usize,
+        /// Rows in the image.
+        height: usize,
+    },
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageError::Empty => f.write_str("empty image"),
+            ImageError::StridesOverflow => f.write_str("strides overflow"),
+            ImageError::BufferTooSmall { needed, given } => write!(
+                f,
+                "pixel buffer is smaller than channels x height x width \
+                 ({given} values, the layout reaches {needed})"
+            ),
+            ImageError::RowsOutside {
+                first,
+                count,
+                height,
+            } => write!(
+                f,
+                "row range outside the image (rows {first}..{} of {height})",
+                first.saturating_add(*count)
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ImageError {}
 
 /// Raw camera counts.
 #[derive(Clone, Copy, Debug)]
@@ -41,9 +95,9 @@ impl<'a> InputImage<'a> {
         height: usize,
         width: usize,
         [channel_stride, row_stride, col_stride]: [usize; 3],
-    ) -> Result<InputImage<'a>, EngineError> {
+    ) -> Result<InputImage<'a>, ImageError> {
         if channels == 0 || height == 0 || width == 0 {
-            return Err(EngineError::BadInput("empty image"));
+            return Err(ImageError::Empty);
         }
         let last = (channels - 1)
             .checked_mul(channel_stride)
@@ -57,11 +111,12 @@ impl<'a> InputImage<'a> {
                     .checked_mul(col_stride)
                     .and_then(|b| a.checked_add(b))
             })
-            .ok_or(EngineError::BadInput("strides overflow"))?;
+            .ok_or(ImageError::StridesOverflow)?;
         if last >= pixels.len() {
-            return Err(EngineError::BadInput(
-                "pixel buffer is smaller than channels x height x width",
-            ));
+            return Err(ImageError::BufferTooSmall {
+                needed: last + 1,
+                given: pixels.len(),
+            });
         }
         Ok(InputImage {
             pixels,
@@ -80,7 +135,7 @@ impl<'a> InputImage<'a> {
         channels: usize,
         height: usize,
         width: usize,
-    ) -> Result<InputImage<'a>, EngineError> {
+    ) -> Result<InputImage<'a>, ImageError> {
         Self::strided(pixels, channels, height, width, [height * width, width, 1])
     }
 
@@ -91,7 +146,7 @@ impl<'a> InputImage<'a> {
         channels: usize,
         height: usize,
         width: usize,
-    ) -> Result<InputImage<'a>, EngineError> {
+    ) -> Result<InputImage<'a>, ImageError> {
         Self::strided(
             pixels,
             channels,
@@ -102,9 +157,13 @@ impl<'a> InputImage<'a> {
     }
 
     /// Rows `first..first + count` of this image.
-    pub fn rows(&self, first: usize, count: usize) -> Result<InputImage<'a>, EngineError> {
-        if count == 0 || first + count > self.height {
-            return Err(EngineError::BadInput("row range outside the image"));
+    pub fn rows(&self, first: usize, count: usize) -> Result<InputImage<'a>, ImageError> {
+        if count == 0 || first.checked_add(count).is_none_or(|end| end > self.height) {
+            return Err(ImageError::RowsOutside {
+                first,
+                count,
+                height: self.height,
+            });
         }
         let skip = first * self.row_stride;
         let pixels = match self.pixels {

@@ -1,4 +1,4 @@
-//! Post-training quantisation of a [`FloatModel`] into an int8 [`Model`].
+//! Post-training quantisation (PTQ) of a [`FloatModel`] into an int8 [`Model`].
 //!
 //! - Activation grids: per tensor, asymmetric, from calibrated ranges
 //!   (always containing 0). Tensors joined by max-pool, upsample or concat
@@ -9,17 +9,100 @@
 //! - Activations: exact 256-entry lookup tables from the pre-activation grid
 //!   (calibrated separately) to the output grid.
 
-use std::format;
+use core::fmt;
 use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
 use crate::model::{
-    ActivationKind, BitOrder, ConvOp, Graph, InputNode, Metadata, Model, Node, Provenance,
-    QuantMode, QuantParams, WeightBlob,
+    ActivationKind, BitOrder, ConvOp, Graph, InputNode, Metadata, Model, ModelError, Node,
+    Provenance, QuantMode, QuantParams, WeightBlob,
 };
-use crate::quant::{round_half_away, InputQuant, Requant};
-use crate::reference::{Activations, FloatModel};
+use crate::quant::{round_half_away, InputQuant, QuantError, Requant};
+use crate::reference::{Activations, FloatConv, FloatModel};
+
+/// Why a float model could not be quantised.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PtqError {
+    /// [`ActivationGrids::calibrated`] with a calibrator that saw no tiles.
+    NoCalibrationTiles,
+    /// The calibrator was made for a graph of another shape.
+    CalibratorMismatch,
+    /// [`ActivationGrids::of_model`] of a dynamic model.
+    DynamicModel,
+    /// The activation grids do not cover the graph.
+    GridsMismatch {
+        /// Tensors the grids cover.
+        grid_tensors: usize,
+        /// Nodes the grids cover.
+        grid_nodes: usize,
+        /// Tensors of the graph.
+        tensors: usize,
+        /// Nodes of the graph.
+        nodes: usize,
+    },
+    /// A raw input channel's normalisation does not fit the input grid.
+    InputChannel {
+        /// Raw image channel.
+        channel: usize,
+        /// Why.
+        error: QuantError,
+    },
+    /// A convolution with a lookup-table activation has no pre-activation grid.
+    NoPreActivationGrid {
+        /// The convolution.
+        conv: String,
+    },
+    /// An output channel's accumulator-to-grid multiplier is not representable.
+    Multiplier {
+        /// The convolution.
+        conv: String,
+        /// Output channel.
+        channel: usize,
+        /// Why.
+        error: QuantError,
+    },
+    /// The quantised model fails validation (a quantiser bug or a float
+    /// model whose graph is inconsistent).
+    Invalid(ModelError),
+}
+
+impl fmt::Display for PtqError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PtqError::NoCalibrationTiles => f.write_str("calibration saw no tiles"),
+            PtqError::CalibratorMismatch => {
+                f.write_str("the calibrator was made for a different graph")
+            }
+            PtqError::DynamicModel => f.write_str("a dynamic model has no activation grids"),
+            PtqError::GridsMismatch {
+                grid_tensors,
+                grid_nodes,
+                tensors,
+                nodes,
+            } => write!(
+                f,
+                "the activation grids cover {grid_tensors} tensors and {grid_nodes} nodes; \
+                 the model has {tensors} and {nodes}"
+            ),
+            PtqError::InputChannel { channel, error } => {
+                write!(f, "input channel {channel}: {error}")
+            }
+            PtqError::NoPreActivationGrid { conv } => write!(f, "{conv}: no pre-activation grid"),
+            PtqError::Multiplier {
+                conv,
+                channel,
+                error,
+            } => write!(f, "{conv}: channel {channel}: {error}"),
+            PtqError::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+// Each message includes its cause's, so no `source`: a printed chain
+// would repeat them.
+impl core::error::Error for PtqError {}
 
 /// How a tensor's calibrated range is chosen from the observed values.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -219,14 +302,14 @@ impl ActivationGrids {
     /// Grids from the ranges collected by `calib`: tensors joined by
     /// max-pool, upsample or concat share the union of their ranges; graph
     /// outputs use the probability grid.
-    pub fn calibrated(float: &FloatModel, calib: &Calibrator) -> Result<ActivationGrids, String> {
+    pub fn calibrated(float: &FloatModel, calib: &Calibrator) -> Result<ActivationGrids, PtqError> {
         if calib.tiles == 0 {
-            return Err("calibration saw no tiles".into());
+            return Err(PtqError::NoCalibrationTiles);
         }
         let graph = &float.graph;
         let n = graph.tensors.len();
         if calib.tensors.len() != n || calib.pre_activations.len() != graph.nodes.len() {
-            return Err("the calibrator was made for a different graph".into());
+            return Err(PtqError::CalibratorMismatch);
         }
         // Tensors on one grid: union-find over pool / upsample / concat.
         let mut parent: Vec<usize> = (0..n).collect();
@@ -293,9 +376,9 @@ impl ActivationGrids {
     }
 
     /// The grids stored in a static or QAT model.
-    pub fn of_model(model: &Model) -> Result<ActivationGrids, String> {
+    pub fn of_model(model: &Model) -> Result<ActivationGrids, PtqError> {
         if model.metadata.mode == QuantMode::Dynamic {
-            return Err("a dynamic model has no activation grids".into());
+            return Err(PtqError::DynamicModel);
         }
         let pre_activations = model
             .graph
@@ -318,7 +401,7 @@ pub fn quantise(
     float: &FloatModel,
     calib: &Calibrator,
     opts: &QuantiseOptions,
-) -> Result<Model, String> {
+) -> Result<Model, PtqError> {
     let grids = ActivationGrids::calibrated(float, calib)?;
     quantise_on_grids(float, &grids, opts)
 }
@@ -329,22 +412,20 @@ pub fn quantise_on_grids(
     float: &FloatModel,
     grids: &ActivationGrids,
     opts: &QuantiseOptions,
-) -> Result<Model, String> {
+) -> Result<Model, PtqError> {
     let graph = &float.graph;
     if grids.tensors.len() != graph.tensors.len()
         || grids.pre_activations.len() != graph.nodes.len()
     {
-        return Err(format!(
-            "the activation grids cover {} tensors and {} nodes; the model has {} and {}",
-            grids.tensors.len(),
-            grids.pre_activations.len(),
-            graph.tensors.len(),
-            graph.nodes.len()
-        ));
+        return Err(PtqError::GridsMismatch {
+            grid_tensors: grids.tensors.len(),
+            grid_nodes: grids.pre_activations.len(),
+            tensors: graph.tensors.len(),
+            nodes: graph.nodes.len(),
+        });
     }
     let tensor_quant = grids.tensors.clone();
-    let mut weights: Vec<WeightBlob> = Vec::new();
-    let mut blob_names: Vec<String> = Vec::new();
+    let mut blobs = Blobs::default();
     let mut nodes = Vec::with_capacity(graph.nodes.len());
     for (step, node) in graph.nodes.iter().enumerate() {
         nodes.push(match node {
@@ -358,7 +439,10 @@ pub fn quantise_on_grids(
                             float.normalisation.std[raw] as f64,
                             grid.scale as f64,
                         )
-                        .map_err(|e| format!("input channel {raw}: {e}"))
+                        .map_err(|error| PtqError::InputChannel {
+                            channel: raw,
+                            error,
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Node::Input(InputNode {
@@ -369,26 +453,17 @@ pub fn quantise_on_grids(
                 })
             }
             Node::Conv(conv) => {
-                let blob_index = match blob_names.iter().position(|name| *name == conv.weight_name)
-                {
-                    Some(i) => i,
-                    None => {
-                        weights.push(quantise_weights(
-                            &conv.weights,
-                            conv.in_channels,
-                            conv.out_channels,
-                        ));
-                        blob_names.push(conv.weight_name.clone());
-                        weights.len() - 1
-                    }
-                };
-                let blob = &weights[blob_index];
+                let blob_index = blobs.index_of(conv);
+                let blob = &blobs.weights[blob_index];
                 let input_grid = tensor_quant[conv.input as usize];
                 let output_grid = tensor_quant[conv.output as usize];
                 let pre_grid = match conv.activation {
                     ActivationKind::Identity => output_grid,
-                    _ => grids.pre_activations[step]
-                        .ok_or_else(|| format!("{}: no pre-activation grid", conv.name))?,
+                    _ => grids.pre_activations[step].ok_or_else(|| {
+                        PtqError::NoPreActivationGrid {
+                            conv: conv.name.clone(),
+                        }
+                    })?,
                 };
                 let mut bias = Vec::with_capacity(conv.out_channels);
                 let mut requant = Vec::with_capacity(conv.out_channels);
@@ -398,8 +473,13 @@ pub fn quantise_on_grids(
                     let limit = crate::model::validate::MAX_BIAS as f64;
                     bias.push(q.clamp(-limit, limit) as i32);
                     requant.push(
-                        Requant::from_real(acc_scale / pre_grid.scale as f64)
-                            .map_err(|e| format!("{}: channel {c}: {e}", conv.name))?,
+                        Requant::from_real(acc_scale / pre_grid.scale as f64).map_err(|error| {
+                            PtqError::Multiplier {
+                                conv: conv.name.clone(),
+                                channel: c,
+                                error,
+                            }
+                        })?,
                     );
                 }
                 let lut = match conv.activation {
@@ -423,11 +503,48 @@ pub fn quantise_on_grids(
             Node::Concat(c) => Node::Concat(c.clone()),
         });
     }
+    assemble(float, opts, opts.mode, nodes, tensor_quant, blobs)
+}
+
+/// Weight blobs by weight name: convolutions sharing a name (the shared
+/// first stage) share one blob.
+#[derive(Default)]
+struct Blobs {
+    weights: Vec<WeightBlob>,
+    names: Vec<String>,
+}
+
+impl Blobs {
+    /// The blob of `conv`'s weight name, quantised the first time it is seen.
+    fn index_of(&mut self, conv: &FloatConv) -> usize {
+        if let Some(i) = self.names.iter().position(|n| *n == conv.weight_name) {
+            return i;
+        }
+        self.weights.push(quantise_weights(
+            &conv.weights,
+            conv.in_channels,
+            conv.out_channels,
+        ));
+        self.names.push(conv.weight_name.clone());
+        self.weights.len() - 1
+    }
+}
+
+/// The model of `nodes` on `float`'s tensors and outputs, validated.
+fn assemble(
+    float: &FloatModel,
+    opts: &QuantiseOptions,
+    mode: QuantMode,
+    nodes: Vec<Node<Vec<InputQuant>, ConvOp>>,
+    tensor_quant: Vec<QuantParams>,
+    blobs: Blobs,
+) -> Result<Model, PtqError> {
+    let graph = &float.graph;
     let model = Model {
         metadata: Metadata {
             name: opts.name.clone(),
             arch: float.arch.clone(),
-            mode: opts.mode,
+            mode,
             normalisation: float.normalisation.clone(),
             bit_order: opts.bit_order,
             codebook: opts.codebook.clone(),
@@ -440,9 +557,9 @@ pub fn quantise_on_grids(
             outputs: graph.outputs.clone(),
         },
         tensor_quant,
-        weights,
+        weights: blobs.weights,
     };
-    crate::model::validate::validate(&model).map_err(|e| format!("{e}"))?;
+    crate::model::validate::validate(&model).map_err(PtqError::Invalid)?;
     Ok(model)
 }
 
@@ -483,7 +600,7 @@ pub fn build_lut(act: ActivationKind, pre: QuantParams, out: QuantParams) -> Vec
 /// Dynamic quantisation: int8 per-channel weights, float biases, and no
 /// activation grids at all; the engine measures each tensor's range at run
 /// time and quantises it then. Needs no calibration data.
-pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Model, String> {
+pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Model, PtqError> {
     let graph = &float.graph;
     // Placeholder grids: the engine replaces them per tile. Outputs keep the
     // probability grid, which is what the u8 maps mean.
@@ -497,8 +614,7 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
     for out in &graph.outputs {
         tensor_quant[out.tensor as usize] = QuantParams::PROBABILITY;
     }
-    let mut weights: Vec<WeightBlob> = Vec::new();
-    let mut blob_names: Vec<String> = Vec::new();
+    let mut blobs = Blobs::default();
     let nodes = graph
         .nodes
         .iter()
@@ -516,18 +632,7 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
                 ],
             }),
             Node::Conv(conv) => {
-                let blob_index = match blob_names.iter().position(|n| *n == conv.weight_name) {
-                    Some(i) => i,
-                    None => {
-                        weights.push(quantise_weights(
-                            &conv.weights,
-                            conv.in_channels,
-                            conv.out_channels,
-                        ));
-                        blob_names.push(conv.weight_name.clone());
-                        weights.len() - 1
-                    }
-                };
+                let blob_index = blobs.index_of(conv);
                 Node::Conv(ConvOp {
                     input: conv.input,
                     output: conv.output,
@@ -545,25 +650,5 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
             Node::Concat(c) => Node::Concat(c.clone()),
         })
         .collect();
-    let model = Model {
-        metadata: Metadata {
-            name: opts.name.clone(),
-            arch: float.arch.clone(),
-            mode: QuantMode::Dynamic,
-            normalisation: float.normalisation.clone(),
-            bit_order: opts.bit_order,
-            codebook: opts.codebook.clone(),
-            provenance: opts.provenance.clone(),
-        },
-        graph: Graph {
-            input_channels: graph.input_channels,
-            tensors: graph.tensors.clone(),
-            nodes,
-            outputs: graph.outputs.clone(),
-        },
-        tensor_quant,
-        weights,
-    };
-    crate::model::validate::validate(&model).map_err(|e| format!("{e}"))?;
-    Ok(model)
+    assemble(float, opts, QuantMode::Dynamic, nodes, tensor_quant, blobs)
 }
