@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 
 use heapless::String as HString;
 use robofish_shared::checksum::{crc32, Crc32};
+use robofish_shared::image::{ImageStats, InputImage, Pixels};
+use robofish_shared::image_stats::measure_all;
 use robofish_shared::model::model_hash;
 use robofish_shared::protocol::{
     encode_frame, DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd,
@@ -41,6 +43,10 @@ pub struct Fov<'a> {
     pub images: &'a [u16],
     /// Ground truth to send along, if any.
     pub truth: Option<&'a [TruthSpot]>,
+    /// Each image's statistics over the whole FOV; `None` measures them
+    /// ([`robofish_shared::image_stats::measure_all`]), which every
+    /// per-image model needs.
+    pub stats: Option<&'a [ImageStats]>,
 }
 
 /// What the device answered for one FOV.
@@ -194,6 +200,18 @@ impl<R: Read, W: Write> Client<R, W> {
                 width: fov.width,
             });
         }
+        let measured;
+        let stats = match fov.stats {
+            Some(stats) => stats,
+            None => {
+                let view =
+                    InputImage::planar(Pixels::U16(fov.images), images, fov.height, fov.width)?;
+                measured = measure_all(&view);
+                &measured
+            }
+        };
+        let stats = heapless::Vec::from_slice(stats)
+            .map_err(|_| Error::TooLarge("more than 64 images per FOV"))?;
         let start = FrameStart {
             frame_id,
             width: u16::try_from(fov.width).map_err(|_| Error::TooLarge("FOV wider than 65535"))?,
@@ -203,8 +221,9 @@ impl<R: Read, W: Write> Client<R, W> {
             colours: fov.colours,
             pixel: PixelType::U16,
             has_truth: fov.truth.is_some(),
+            stats,
         };
-        self.send(&HostMessage::FrameStart(start))?;
+        self.send(&HostMessage::FrameStart(start.clone()))?;
         let rows_per_band = start.rows_per_band(self.max_band_bytes).max(1) as usize;
         let mut crc = Crc32::new();
         let mut data = Vec::with_capacity(rows_per_band * start.row_bytes());

@@ -122,6 +122,13 @@ pub enum Error {
     /// (the engine's tile-size rule says which).
     #[error("this FOV size cannot be streamed: {0}")]
     FovSize(#[source] EngineError),
+    /// The model normalises each image by its own statistics, and the
+    /// host's `FrameStart` carried none.
+    #[error(
+        "the loaded model normalises each image by its statistics, but this FOV's FrameStart \
+         has none: update the host (robofish 0.1 sends them with protocol version 2)"
+    )]
+    NoImageStats,
     /// A strip of a band could not be viewed as an image.
     #[error(transparent)]
     Image(#[from] ImageError),
@@ -244,6 +251,7 @@ impl Error {
             | Error::NoPositionOutput
             | Error::ModelRefused(_) => ErrorKind::Malformed,
             Error::NoModel => ErrorKind::NoModel,
+            Error::NoImageStats => ErrorKind::Malformed,
             Error::ImageCount { .. } | Error::Unstreamable(_) | Error::FovSize(_) => {
                 ErrorKind::WrongDimensions
             }

@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use robofish_shared::input_stage::InputStage;
+
 use robofish_shared::protocol::{
     DetectionCounts, DeviceMessage, FrameEnd, FrameStart, FrameTiming, FrameTracker, GroundTruth,
     Metrics, RowBand, Spots, TruthSpot, WireSpot,
@@ -84,6 +86,7 @@ impl Frame {
     ) -> Result<Frame> {
         let started = Instant::now();
         let tracker = FrameTracker::begin(start)?;
+        let start = tracker.start();
         let model = model.ok_or(Error::NoModel)?;
         if start.images() != model.images() {
             return Err(Error::ImageCount {
@@ -91,8 +94,13 @@ impl Frame {
                 expected: model.images(),
             });
         }
+        if start.stats.is_empty()
+            && model.network.model().input_stage.kind() == InputStage::PerImage
+        {
+            return Err(Error::NoImageStats);
+        }
         let (height, width) = (start.height as usize, start.width as usize);
-        let runner = match spare {
+        let mut runner = match spare {
             Some(mut runner) if runner.fits(height, width) => {
                 runner.reset();
                 runner
@@ -100,6 +108,7 @@ impl Frame {
             _ => StripRunner::new(model.network.clone(), height, width, threads)
                 .map_err(|e| Error::Unstreamable(Box::new(e)))?,
         };
+        runner.set_stats(&start.stats);
         Ok(Frame {
             tracker,
             started,
@@ -149,7 +158,7 @@ impl Frame {
         let receive_us = self.started.elapsed().as_micros() as u64;
         self.process_rows(batch_rows, true)
             .map_err(|e| Error::Inference(Box::new(e)))?;
-        let start = *self.tracker.start();
+        let start = self.tracker.start().clone();
         let spots: Vec<WireSpot> = self.found.iter().map(|f| f.spot).collect();
         let mut messages: Vec<DeviceMessage> = Spots::chunked(start.frame_id, &spots)
             .map(DeviceMessage::Spots)
@@ -180,7 +189,7 @@ impl Frame {
     /// (all of them when `flush`), then finds and decodes the spots of
     /// every row whose 3x3 neighbourhood is complete.
     fn process_rows(&mut self, batch_rows: usize, flush: bool) -> Result<()> {
-        let start = *self.tracker.start();
+        let start = self.tracker.start();
         let row_len = start.images() * start.width as usize;
         let (height, width) = (start.height as usize, start.width as usize);
         if self.pending.is_empty() || (!flush && self.pending.len() < batch_rows.max(1) * row_len) {

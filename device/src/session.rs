@@ -159,11 +159,12 @@ impl Device {
             self.fail(old.frame_id(), &Error::FrameInterrupted, send);
         }
         let spare = self.spare_runner.take();
+        let frame_id = start.frame_id;
         self.fov = Some(
             match Frame::begin(start, self.model.as_ref(), spare, self.config.threads) {
                 Ok(frame) => Fov::Open(Box::new(frame)),
                 Err(e) => {
-                    self.fail(start.frame_id, &e, send);
+                    self.fail(frame_id, &e, send);
                     Fov::Failed
                 }
             },

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use robofish_shared::engine::{
     check_tile_size, receptive_halo, Extent, InputImage, Network, Pixels, RowStreamer,
 };
+use robofish_shared::image::ImageStats;
 
 use crate::error::{Error, Result};
 
@@ -41,6 +42,9 @@ pub struct StripRunner {
     channels: Vec<usize>,
     strips: Vec<Strip>,
     pushed: usize,
+    /// The FOV's per-image statistics (empty: none sent), attached to every
+    /// row so a per-image model sees the whole FOV's numbers.
+    stats: Vec<ImageStats>,
 }
 
 fn floor_to(x: usize, to: usize) -> usize {
@@ -90,6 +94,7 @@ impl StripRunner {
             channels,
             strips,
             pushed: 0,
+            stats: Vec::new(),
         })
     }
 
@@ -104,6 +109,13 @@ impl StripRunner {
             strip.streamer.reset();
         }
         self.pushed = 0;
+        self.stats.clear();
+    }
+
+    /// The current FOV's per-image statistics (one per image, or none).
+    pub fn set_stats(&mut self, stats: &[ImageStats]) {
+        self.stats.clear();
+        self.stats.extend_from_slice(stats);
     }
 
     /// Bytes of row rings over all strips.
@@ -133,6 +145,7 @@ impl StripRunner {
             });
         }
         let (images, width) = (self.images, self.width);
+        let stats = &self.stats;
         let results: Vec<Result<Vec<OutputRow>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .strips
@@ -142,13 +155,16 @@ impl StripRunner {
                         let mut out = Vec::new();
                         for r in 0..count {
                             let row = &rows[r * row_len..(r + 1) * row_len];
-                            let image = InputImage::strided(
+                            let mut image = InputImage::strided(
                                 Pixels::U16(&row[strip.input_cols.start..]),
                                 images,
                                 1,
                                 strip.input_cols.len(),
                                 [width, row_len, 1],
                             )?;
+                            if !stats.is_empty() {
+                                image = image.with_stats(stats)?;
+                            }
                             strip.streamer.push_row(&image, &mut |y, maps| {
                                 out.push(OutputRow {
                                     y,

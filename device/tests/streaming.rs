@@ -144,6 +144,7 @@ fn streamed_spots_equal_whole_image_peaks_and_flash_works() {
         colours: 2,
         images: &tile,
         truth: None,
+        stats: None,
     };
     client.send_fov(1, &fov).unwrap();
     assert_eq!(
@@ -162,6 +163,7 @@ fn streamed_spots_equal_whole_image_peaks_and_flash_works() {
             colours: 2,
             images: &tile,
             truth: Some(&truth),
+            stats: None,
         };
         client.send_fov(id, &fov).unwrap();
         let result = client.collect(id).unwrap();
@@ -192,6 +194,7 @@ fn frame_start(frame_id: u32, width: u16) -> FrameStart {
         colours: 2,
         pixel: PixelType::U16,
         has_truth: false,
+        stats: heapless::Vec::new(),
     }
 }
 
@@ -235,6 +238,7 @@ fn fault_then_good<R: std::io::Read, W: Write>(
         colours: 2,
         images: &tile,
         truth: None,
+        stats: None,
     };
     client.send_fov(id, &fov).unwrap();
     let mut kinds = Vec::new();
@@ -425,6 +429,7 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
                     colours: 2,
                     images: &tile,
                     truth: None,
+                    stats: None,
                 },
             )
             .unwrap();
@@ -457,6 +462,7 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
             colours: 2,
             pixel: PixelType::U16,
             has_truth: false,
+            stats: heapless::Vec::new(),
         };
         raw.write_all(encode_frame(&HostMessage::FrameStart(start), &mut out).unwrap())
             .unwrap();
@@ -479,6 +485,7 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
                 colours: 2,
                 images: &tile,
                 truth: None,
+                stats: None,
             },
         )
         .unwrap();
@@ -536,6 +543,7 @@ fn soak_1000_fovs_over_tcp_loses_none_and_memory_stays_flat() {
                     colours: 2,
                     images: tile,
                     truth: None,
+                    stats: None,
                 },
             )
             .unwrap();

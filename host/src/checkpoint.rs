@@ -314,6 +314,7 @@ impl Checkpoint {
             arch: Some(self.meta.arch.clone()),
             graph,
             normalisation: self.meta.normalisation.clone(),
+            input_stage: self.meta.input_stage,
         })
     }
 
@@ -395,7 +396,7 @@ impl Checkpoint {
             meta: CheckpointMeta {
                 arch,
                 normalisation: model.normalisation.clone(),
-                input_stage: InputStage::Fixed,
+                input_stage: model.input_stage,
                 bit_order,
                 epoch,
                 val_loss,

@@ -9,7 +9,7 @@
 //!   ([`robofish_shared::image_stats`]), then the shared
 //!   [`robofish_shared::input_stage::normalise`].
 
-use robofish_shared::engine::{InputImage, Pixels};
+use robofish_shared::image::{InputImage, Pixels};
 use robofish_shared::image_stats::{self, ImageStats};
 use robofish_shared::input_stage::{self, InputStage};
 use robofish_shared::model::Normalisation;

@@ -20,6 +20,8 @@
 use std::collections::HashSet;
 
 use prost::Message;
+use robofish_shared::image::ImageStats;
+use robofish_shared::input_stage::InputStage;
 use robofish_shared::model::{ActivationKind, Node, OutputKind, TensorId};
 use robofish_shared::reference::FloatModel;
 use tract_onnx::pb::{
@@ -34,6 +36,12 @@ pub const OPSET: i64 = 17;
 
 /// Name of the graph input.
 pub const INPUT_NAME: &str = "raw_counts";
+
+/// Per-image models' second input: each image's background `[N, 16, 1, 1]`.
+pub const BACKGROUND_NAME: &str = "background";
+
+/// Per-image models' third input: each image's noise scale `[N, 16, 1, 1]`.
+pub const NOISE_NAME: &str = "noise";
 
 fn tensor_name(id: TensorId) -> String {
     format!("t{id}")
@@ -136,24 +144,33 @@ pub fn to_onnx(model: &FloatModel, doc: &str) -> ModelProto {
     let channels = graph.input_channels as usize;
     let mut nodes = Vec::new();
     let mut init = Vec::new();
-    let shape = [1, channels as i64, 1, 1];
-    init.push(f32_tensor("norm.mean", &shape, &model.normalisation.mean));
-    init.push(f32_tensor("norm.std", &shape, &model.normalisation.std));
     init.push(i64_tensor("const.pad1", &[0, 0, 1, 1, 0, 0, 1, 1]));
     init.push(f32_tensor("const.scales2", &[4], &[1.0, 1.0, 2.0, 2.0]));
     init.push(i64_tensor("const.axis1", &[1]));
+    let (centre, scale) = match model.input_stage {
+        InputStage::Fixed => {
+            let shape = [1, channels as i64, 1, 1];
+            init.push(f32_tensor("norm.mean", &shape, &model.normalisation.mean));
+            init.push(f32_tensor("norm.std", &shape, &model.normalisation.std));
+            ("norm.mean", "norm.std")
+        }
+        InputStage::PerImage => (BACKGROUND_NAME, NOISE_NAME),
+    };
     nodes.push(node(
         "Sub",
         "normalise.sub",
-        &[INPUT_NAME, "norm.mean"],
+        &[INPUT_NAME, centre],
         &["centred"],
     ));
-    nodes.push(node(
-        "Div",
-        "normalise.div",
-        &["centred", "norm.std"],
-        &["normalised"],
-    ));
+    match model.input_stage {
+        InputStage::Fixed => nodes.push(node(
+            "Div",
+            "normalise.div",
+            &["centred", scale],
+            &["normalised"],
+        )),
+        InputStage::PerImage => push_compressed_z(&mut nodes, &mut init),
+    }
     let mut weights_done = HashSet::new();
     for (i, n) in graph.nodes.iter().enumerate() {
         match n {
@@ -292,14 +309,54 @@ pub fn to_onnx(model: &FloatModel, doc: &str) -> ModelProto {
             name: "anglerfish".into(),
             node: nodes,
             initializer: init,
-            input: vec![value_info(
-                INPUT_NAME,
-                &[Err("N"), Ok(channels as i64), Err("H"), Err("W")],
-            )],
+            input: graph_inputs(model.input_stage, channels as i64),
             output: outputs,
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The graph inputs: raw counts, and for a per-image model each image's
+/// background and noise (`robofish_shared::image_stats`).
+fn graph_inputs(stage: InputStage, channels: i64) -> Vec<ValueInfoProto> {
+    let mut inputs = vec![value_info(
+        INPUT_NAME,
+        &[Err("N"), Ok(channels), Err("H"), Err("W")],
+    )];
+    if stage == InputStage::PerImage {
+        for name in [BACKGROUND_NAME, NOISE_NAME] {
+            inputs.push(value_info(name, &[Err("N"), Ok(channels), Ok(1), Ok(1)]));
+        }
+    }
+    inputs
+}
+
+/// `normalised = compress(clip(centred / noise))` (see
+/// `robofish_shared::input_stage`), as `min(z, knee) + knee * ln(max(z,
+/// knee) / knee)`: the identity below the knee, logarithmic above, without
+/// a branch.
+fn push_compressed_z(nodes: &mut Vec<NodeProto>, init: &mut Vec<TensorProto>) {
+    use robofish_shared::input_stage::{KNEE, Z_CEILING, Z_FLOOR};
+    init.push(f32_tensor("stage.floor", &[], &[Z_FLOOR]));
+    init.push(f32_tensor("stage.ceiling", &[], &[Z_CEILING]));
+    init.push(f32_tensor("stage.knee", &[], &[KNEE]));
+    let steps: [(&str, &[&str], &str); 8] = [
+        ("Div", &["centred", NOISE_NAME], "stage.z"),
+        (
+            "Clip",
+            &["stage.z", "stage.floor", "stage.ceiling"],
+            "stage.clipped",
+        ),
+        ("Min", &["stage.clipped", "stage.knee"], "stage.linear"),
+        ("Max", &["stage.clipped", "stage.knee"], "stage.high"),
+        ("Div", &["stage.high", "stage.knee"], "stage.ratio"),
+        ("Log", &["stage.ratio"], "stage.log"),
+        ("Mul", &["stage.log", "stage.knee"], "stage.compressed"),
+        ("Add", &["stage.linear", "stage.compressed"], "normalised"),
+    ];
+    for (i, (op, inputs, output)) in steps.into_iter().enumerate() {
+        nodes.push(node(op, &format!("stage{i}"), inputs, &[output]));
     }
 }
 
@@ -315,18 +372,28 @@ pub struct TractModel {
     channels: usize,
     height: usize,
     width: usize,
+    per_image: bool,
 }
 
 impl TractModel {
     /// Loads ONNX bytes and optimises them for `[batch, 16, height, width]`.
     pub fn load(onnx: &[u8], batch: usize, height: usize, width: usize) -> TractResult<TractModel> {
         let channels = 16;
-        let model = tract_onnx::onnx()
+        let mut model = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(onnx))?
             .with_input_fact(
                 0,
                 InferenceFact::dt_shape(f32::datum_type(), [batch, channels, height, width]),
             )?;
+        let per_image = model.inputs.len() == 3;
+        if per_image {
+            for input in 1..3 {
+                model = model.with_input_fact(
+                    input,
+                    InferenceFact::dt_shape(f32::datum_type(), [batch, channels, 1, 1]),
+                )?;
+            }
+        }
         let plan = model.into_optimized()?.into_runnable()?;
         Ok(TractModel {
             plan,
@@ -334,15 +401,36 @@ impl TractModel {
             channels,
             height,
             width,
+            per_image,
         })
     }
 
-    /// Runs raw counts `[batch][16][H][W]` (as f32); returns planar
+    /// Whether the model takes each image's statistics.
+    pub fn per_image(&self) -> bool {
+        self.per_image
+    }
+
+    /// Runs raw counts `[batch][16][H][W]` (as f32), with each image's
+    /// statistics (`[batch][16]`) for a per-image model; returns planar
     /// position `[batch][1][H][W]` and barcode `[batch][16][H][W]` maps.
-    pub fn run(&self, raw: &[f32]) -> TractResult<(Vec<f32>, Vec<f32>)> {
+    pub fn run(
+        &self,
+        raw: &[f32],
+        stats: Option<&[ImageStats]>,
+    ) -> TractResult<(Vec<f32>, Vec<f32>)> {
         let shape = [self.batch, self.channels, self.height, self.width];
-        let input = Tensor::from_shape(&shape, raw)?;
-        let out = self.plan.run(tvec!(input.into_tvalue()))?;
+        let mut inputs = tvec!(Tensor::from_shape(&shape, raw)?.into_tvalue());
+        if self.per_image {
+            let stats = stats.ok_or_else(|| {
+                anyhow::anyhow!("this model normalises per image: pass each image's statistics")
+            })?;
+            let each = [self.batch, self.channels, 1, 1];
+            let background: Vec<f32> = stats.iter().map(|s| s.background).collect();
+            let noise: Vec<f32> = stats.iter().map(|s| s.noise).collect();
+            inputs.push(Tensor::from_shape(&each, &background)?.into_tvalue());
+            inputs.push(Tensor::from_shape(&each, &noise)?.into_tvalue());
+        }
+        let out = self.plan.run(inputs)?;
         if out.len() != 2 {
             anyhow::bail!("exported model has {} outputs, expected 2", out.len());
         }
@@ -356,7 +444,7 @@ impl TractModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use robofish_shared::engine::{InputImage, Pixels};
+    use robofish_shared::image::{InputImage, Pixels};
     use robofish_shared::model::{ArchConfig, Normalisation};
 
     #[test]
@@ -376,7 +464,7 @@ mod tests {
             .collect();
         let tract = TractModel::load(&bytes, 1, h, w).unwrap();
         let raw_f: Vec<f32> = raw.iter().map(|&v| v as f32).collect();
-        let (pos, bc) = tract.run(&raw_f).unwrap();
+        let (pos, bc) = tract.run(&raw_f, None).unwrap();
         let image = InputImage::planar(Pixels::U16(&raw), 16, h, w).unwrap();
         let acts = model.forward(&image);
         let want_pos = model.output_maps(&acts, 0);

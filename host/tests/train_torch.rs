@@ -166,7 +166,7 @@ fn checkpoint_round_trip_is_exact_and_tract_agrees_with_tch() {
     let tile = &test[0];
     let tract = TractModel::load(&bytes, 1, tile.height, tile.width).unwrap();
     let raw: Vec<f32> = tile.images.iter().map(|&v| v as f32).collect();
-    let (tp, tb) = tract.run(&raw).unwrap();
+    let (tp, tb) = tract.run(&raw, None).unwrap();
     let x = Tensor::from_slice(&normalise_tile(tile, &norm)).view([1, 16, 40, 40]);
     let (p, b) = tch::no_grad(|| other.forward(&x).unwrap());
     let (a, c) = tch::no_grad(|| net.forward(&x).unwrap());

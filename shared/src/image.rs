@@ -20,6 +20,18 @@ pub enum ImageError {
         /// Elements the buffer holds.
         given: usize,
     },
+    /// Fewer image statistics than images.
+    TooFewStats {
+        /// Statistics given.
+        given: usize,
+        /// Images in the view.
+        channels: usize,
+    },
+    /// A statistic that is not finite, or a noise scale that is not positive.
+    BadStats {
+        /// The image it belongs to.
+        channel: usize,
+    },
     /// A row range that is empty or leaves the image.
     RowsOutside {
         /// First row asked for.
@@ -41,6 +53,15 @@ impl fmt::Display for ImageError {
                 "pixel buffer is smaller than channels x height x width \
                  ({given} values, the layout reaches {needed})"
             ),
+            ImageError::TooFewStats { given, channels } => write!(
+                f,
+                "{given} image statistics for {channels} images: one (background, noise) per image is needed"
+            ),
+            ImageError::BadStats { channel } => write!(
+                f,
+                "the statistics of image {channel} are not usable: the background must be finite \
+                 and at most 1e7 counts, the noise between 1e-3 and 1e7 counts"
+            ),
             ImageError::RowsOutside {
                 first,
                 count,
@@ -55,6 +76,33 @@ impl fmt::Display for ImageError {
 }
 
 impl core::error::Error for ImageError {}
+
+/// The background level and noise scale of one camera image, in counts:
+/// what a per-image input stage needs to see the image in noise units
+/// (measured by [`crate::image_stats::measure`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImageStats {
+    /// Background level: the median pixel value.
+    pub background: f32,
+    /// Noise scale: the standard deviation of one pixel's noise (> 0).
+    pub noise: f32,
+}
+
+impl ImageStats {
+    /// Largest |background| and noise accepted: far beyond any camera's
+    /// counts, small enough that the input stage's fixed-point arithmetic
+    /// cannot overflow.
+    pub const LIMIT: f32 = 1.0e7;
+    /// Smallest noise accepted (counts).
+    pub const MIN_NOISE: f32 = 1.0e-3;
+
+    /// Whether the statistics can normalise: a finite background within
+    /// [`Self::LIMIT`], a noise scale in `[MIN_NOISE, LIMIT]`.
+    pub fn is_usable(&self) -> bool {
+        self.background.abs() <= Self::LIMIT
+            && (Self::MIN_NOISE..=Self::LIMIT).contains(&self.noise)
+    }
+}
 
 /// Raw camera counts.
 #[derive(Clone, Copy, Debug)]
@@ -76,9 +124,14 @@ impl Pixels<'_> {
 
 /// A stack of `channels` images of `height x width` raw counts; element
 /// `(c, y, x)` is at `c * channel_stride + y * row_stride + x * col_stride`.
+///
+/// The view may carry each image's [`ImageStats`] ([`InputImage::with_stats`]):
+/// a per-image input stage needs them, and a row range of a FOV must use the
+/// statistics of the whole FOV, so they travel with every view cut from it.
 #[derive(Clone, Copy, Debug)]
 pub struct InputImage<'a> {
     pixels: Pixels<'a>,
+    stats: Option<&'a [ImageStats]>,
     channels: usize,
     height: usize,
     width: usize,
@@ -120,6 +173,7 @@ impl<'a> InputImage<'a> {
         }
         Ok(InputImage {
             pixels,
+            stats: None,
             channels,
             height,
             width,
@@ -127,6 +181,29 @@ impl<'a> InputImage<'a> {
             row_stride,
             col_stride,
         })
+    }
+
+    /// The same view carrying the statistics of its images (`stats[c]` for
+    /// image `c`; extra entries are ignored).
+    pub fn with_stats(self, stats: &'a [ImageStats]) -> Result<InputImage<'a>, ImageError> {
+        if stats.len() < self.channels {
+            return Err(ImageError::TooFewStats {
+                given: stats.len(),
+                channels: self.channels,
+            });
+        }
+        if let Some(channel) = stats[..self.channels].iter().position(|s| !s.is_usable()) {
+            return Err(ImageError::BadStats { channel });
+        }
+        Ok(InputImage {
+            stats: Some(&stats[..self.channels]),
+            ..self
+        })
+    }
+
+    /// The images' statistics, when the view carries them.
+    pub fn stats(&self) -> Option<&'a [ImageStats]> {
+        self.stats
     }
 
     /// Planar layout `[channel][y][x]` (one image after another).

@@ -25,7 +25,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::image_stats::ImageStats;
+use crate::image::{ImageStats, InputImage};
+use crate::quant::{InputQuant, QuantError};
 
 /// How a model normalises raw camera counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,13 @@ pub const KNEE: f32 = 8.0;
 /// Fixed-point steps of `z` per noise unit in the int8 engine.
 pub const STEPS_PER_UNIT: i32 = 16;
 
+/// Lowest fixed-point `z` of the int8 engine (`Z_FLOOR * STEPS_PER_UNIT`).
+pub const T_MIN: i32 = -128;
+/// Highest fixed-point `z` of the int8 engine (`Z_CEILING * STEPS_PER_UNIT`).
+pub const T_MAX: i32 = 4096;
+/// Entries of the int8 model's input table: one per fixed-point `z`.
+pub const TABLE_LEN: usize = (T_MAX - T_MIN + 1) as usize;
+
 /// The identity below [`KNEE`], `KNEE * (1 + ln(z / KNEE))` above: continuous
 /// with a continuous slope, and `compress(Z_CEILING)` = 35.7.
 pub fn compress(z: f32) -> f32 {
@@ -76,6 +84,78 @@ pub fn compressed_range() -> [f32; 2] {
 pub fn normalise(raw: f32, stats: ImageStats) -> f32 {
     let z = (raw - stats.background) / stats.noise;
     compress(z.clamp(Z_FLOOR, Z_CEILING))
+}
+
+/// The float input of image `c` at `(y, x)` for a model with `stage`: the
+/// stored normalisation `(mean, std)` of `c` for a fixed stage, or the
+/// image's own statistics (which `image` must carry) for a per-image one.
+///
+/// # Panics
+/// For a per-image stage when `image` carries no statistics (callers
+/// attach them with [`InputImage::with_stats`]).
+pub fn float_input(
+    stage: InputStage,
+    fixed: (f32, f32),
+    image: &InputImage<'_>,
+    c: usize,
+    y: usize,
+    x: usize,
+) -> f32 {
+    let raw = image.get(c, y, x) as f32;
+    match stage {
+        InputStage::Fixed => (raw - fixed.0) / fixed.1,
+        InputStage::PerImage => {
+            let stats = image
+                .stats()
+                .expect("a per-image input stage needs the images' statistics");
+            normalise(raw, stats[c])
+        }
+    }
+}
+
+/// The fixed-point quantiser of one image for the int8 engine: `raw ->
+/// round((raw - background) / noise * STEPS_PER_UNIT)` (clamp it to
+/// `T_MIN..=T_MAX`, then look it up in the model's table). Integer-only once
+/// built; built from the statistics with IEEE arithmetic alone, so every
+/// platform builds the same one.
+pub fn step_quant(stats: ImageStats) -> Result<InputQuant, QuantError> {
+    InputQuant::new(
+        stats.background as f64,
+        stats.noise as f64,
+        1.0 / STEPS_PER_UNIT as f64,
+    )
+}
+
+/// The table index of raw count `raw` under `quant` (from [`step_quant`]).
+#[inline(always)]
+pub fn table_index(quant: InputQuant, raw: u16) -> usize {
+    (quant.rescale(raw).clamp(T_MIN as i64, T_MAX as i64) - T_MIN as i64) as usize
+}
+
+/// The int8 grid of a per-image model's input tensor: exactly the range of
+/// [`compress`] over `[Z_FLOOR, Z_CEILING]`, fixed by design (calibration
+/// would only rediscover it), so the stored table depends on nothing else.
+/// Returns `(scale, zero_point)`.
+pub fn input_grid() -> (f32, i8) {
+    let [lo, hi] = compressed_range();
+    let (lo, hi) = (lo as f64, hi as f64);
+    let scale = (hi - lo) / 255.0;
+    let zero_point = crate::quant::round_half_away(-128.0 - lo / scale).clamp(-128.0, 127.0);
+    (scale as f32, zero_point as i8)
+}
+
+/// The int8 model's input table on the grid `(scale, zero_point)`: entry
+/// `t - T_MIN` is `compress(t / STEPS_PER_UNIT)` quantised to the grid.
+/// Computed on the host at export and stored in the model file.
+#[cfg(feature = "std")]
+pub fn build_table(scale: f32, zero_point: i8) -> alloc::vec::Vec<i8> {
+    (T_MIN..=T_MAX)
+        .map(|t| {
+            let x = compress(t as f32 / STEPS_PER_UNIT as f32) as f64;
+            let q = crate::quant::round_half_away(x / scale as f64) + zero_point as f64;
+            q.clamp(-128.0, 127.0) as i8
+        })
+        .collect()
 }
 
 /// Natural logarithm for the float side (training, reference, export). The
@@ -131,6 +211,33 @@ mod tests {
         assert_eq!(lo, -8.0);
         assert!((hi - 35.726).abs() < 1e-2, "{hi}");
         assert!(compress(100.0) < compress(101.0));
+    }
+
+    #[test]
+    fn the_table_follows_compress_on_the_grid() {
+        let (scale, zp) = input_grid();
+        let table = build_table(scale, zp);
+        assert_eq!(table.len(), TABLE_LEN);
+        assert_eq!(table[0], -128);
+        assert_eq!(*table.last().unwrap(), 127);
+        assert!(table.windows(2).all(|w| w[0] <= w[1]), "monotone");
+        // z = 0 maps to the zero point.
+        assert_eq!(table[(-T_MIN) as usize], zp);
+    }
+
+    #[test]
+    fn fixed_point_z_matches_the_float_z() {
+        let stats = ImageStats {
+            background: 103.7,
+            noise: 2.9,
+        };
+        let quant = step_quant(stats).unwrap();
+        for raw in [0u16, 90, 103, 104, 120, 500, 65535] {
+            let z = ((raw as f32 - 103.7) / 2.9).clamp(Z_FLOOR, Z_CEILING);
+            let t = table_index(quant, raw) as i32 + T_MIN;
+            let expected = (z * STEPS_PER_UNIT as f32).round() as i32;
+            assert!((t - expected).abs() <= 1, "{raw}: {t} vs {expected}");
+        }
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub mod engine;
 pub mod image;
 #[cfg(feature = "alloc")]
 pub mod image_stats;
-#[cfg(feature = "alloc")]
 pub mod input_stage;
 pub mod kernels;
 pub mod post;

@@ -14,9 +14,10 @@ use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
+use crate::input_stage::InputStage;
 use crate::model::{
-    ActivationKind, BitOrder, ConvOp, Graph, InputNode, Metadata, Model, ModelError, Node,
-    Provenance, QuantMode, QuantParams, WeightBlob,
+    ActivationKind, BitOrder, ConvOp, Graph, InputNode, Int8InputStage, Metadata, Model,
+    ModelError, Node, Provenance, QuantMode, QuantParams, WeightBlob,
 };
 use crate::quant::{round_half_away, InputQuant, QuantError, Requant};
 use crate::reference::{Activations, FloatConv, FloatModel};
@@ -63,6 +64,11 @@ pub enum PtqError {
         /// Why.
         error: QuantError,
     },
+    /// A per-image model without an input node.
+    NoInputNode,
+    /// A per-image model whose input tensors are on different grids (one
+    /// input table serves them all).
+    InputGridsDiffer,
     /// The quantised model fails validation (a quantiser bug or a float
     /// model whose graph is inconsistent).
     Invalid(ModelError),
@@ -95,6 +101,10 @@ impl fmt::Display for PtqError {
                 channel,
                 error,
             } => write!(f, "{conv}: channel {channel}: {error}"),
+            PtqError::NoInputNode => f.write_str("the model has no input node"),
+            PtqError::InputGridsDiffer => f.write_str(
+                "the input tensors of a per-image model must share one grid (the input stage's)",
+            ),
             PtqError::Invalid(e) => write!(f, "{e}"),
         }
     }
@@ -342,11 +352,29 @@ impl ActivationGrids {
             .iter()
             .map(|o| find(&mut parent, o.tensor as usize))
             .collect();
+        // A per-image model's inputs sit on the input stage's fixed grid.
+        let inputs: Vec<usize> = match float.input_stage {
+            InputStage::Fixed => Vec::new(),
+            InputStage::PerImage => graph
+                .nodes
+                .iter()
+                .filter_map(|node| match node {
+                    Node::Input(input) => Some(find(&mut parent, input.output as usize)),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let (input_scale, input_zero_point) = crate::input_stage::input_grid();
         let tensors = (0..n)
             .map(|t| {
                 let root = find(&mut parent, t);
                 if outputs.contains(&root) {
                     QuantParams::PROBABILITY
+                } else if inputs.contains(&root) {
+                    QuantParams {
+                        scale: input_scale,
+                        zero_point: input_zero_point,
+                    }
                 } else {
                     let (lo, hi) = group_range[root];
                     grid_for_range(lo, hi)
@@ -429,6 +457,14 @@ pub fn quantise_on_grids(
     let mut nodes = Vec::with_capacity(graph.nodes.len());
     for (step, node) in graph.nodes.iter().enumerate() {
         nodes.push(match node {
+            Node::Input(input) if float.input_stage == InputStage::PerImage => {
+                Node::Input(InputNode {
+                    output: input.output,
+                    first_channel: input.first_channel,
+                    channels: input.channels,
+                    quant: Vec::new(),
+                })
+            }
             Node::Input(input) => {
                 let grid = tensor_quant[input.output as usize];
                 let quant = (0..input.channels as usize)
@@ -530,6 +566,33 @@ impl Blobs {
     }
 }
 
+/// The int8 input stage of `float` quantised in `mode` with the tensor grids
+/// `tensor_quant`: a per-image model's table on its input grid, which every
+/// input node must share (one table serves them all).
+fn int8_input_stage(
+    float: &FloatModel,
+    mode: QuantMode,
+    tensor_quant: &[QuantParams],
+) -> Result<Int8InputStage, PtqError> {
+    if float.input_stage == InputStage::Fixed {
+        return Ok(Int8InputStage::Fixed);
+    }
+    if mode == QuantMode::Dynamic {
+        return Ok(Int8InputStage::PerImage { table: Vec::new() });
+    }
+    let mut grids = float.graph.nodes.iter().filter_map(|node| match node {
+        Node::Input(input) => Some(tensor_quant[input.output as usize]),
+        _ => None,
+    });
+    let grid = grids.next().ok_or(PtqError::NoInputNode)?;
+    if grids.any(|g| g != grid) {
+        return Err(PtqError::InputGridsDiffer);
+    }
+    Ok(Int8InputStage::PerImage {
+        table: crate::input_stage::build_table(grid.scale, grid.zero_point),
+    })
+}
+
 /// The model of `nodes` on `float`'s tensors and outputs, validated.
 fn assemble(
     float: &FloatModel,
@@ -556,6 +619,7 @@ fn assemble(
             nodes,
             outputs: graph.outputs.clone(),
         },
+        input_stage: int8_input_stage(float, mode, &tensor_quant)?,
         tensor_quant,
         weights: blobs.weights,
     };
@@ -623,13 +687,16 @@ pub fn quantise_dynamic(float: &FloatModel, opts: &QuantiseOptions) -> Result<Mo
                 output: input.output,
                 first_channel: input.first_channel,
                 channels: input.channels,
-                quant: vec![
-                    InputQuant {
-                        requant: Requant::ONE,
-                        offset: 0
-                    };
-                    input.channels as usize
-                ],
+                quant: match float.input_stage {
+                    InputStage::Fixed => vec![
+                        InputQuant {
+                            requant: Requant::ONE,
+                            offset: 0
+                        };
+                        input.channels as usize
+                    ],
+                    InputStage::PerImage => Vec::new(),
+                },
             }),
             Node::Conv(conv) => {
                 let blob_index = blobs.index_of(conv);

@@ -244,10 +244,16 @@ impl InputQuant {
     /// Quantises a raw count (u8 or u16 widened) onto the grid with `zero_point`.
     #[inline(always)]
     pub fn quantise(self, raw: u16, zero_point: i8) -> i8 {
+        (zero_point as i64 + self.rescale(raw)).clamp(-128, 127) as i8
+    }
+
+    /// The normalised, rescaled count before the zero point and clamping:
+    /// `round((raw - mean) / (std * scale))`, rounding half up.
+    #[inline(always)]
+    pub fn rescale(self, raw: u16) -> i64 {
         let shift = self.requant.shift;
         let value = raw as i64 * self.requant.multiplier as i64 + self.offset;
-        let rescaled = (value + (1i64 << (shift - 1))) >> shift;
-        (zero_point as i64 + rescaled).clamp(-128, 127) as i8
+        (value + (1i64 << (shift - 1))) >> shift
     }
 }
 

@@ -7,6 +7,7 @@ use std::vec;
 use std::vec::Vec;
 
 use crate::image::InputImage;
+use crate::input_stage::{float_input, InputStage};
 use crate::model::arch::{ArchConfig, ArchError, ConvSpec};
 use crate::model::{ActivationKind, ConvTopology, Graph, Node, Normalisation, TensorId};
 use crate::rng::SplitMix64;
@@ -106,8 +107,10 @@ pub struct FloatModel {
     pub arch: Option<ArchConfig>,
     /// Graph with float convolutions.
     pub graph: Graph<(), FloatConv>,
-    /// Raw-count normalisation per input channel.
+    /// Raw-count normalisation per input channel (fixed input stage).
     pub normalisation: Normalisation,
+    /// How raw counts become the network's input.
+    pub input_stage: InputStage,
 }
 
 /// Every tensor of one forward pass (NHWC, dense channels) plus the
@@ -169,11 +172,22 @@ impl FloatModel {
             arch: Some(arch.clone()),
             graph,
             normalisation,
+            input_stage: InputStage::Fixed,
         })
     }
 
-    /// Runs the float network on one tile.
+    /// Runs the float network on one tile. A per-image model uses the
+    /// statistics `image` carries, or measures them on `image` itself when
+    /// it carries none.
     pub fn forward(&self, image: &InputImage<'_>) -> Activations {
+        let measured;
+        let mut image = *image;
+        if self.input_stage == InputStage::PerImage && image.stats().is_none() {
+            measured = crate::image_stats::measure_all(&image);
+            // Measured statistics are always usable (noise >= MIN_NOISE).
+            image = image.with_stats(&measured).unwrap_or(image);
+        }
+        let image = &image;
         let (h, w) = (image.height(), image.width());
         let graph = &self.graph;
         let mut tensors: Vec<Vec<f32>> = vec![Vec::new(); graph.tensors.len()];
@@ -189,9 +203,10 @@ impl FloatModel {
                         for x in 0..ow {
                             for c in 0..oc {
                                 let raw = input.first_channel as usize + c;
-                                let v = image.get(raw, y, x) as f32;
-                                out[(y * ow + x) * oc + c] = (v - self.normalisation.mean[raw])
-                                    / self.normalisation.std[raw];
+                                let fixed =
+                                    (self.normalisation.mean[raw], self.normalisation.std[raw]);
+                                out[(y * ow + x) * oc + c] =
+                                    float_input(self.input_stage, fixed, image, raw, y, x);
                             }
                         }
                     }

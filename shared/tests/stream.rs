@@ -3,17 +3,34 @@
 use std::sync::Arc;
 
 use robofish_shared::engine::{InputImage, Network, Pixels, RowStreamer};
+use robofish_shared::image_stats::measure_all;
+use robofish_shared::input_stage::InputStage;
 use robofish_shared::kernels::KernelPath;
-use robofish_shared::model::ArchConfig;
-use robofish_shared::synthetic::{camera_tile, random_quantised};
+use robofish_shared::model::{ArchConfig, Model};
+use robofish_shared::ptq::Observer;
+use robofish_shared::synthetic::{camera_tile, random_quantised, random_quantised_with};
 
 fn check(arch: &ArchConfig, h: usize, w: usize) -> usize {
     let (_, model) = random_quantised(arch, 5, 1, 32);
+    check_model(model, h, w)
+}
+
+/// Streams `model` over a camera tile row by row and compares every output
+/// row with the whole-image run; returns the streamer's ring bytes.
+fn check_model(model: Model, h: usize, w: usize) -> usize {
+    let per_image = model.input_stage.kind() == InputStage::PerImage;
     let network = Arc::new(Network::new(model, KernelPath::from_env().unwrap()).unwrap());
     let tile = camera_tile(h, w, 11);
     let plan = network.plan(h, w).unwrap();
     let mut arena = vec![0u8; plan.arena_bytes()];
     let image = InputImage::planar(Pixels::U16(&tile), 16, h, w).unwrap();
+    // The whole image's statistics, which every streamed row carries.
+    let stats = measure_all(&image);
+    let image = if per_image {
+        image.with_stats(&stats).unwrap()
+    } else {
+        image
+    };
     let mut pos = vec![0u8; h * w];
     let mut bits = vec![0u8; 16 * h * w];
     network
@@ -54,4 +71,41 @@ fn streaming_equals_whole_image() {
     check(&arch, 8, 8);
     let bytes = check(&arch, 512, 512);
     println!("rings for 512 wide, width 1/8: {bytes} bytes");
+}
+
+#[test]
+fn per_image_streaming_equals_whole_image() {
+    let arch = ArchConfig::seed().scaled(0.125);
+    let (_, model) = random_quantised_with(&arch, 6, 1, 32, Observer::MinMax, |float| {
+        float.input_stage = InputStage::PerImage
+    });
+    assert!(matches!(
+        model.input_stage,
+        robofish_shared::model::Int8InputStage::PerImage { .. }
+    ));
+    check_model(model.clone(), 64, 96);
+    check_model(model, 8, 8);
+}
+
+#[test]
+fn per_image_models_refuse_images_without_statistics() {
+    let arch = ArchConfig::seed().scaled(0.125);
+    let (_, model) = random_quantised_with(&arch, 6, 1, 32, Observer::MinMax, |float| {
+        float.input_stage = InputStage::PerImage
+    });
+    let network = Arc::new(Network::new(model, KernelPath::from_env().unwrap()).unwrap());
+    let tile = camera_tile(8, 8, 1);
+    let image = InputImage::planar(Pixels::U16(&tile), 16, 8, 8).unwrap();
+    let plan = network.plan(8, 8).unwrap();
+    let mut arena = vec![0u8; plan.arena_bytes()];
+    let (mut pos, mut bits) = (vec![0u8; 64], vec![0u8; 16 * 64]);
+    let error = network
+        .run(&plan, &mut arena, &image, &mut [&mut pos, &mut bits])
+        .unwrap_err();
+    assert!(error.to_string().contains("statistics"), "{error}");
+    let mut streamer = RowStreamer::new(network, 8, 8).unwrap();
+    let error = streamer
+        .push_row(&image.rows(0, 1).unwrap(), &mut |_, _| {})
+        .unwrap_err();
+    assert!(error.to_string().contains("statistics"), "{error}");
 }

@@ -56,7 +56,9 @@ impl Bench {
         config.width = self.tile.width;
         let simulator = Simulator::new(config, Codebook::mhd4(130), 1)?;
         let tile = simulator.tile(Split::Test, 0);
-        let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
+        let stats = robofish_host::norm::tile_stats(&tile);
+        let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?
+            .with_stats(&stats)?;
         let mut arena = vec![0u8; plan.arena_bytes()];
         let pixels = self.tile.height * self.tile.width;
         let mut outputs: Vec<Vec<u8>> = network

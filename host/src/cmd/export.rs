@@ -27,8 +27,15 @@ impl Cmd {
         let ckpt = Checkpoint::read(&self.checkpoint)
             .with_context(|| format!("cannot load {}", self.checkpoint.display()))?;
         let model = ckpt.to_float_model()?;
+        let inputs = match ckpt.meta.input_stage {
+            robofish_shared::input_stage::InputStage::Fixed => "input raw counts",
+            robofish_shared::input_stage::InputStage::PerImage => {
+                "inputs raw counts and each image's background and noise \
+                 (robofish_shared::image_stats)"
+            }
+        };
         let doc = format!(
-            "anglerFISH fp32 from {} (epoch {}, val loss {:.4}); input raw counts, bit order {}",
+            "anglerFISH fp32 from {} (epoch {}, val loss {:.4}); {inputs}, bit order {}",
             self.checkpoint.display(),
             ckpt.meta.epoch,
             ckpt.meta.val_loss,

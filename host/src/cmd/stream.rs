@@ -220,6 +220,7 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
             colours: 2,
             images: &tile.images,
             truth: truth.then_some(truth_spots.as_slice()),
+            stats: None,
         };
         link.client.send_fov(id as u32, &fov)?;
         let result: FovResult = link.client.collect(id as u32)?;

@@ -74,11 +74,13 @@ pub(crate) fn input(
     dims: Dims,
 ) -> QuantParams {
     let norm = &model.metadata.normalisation;
+    let stage = model.input_stage.kind();
     for y in 0..dims.height {
         for x in 0..dims.width {
             for c in 0..dims.channels {
                 let raw = first + c;
-                let v = (image.get(raw, y, x) as f32 - norm.mean[raw]) / norm.std[raw];
+                let fixed = (norm.mean[raw], norm.std[raw]);
+                let v = crate::input_stage::float_input(stage, fixed, image, raw, y, x);
                 floats[(y * dims.width + x) * dims.channels + c] = v;
             }
         }

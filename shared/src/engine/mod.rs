@@ -10,6 +10,8 @@ mod dynamic;
 #[cfg(feature = "alloc")]
 mod halo;
 #[cfg(feature = "alloc")]
+mod input;
+#[cfg(feature = "alloc")]
 mod network;
 #[cfg(feature = "alloc")]
 mod plan;

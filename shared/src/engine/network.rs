@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use super::input;
 use super::plan::Plan;
 use super::EngineError;
 use crate::image::InputImage;
@@ -156,6 +157,7 @@ impl Network {
                 "fewer images than the model's input channels",
             ));
         }
+        input::check_stats(&self.model, input)?;
         if outputs.len() != graph.outputs.len() {
             return Err(EngineError::BadOutputs {
                 index: outputs.len(),
@@ -453,12 +455,10 @@ impl Network {
         };
         match node {
             Node::Input(input) => {
-                let zp = model.tensor_quant[input.output as usize].zero_point;
                 // SAFETY: forwarded contract; the write range is rows `rows`
                 // of this node's output.
                 let output = unsafe { arena.output(band(out.offset, out.dims)) }?;
-                let first = input.first_channel as usize;
-                scalar::quantise_input(image, first, &input.quant, zp, output, out.dims, rows);
+                input::quantise_rows(model, input, image, output, out.dims, rows)?;
             }
             Node::Conv(conv) => {
                 let inp = plan.placement(conv.input);

@@ -296,22 +296,14 @@ impl RowStreamer {
         }
         let network = self.network.clone();
         let model = network.model();
+        super::input::check_stats(model, row)?;
         let y = self.pushed;
         for node in &model.graph.nodes {
             if let Node::Input(input) = node {
                 let ring = self.rings[input.output as usize];
                 let (start, len) = ring.row(y);
-                let zp = model.tensor_quant[input.output as usize].zero_point;
                 let out = &mut self.storage[start..start + len];
-                scalar::quantise_input(
-                    row,
-                    input.first_channel as usize,
-                    &input.quant,
-                    zp,
-                    out,
-                    ring.dims(1),
-                    0..1,
-                );
+                super::input::quantise_rows(model, input, row, out, ring.dims(1), 0..1)?;
                 self.produced[input.output as usize] += 1;
             }
         }

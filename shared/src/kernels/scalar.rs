@@ -166,6 +166,35 @@ pub fn quantise_input(
     }
 }
 
+/// The per-image input stage: image `first_channel + ch` of `image` through
+/// the fixed-point quantiser of `stats[first_channel + ch]`
+/// ([`crate::input_stage::step_quant`]) and `table`
+/// ([`crate::input_stage::TABLE_LEN`] entries), `out_dims.channels`
+/// channels, rows `rows`. Fails only when the statistics do not make a
+/// quantiser.
+pub fn quantise_input_per_image(
+    image: &crate::image::InputImage<'_>,
+    first_channel: usize,
+    stats: &[crate::image::ImageStats],
+    table: &[i8],
+    output: &mut [i8],
+    out_dims: Dims,
+    rows: Range<usize>,
+) -> Result<(), crate::quant::QuantError> {
+    use crate::input_stage::{step_quant, table_index};
+    for ch in 0..out_dims.channels {
+        let quant = step_quant(stats[first_channel + ch])?;
+        for y in rows.clone() {
+            for x in 0..out_dims.width {
+                let o = ((y - rows.start) * out_dims.width + x) * out_dims.pixel_stride;
+                let raw = image.get(first_channel + ch, y, x);
+                output[o + ch] = table[table_index(quant, raw)];
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes an int8 probability tensor as planar u8 maps `[c][y][x]`
 /// (`u8 = q + 128`, i.e. the probability grid `(q + 128) / 255`), rows `rows`.
 pub fn to_probability_maps(input: &[i8], dims: Dims, maps: &mut [u8], rows: Range<usize>) {

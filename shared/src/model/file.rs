@@ -3,7 +3,8 @@
 //! ```text
 //! offset size
 //!      0    8  magic "ROBOFISH"
-//!      8    2  format version, u16 little endian
+//!      8    2  format version, u16 little endian (3; 2 is still read:
+//!              a model without its input stage, i.e. a fixed one)
 //!     10    2  reserved, must be 0
 //!     12    4  payload length, u32 little endian
 //!     16    4  CRC-32 (IEEE) of the payload, u32 little endian
@@ -17,14 +18,17 @@
 use alloc::vec::Vec;
 
 use super::error::ModelError;
-use super::int8::Model;
+use super::int8::{Model, ModelV2};
 use super::validate::validate;
 use crate::checksum::{crc32, fnv1a64};
 
 /// The first eight bytes of every model file.
 pub const MAGIC: [u8; 8] = *b"ROBOFISH";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format version this build writes (it also reads
+/// [`OLDEST_READ_VERSION`] and later).
+pub const FORMAT_VERSION: u16 = 3;
+/// The oldest format version this build reads.
+pub const OLDEST_READ_VERSION: u16 = 2;
 /// Header bytes before the payload.
 pub const HEADER_LEN: usize = 20;
 /// Largest payload accepted (512 MiB).
@@ -74,7 +78,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<Model, ModelError> {
         });
     }
     let version = le_u16(&bytes[8..10]);
-    if version != FORMAT_VERSION || le_u16(&bytes[10..12]) != 0 {
+    if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) || le_u16(&bytes[10..12]) != 0 {
         return Err(ModelError::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,
@@ -100,8 +104,13 @@ pub fn decode_model(bytes: &[u8]) -> Result<Model, ModelError> {
     if stored != computed {
         return Err(ModelError::BadChecksum { stored, computed });
     }
-    let (model, rest): (Model, &[u8]) =
-        postcard::take_from_bytes(payload).map_err(ModelError::Malformed)?;
+    let (model, rest): (Model, &[u8]) = if version == 2 {
+        let (old, rest): (ModelV2, &[u8]) =
+            postcard::take_from_bytes(payload).map_err(ModelError::Malformed)?;
+        (old.into(), rest)
+    } else {
+        postcard::take_from_bytes(payload).map_err(ModelError::Malformed)?
+    };
     if !rest.is_empty() {
         return Err(ModelError::Malformed(
             postcard::Error::DeserializeUnexpectedEnd,

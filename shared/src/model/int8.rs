@@ -175,17 +175,70 @@ pub struct Metadata {
     pub provenance: Provenance,
 }
 
+/// How an int8 model turns raw counts into its input grid (see
+/// [`crate::input_stage`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Int8InputStage {
+    /// The input nodes' per-channel `quant`: the fixed normalisation fused
+    /// with quantisation.
+    Fixed,
+    /// Per image, from each frame's statistics: fixed-point `z`, then
+    /// `table` (entry `t - T_MIN`: `compress(t / STEPS_PER_UNIT)` on the
+    /// input grid; [`crate::input_stage::TABLE_LEN`] entries). Dynamic models
+    /// measure their input grid per run and store no table. The input nodes'
+    /// `quant` is empty.
+    PerImage {
+        /// The input table.
+        table: Vec<i8>,
+    },
+}
+
+impl Int8InputStage {
+    /// The float-side stage this corresponds to.
+    pub fn kind(&self) -> crate::input_stage::InputStage {
+        match self {
+            Int8InputStage::Fixed => crate::input_stage::InputStage::Fixed,
+            Int8InputStage::PerImage { .. } => crate::input_stage::InputStage::PerImage,
+        }
+    }
+}
+
 /// An int8 anglerFISH-style model: graph, quantisation and metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     /// Metadata.
     pub metadata: Metadata,
-    /// The graph; input nodes carry per-channel fused normalisation.
+    /// The graph; input nodes carry per-channel fused normalisation (fixed
+    /// input stage).
     pub graph: Graph<Vec<InputQuant>, ConvOp>,
     /// Per-tensor int8 grid, parallel to `graph.tensors`.
     pub tensor_quant: Vec<QuantParams>,
     /// Weight blobs referenced by convolutions.
     pub weights: Vec<WeightBlob>,
+    /// How raw counts reach the input grid (format 3; format 2 files are
+    /// read as [`Int8InputStage::Fixed`]).
+    pub input_stage: Int8InputStage,
+}
+
+/// A format-2 model: a [`Model`] without `input_stage`.
+#[derive(Deserialize)]
+pub(crate) struct ModelV2 {
+    metadata: Metadata,
+    graph: Graph<Vec<InputQuant>, ConvOp>,
+    tensor_quant: Vec<QuantParams>,
+    weights: Vec<WeightBlob>,
+}
+
+impl From<ModelV2> for Model {
+    fn from(old: ModelV2) -> Model {
+        Model {
+            metadata: old.metadata,
+            graph: old.graph,
+            tensor_quant: old.tensor_quant,
+            weights: old.weights,
+            input_stage: Int8InputStage::Fixed,
+        }
+    }
 }
 
 impl Model {

@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::error::ModelError;
-use super::int8::{ConvOp, Model, QuantMode, QuantParams};
+use super::int8::{ConvOp, Int8InputStage, Model, QuantMode, QuantParams};
 use super::ir::{
     ActivationKind, Concat, InputNode, Node, OutputKind, TensorId, TensorShape, Unary,
 };
@@ -35,6 +35,7 @@ fn same_grid(a: QuantParams, b: QuantParams) -> bool {
 pub fn validate(model: &Model) -> Result<(), ModelError> {
     check_tensors(model)?;
     check_normalisation(model)?;
+    check_input_stage(model)?;
     check_nodes(model)?;
     check_outputs(model)
 }
@@ -86,6 +87,26 @@ fn check_tensors(model: &Model) -> Result<(), ModelError> {
         if !(q.scale.is_finite() && q.scale > 0.0) {
             return Err(invalid(format!("tensor {i} has scale {}", q.scale)));
         }
+    }
+    Ok(())
+}
+
+/// A per-image model's table: full for static and QAT models, absent for
+/// dynamic ones (they measure their input grid per run).
+fn check_input_stage(model: &Model) -> Result<(), ModelError> {
+    let Int8InputStage::PerImage { table } = &model.input_stage else {
+        return Ok(());
+    };
+    let expected = match model.metadata.mode {
+        QuantMode::Dynamic => 0,
+        _ => crate::input_stage::TABLE_LEN,
+    };
+    if table.len() != expected {
+        return Err(invalid(format!(
+            "the per-image input table has {} entries where a {} model needs {expected}",
+            table.len(),
+            model.metadata.mode.name()
+        )));
     }
     Ok(())
 }
@@ -168,6 +189,14 @@ fn check_input(
              {}-channel tensor at level {}",
             input.first_channel, out.channels, out.level
         )));
+    }
+    if matches!(model.input_stage, Int8InputStage::PerImage { .. }) {
+        if !input.quant.is_empty() {
+            return Err(invalid(format!(
+                "input node {n} of a per-image model carries fixed quantisation"
+            )));
+        }
+        return Ok(());
     }
     if input.quant.len() != input.channels as usize
         || input

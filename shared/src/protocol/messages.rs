@@ -48,6 +48,8 @@
 //! and fully owned (`heapless` containers), so a host can keep them.
 
 use heapless::{String, Vec};
+
+use crate::image::ImageStats;
 use serde::{Deserialize, Serialize};
 
 use super::ProtocolError;
@@ -202,11 +204,14 @@ impl PixelType {
     }
 }
 
+/// Most images a FOV's [`FrameStart::stats`] can describe.
+pub const MAX_FRAME_IMAGES: usize = 64;
+
 /// Announces one field of view: `rounds x colours` images of
 /// `height x width` pixels each.
 ///
 /// The pixels follow in [`RowBand`]s; see [`RowBand::data`] for the layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameStart {
     /// Host-chosen id, echoed in every message about this FOV.
     pub frame_id: u32,
@@ -222,6 +227,11 @@ pub struct FrameStart {
     pub pixel: PixelType,
     /// Whether [`GroundTruth`] chunks follow for this FOV.
     pub has_truth: bool,
+    /// Each image's background and noise over the whole FOV
+    /// ([`crate::image_stats::measure`]), in image order; empty when the
+    /// host sends none. A per-image model needs them before its first row,
+    /// and only the whole FOV gives the same statistics to every band.
+    pub stats: Vec<ImageStats, MAX_FRAME_IMAGES>,
 }
 
 impl FrameStart {
@@ -283,6 +293,17 @@ impl FrameStart {
         if self.row_bytes() > MAX_ROW_BAND_BYTES {
             return Err(wrong(
                 "one row of all images exceeds MAX_ROW_BAND_BYTES (64 KiB)",
+            ));
+        }
+        if !self.stats.is_empty() && self.stats.len() != self.images() {
+            return Err(wrong(
+                "image statistics must be absent or one per image (rounds x colours)",
+            ));
+        }
+        if self.stats.iter().any(|s| !s.is_usable()) {
+            return Err(wrong(
+                "an image's statistics are unusable: background must be finite within 1e7, \
+                 noise within 1e-3..1e7",
             ));
         }
         Ok(())

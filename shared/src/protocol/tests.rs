@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::checksum::crc32;
+use crate::image::ImageStats;
 
 mod golden;
 
@@ -33,6 +34,17 @@ fn small_frame_start() -> FrameStart {
         colours: 2,
         pixel: PixelType::U16,
         has_truth: true,
+        stats: BoundedVec::from_slice(&[
+            ImageStats {
+                background: 100.5,
+                noise: 2.25,
+            },
+            ImageStats {
+                background: 0.0,
+                noise: 1.0,
+            },
+        ])
+        .unwrap(),
     }
 }
 
@@ -472,8 +484,8 @@ proptest! {
 fn malformed_frame_between_good_frames() {
     let (_, messages) = host_stream();
     let mut stream = encode(&messages[0]);
-    // Valid COBS, version 1, but variant 64 does not exist.
-    stream.extend_from_slice(&[0x00, 0x03, 0x01, 0x40, 0x00]);
+    // Valid COBS, version 2, but variant 64 does not exist.
+    stream.extend_from_slice(&[0x00, 0x03, 0x02, 0x40, 0x00]);
     stream.extend(encode(&messages[1]));
     for chunk in [1, 3, stream.len()] {
         let events = decode_host_stream::<MAX_FRAME_BYTES>(&stream, &[chunk], &messages);
@@ -491,8 +503,8 @@ fn malformed_frame_between_good_frames() {
 #[test]
 fn trailing_bytes_are_malformed() {
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
-    // `ReportRequest` (version 1, variant 8) with one extra byte.
-    let trailing = [0x05, 0x01, 0x08, 0x07, 0x07, 0x00];
+    // `ReportRequest` (version 2, variant 8) with one extra byte.
+    let trailing = [0x05, 0x02, 0x08, 0x07, 0x07, 0x00];
     match decoder.feed::<HostMessage>(&trailing) {
         Feed::Error { error, remaining } => {
             assert_eq!(
@@ -528,10 +540,10 @@ fn truncated_frame_then_new_frame() {
 
 #[test]
 fn frame_cut_at_a_block_boundary_is_truncated() {
-    // Version 1, `FrameEnd` (variant 7), frame 7, then the stream stops
+    // Version 2, `FrameEnd` (variant 7), frame 7, then the stream stops
     // before the checksum: valid COBS, too short for postcard.
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
-    match decoder.feed::<HostMessage>(&[0x04, 0x01, 0x07, 0x07, 0x00]) {
+    match decoder.feed::<HostMessage>(&[0x04, 0x02, 0x07, 0x07, 0x00]) {
         Feed::Error { error, .. } => assert_eq!(error, ProtocolError::Truncated),
         other => panic!("{other:?}"),
     }
@@ -604,8 +616,8 @@ fn frame_exactly_at_capacity_decodes() {
 
 #[test]
 fn unknown_version_is_refused_with_both_versions() {
-    // Version 2 (varint 0x02), `ReportRequest`: COBS 03 02 08.
-    let stream = [0x00, 0x03, 0x02, 0x08, 0x00];
+    // Version 1 (varint 0x01, the old one), `ReportRequest`: COBS 03 01 08.
+    let stream = [0x00, 0x03, 0x01, 0x08, 0x00];
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
     let error = match decoder.feed::<HostMessage>(&stream) {
         Feed::Error { error, .. } => error,
@@ -614,15 +626,15 @@ fn unknown_version_is_refused_with_both_versions() {
     assert_eq!(
         error,
         ProtocolError::UnknownVersion {
-            received: 2,
+            received: 1,
             supported: PROTOCOL_VERSION
         }
     );
     let report = ErrorReport::from_error(&error);
     assert_eq!(report.kind, ErrorKind::UnknownVersion);
     assert_eq!(report.frame_id, None);
-    assert!(report.message.contains("version 2"), "{}", report.message);
     assert!(report.message.contains("version 1"), "{}", report.message);
+    assert!(report.message.contains("version 2"), "{}", report.message);
     // The report itself travels to the host and reads the same there.
     let frame = encode(&DeviceMessage::Error(report.clone()));
     let mut host_decoder: FrameDecoder<256> = FrameDecoder::new();
@@ -726,12 +738,16 @@ fn standard_fov_sizes() {
         colours: 2,
         pixel: PixelType::U16,
         has_truth: false,
+        stats: BoundedVec::new(),
     };
     assert_eq!(fov.image_index(7, 1), 15);
     assert_eq!(fov.row_bytes(), MAX_ROW_BAND_BYTES);
     assert_eq!(fov.rows_per_band(MAX_ROW_BAND_BYTES), 1);
     assert_eq!(fov.validate(), Ok(()));
-    let too_wide = FrameStart { width: 2049, ..fov };
+    let too_wide = FrameStart {
+        width: 2049,
+        ..fov.clone()
+    };
     assert_eq!(too_wide.rows_per_band(MAX_ROW_BAND_BYTES), 0);
     assert_eq!(
         too_wide.validate().unwrap_err().kind(),
@@ -741,15 +757,27 @@ fn standard_fov_sizes() {
         width: 512,
         height: 512,
         pixel: PixelType::U8,
-        ..fov
+        ..fov.clone()
     };
     assert_eq!(u8_fov.rows_per_band(MAX_ROW_BAND_BYTES), 8);
     assert_eq!(u8_fov.rows_per_band(usize::MAX), 512);
     for bad in [
-        FrameStart { width: 0, ..fov },
-        FrameStart { height: 0, ..fov },
-        FrameStart { rounds: 0, ..fov },
-        FrameStart { colours: 0, ..fov },
+        FrameStart {
+            width: 0,
+            ..fov.clone()
+        },
+        FrameStart {
+            height: 0,
+            ..fov.clone()
+        },
+        FrameStart {
+            rounds: 0,
+            ..fov.clone()
+        },
+        FrameStart {
+            colours: 0,
+            ..fov.clone()
+        },
     ] {
         assert_eq!(
             bad.validate().unwrap_err().kind(),
@@ -838,7 +866,7 @@ fn tracker_faults() {
     };
     let kind = |result: Result<(), ProtocolError>| result.unwrap_err().kind();
 
-    let mut tracker = FrameTracker::begin(start).unwrap();
+    let mut tracker = FrameTracker::begin(start.clone()).unwrap();
     // Gap, wrong frame, wrong size, past the end.
     assert_eq!(
         kind(tracker.accept_band(&band(1, 1, &BAND_PIXELS[12..]))),
@@ -907,15 +935,28 @@ fn tracker_faults() {
     // Truth for a FOV announced without it.
     let mut no_truth = FrameTracker::begin(FrameStart {
         has_truth: false,
-        ..start
+        ..start.clone()
     })
     .unwrap();
     assert_eq!(
         kind(no_truth.accept_truth(&last_truth())),
         ErrorKind::OutOfOrder
     );
-    // Bad dimensions are refused up front.
-    assert!(FrameTracker::begin(FrameStart { width: 0, ..start }).is_err());
+    // Bad dimensions and statistics are refused up front.
+    assert!(FrameTracker::begin(FrameStart {
+        width: 0,
+        ..start.clone()
+    })
+    .is_err());
+    let mut one_short = start.clone();
+    one_short.stats.pop();
+    assert!(FrameTracker::begin(one_short).is_err());
+    let mut unusable = start.clone();
+    unusable.stats[1].noise = 0.0;
+    assert!(FrameTracker::begin(unusable).is_err());
+    let mut none = start;
+    none.stats.clear();
+    assert!(FrameTracker::begin(none).is_ok());
 }
 
 #[test]

@@ -27,10 +27,10 @@ impl FrameTracker {
     pub fn begin(start: FrameStart) -> Result<Self, ProtocolError> {
         start.validate()?;
         Ok(Self {
+            truth_complete: !start.has_truth,
             start,
             next_row: 0,
             next_truth_chunk: 0,
-            truth_complete: !start.has_truth,
             pixels: Crc32::new(),
         })
     }

@@ -20,6 +20,7 @@ pub struct Int8Engine {
     barcode: usize,
     /// The loaded tile's images and size.
     images: Vec<u16>,
+    stats: Vec<robofish_shared::image::ImageStats>,
     size: (usize, usize),
     threads: usize,
 }
@@ -45,6 +46,7 @@ impl Int8Engine {
             position,
             barcode,
             images: Vec::new(),
+            stats: Vec::new(),
             size: (0, 0),
             threads: 1,
         })
@@ -90,6 +92,9 @@ impl Engine for Int8Engine {
     fn load(&mut self, tile: &Tile) -> Result<()> {
         self.plan_for(tile.height, tile.width)?;
         self.images.clone_from(&tile.images);
+        // The tile's own statistics (not timed: the host measures them once
+        // per FOV before streaming it).
+        self.stats = crate::norm::tile_stats(tile);
         Ok(())
     }
 
@@ -98,7 +103,8 @@ impl Engine for Int8Engine {
             bail!("no tile loaded");
         };
         let (height, width) = self.size;
-        let image = InputImage::planar(Pixels::U16(&self.images), IMAGE_COUNT, height, width)?;
+        let image = InputImage::planar(Pixels::U16(&self.images), IMAGE_COUNT, height, width)?
+            .with_stats(&self.stats)?;
         let mut outputs: Vec<&mut [u8]> = self.outputs.iter_mut().map(Vec::as_mut_slice).collect();
         if self.threads > 1 {
             self.network

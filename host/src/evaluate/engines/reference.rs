@@ -12,6 +12,7 @@ use crate::sim::{Tile, IMAGE_COUNT};
 pub struct ReferenceEngine {
     model: FloatModel,
     tile: Option<Tile>,
+    stats: Vec<robofish_shared::image::ImageStats>,
     maps: Option<ProbabilityMaps>,
 }
 
@@ -21,6 +22,7 @@ impl ReferenceEngine {
         ReferenceEngine {
             model,
             tile: None,
+            stats: Vec::new(),
             maps: None,
         }
     }
@@ -37,6 +39,7 @@ impl Engine for ReferenceEngine {
 
     fn load(&mut self, tile: &Tile) -> Result<()> {
         self.tile = Some(tile.clone());
+        self.stats = crate::norm::tile_stats(tile);
         Ok(())
     }
 
@@ -49,7 +52,8 @@ impl Engine for ReferenceEngine {
             IMAGE_COUNT,
             tile.height,
             tile.width,
-        )?;
+        )?
+        .with_stats(&self.stats)?;
         let activations = self.model.forward(&image);
         self.maps = Some(ProbabilityMaps::new(
             tile.height,

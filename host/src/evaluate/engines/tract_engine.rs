@@ -12,6 +12,7 @@ pub struct TractEngine {
     onnx: Vec<u8>,
     model: Option<((usize, usize), TractModel)>,
     input: Vec<f32>,
+    stats: Vec<robofish_shared::image::ImageStats>,
     outputs: Option<(Vec<f32>, Vec<f32>)>,
 }
 
@@ -22,6 +23,7 @@ impl TractEngine {
             onnx: onnx_bytes(model, "robofish eval"),
             model: None,
             input: Vec::new(),
+            stats: Vec::new(),
             outputs: None,
         }
     }
@@ -51,9 +53,11 @@ impl Engine for TractEngine {
                 })?;
             self.model = Some((size, model));
         }
-        // The export normalises inside the graph: it takes raw counts.
+        // The export normalises inside the graph: it takes raw counts (and
+        // a per-image model each image's statistics).
         self.input.clear();
         self.input.extend(tile.images.iter().map(|&v| f32::from(v)));
+        self.stats = crate::norm::tile_stats(tile);
         Ok(())
     }
 
@@ -62,7 +66,7 @@ impl Engine for TractEngine {
             bail!("no tile loaded");
         };
         let outputs = model
-            .run(&self.input)
+            .run(&self.input, Some(&self.stats))
             .map_err(|e| anyhow!("{e:?}"))
             .context("tract failed to run the model")?;
         self.outputs = Some(outputs);
