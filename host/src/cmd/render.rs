@@ -3,6 +3,7 @@ use anyhow::Context;
 use robofish_host::data::Dataset;
 use robofish_host::report::{render_tile_grid, write_png};
 use robofish_host::sim::{parse_bit_order, BitOrder, Split};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 /// Draw a tile's 16 images in a 4 x 4 grid with the ground-truth emitters.
@@ -44,14 +45,15 @@ impl Cmd {
             .unwrap_or_else(|| (320 / tile.height.max(tile.width).max(1)).clamp(1, 16));
         let picture = render_tile_grid(&tile, bit_order, scale);
         write_png(&self.out, &picture)?;
-        println!(
+        writeln!(
+            io::stdout(),
             "wrote {} ({} x {} pixels, {} emitters, {} bit order)",
             self.out.display(),
             picture.width,
             picture.height,
             tile.truth.len(),
             bit_order.name()
-        );
+        )?;
         Ok(())
     }
 }
