@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::image::{Rect, RgbImage};
-use super::text::{draw_text, fitting_size, text_size, Anchor, INK};
+use super::text::{draw_text, fitting_size, text_size, Anchor, INK, LEGEND_SIZE, TITLE_SIZE};
 
 /// What goes around a picture.
 #[derive(Clone, Debug, Default)]
@@ -51,9 +51,7 @@ const PAGE: [u8; 3] = [255, 255, 255];
 const NOTE: [u8; 3] = [95, 95, 95];
 const MARGIN: usize = 16;
 const MIN_WIDTH: usize = 420;
-const TITLE_SIZE: f64 = 20.0;
 const NOTE_SIZE: f64 = 14.0;
-const LEGEND_SIZE: f64 = 14.0;
 const ROW_HEIGHT: usize = 24;
 const SYMBOL_GAP: usize = 6;
 const ENTRY_GAP: usize = 22;

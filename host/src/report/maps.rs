@@ -9,7 +9,7 @@
 use anyhow::Result;
 
 use super::image::{Rect, RgbImage};
-use super::text::draw_label;
+use super::panels::{grid_canvas, label_panel, panel_rect, GRID};
 
 /// How a marker is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,11 +33,6 @@ pub struct Marker {
     /// Colour.
     pub colour: [u8; 3],
 }
-
-const GAP: usize = 4;
-const GAP_COLOUR: [u8; 3] = [40, 40, 48];
-const LABEL_COLOUR: [u8; 3] = [255, 220, 60];
-const GRID: usize = 4;
 
 /// One `height x width` probability map (`[y][x]`, values in `[0, 1]`) at
 /// `scale` output pixels per map pixel, with `markers` on top.
@@ -76,50 +71,27 @@ pub fn render_map_grid(
         .checked_div(plane)
         .map_or(0, |n| n.min(GRID * GRID));
     let (panel_h, panel_w) = (height * scale, width * scale);
-    let mut picture = RgbImage::new(
-        GRID * panel_w + (GRID + 1) * GAP,
-        GRID * panel_h + (GRID + 1) * GAP,
-        GAP_COLOUR,
-    );
+    let mut picture = grid_canvas(panel_w, panel_h);
     for p in 0..panels {
-        let left = GAP + (p % GRID) * (panel_w + GAP);
-        let top = GAP + (p / GRID) * (panel_h + GAP);
+        let panel = panel_rect(p, panel_w, panel_h);
         draw_map(
             &mut picture,
             &maps[p * plane..(p + 1) * plane],
             height,
             width,
             scale,
-            (left, top),
+            (panel.left, panel.top),
         );
-        let clip = Rect {
-            left,
-            top,
-            width: panel_w,
-            height: panel_h,
-        };
         for marker in markers_of(p) {
             let shifted = Marker {
-                y: marker.y + top as f32 / scale as f32,
-                x: marker.x + left as f32 / scale as f32,
+                y: marker.y + panel.top as f32 / scale as f32,
+                x: marker.x + panel.left as f32 / scale as f32,
                 ..marker
             };
-            draw_marker(&mut picture, &shifted, scale, clip);
+            draw_marker(&mut picture, &shifted, scale, panel);
         }
         if let Some(label) = labels.get(p) {
-            let size = if panel_w >= 200 {
-                (14.0, 9.0)
-            } else {
-                (11.0, 8.0)
-            };
-            draw_label(
-                &mut picture,
-                label,
-                (left + 2, top + 2),
-                size,
-                panel_w.saturating_sub(4),
-                LABEL_COLOUR,
-            )?;
+            label_panel(&mut picture, label, panel)?;
         }
     }
     Ok(picture)
@@ -164,6 +136,7 @@ fn draw_marker(picture: &mut RgbImage, marker: &Marker, scale: usize, clip: Rect
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::panels::{GAP, GAP_COLOUR};
 
     const RED: [u8; 3] = [230, 30, 30];
 

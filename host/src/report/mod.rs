@@ -5,6 +5,7 @@
 mod figure;
 mod image;
 mod maps;
+mod panels;
 mod plot;
 mod text;
 mod tile_grid;

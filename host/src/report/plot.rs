@@ -11,7 +11,7 @@ use plotters::series::LineSeries;
 use plotters::style::{Color, RGBColor, ShapeStyle};
 
 use super::image::{Rect, RgbImage};
-use super::text::{draw_text, text_size, Anchor, INK};
+use super::text::{draw_text, text_size, Anchor, INK, LEGEND_SIZE, TITLE_SIZE};
 
 /// One curve: a name for the legend, `(x, y)` points and a colour.
 #[derive(Clone, Debug)]
@@ -39,10 +39,8 @@ pub struct LinePlot {
 
 const WIDTH: usize = 800;
 const HEIGHT: usize = 500;
-const TITLE_SIZE: f64 = 20.0;
 const AXIS_SIZE: f64 = 15.0;
 const TICK_SIZE: f64 = 13.0;
-const LEGEND_SIZE: f64 = 14.0;
 const X_TICKS: usize = 10;
 const Y_TICKS: usize = 6;
 const GRID: [u8; 3] = [228, 228, 228];

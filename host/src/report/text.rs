@@ -20,6 +20,10 @@ const DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
 /// Dark text on white.
 pub(crate) const INK: [u8; 3] = [33, 33, 33];
+/// Type sizes in pixels, the same in every picture.
+pub(crate) const TITLE_SIZE: f64 = 20.0;
+/// Legend entries.
+pub(crate) const LEGEND_SIZE: f64 = 14.0;
 
 fn face() -> Result<&'static FontRef<'static>> {
     static FACE: OnceLock<Option<FontRef<'static>>> = OnceLock::new();

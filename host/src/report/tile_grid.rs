@@ -11,16 +11,12 @@ use anyhow::Result;
 use robofish_shared::codebook::ROUNDS;
 
 use super::figure::{frame, Figure, LegendEntry, Symbol};
-use super::image::{Rect, RgbImage};
-use super::text::draw_label;
+use super::image::RgbImage;
+use super::panels::{grid_canvas, label_panel, panel_rect};
 use crate::sim::{BitOrder, Tile, IMAGE_COUNT};
 
-const GRID: usize = 4;
-const GAP: usize = 4;
-const GAP_COLOUR: [u8; 3] = [40, 40, 48];
 const ON_COLOUR: [u8; 3] = [40, 230, 60];
 const OFF_COLOUR: [u8; 3] = [230, 40, 40];
-const LABEL_COLOUR: [u8; 3] = [255, 220, 60];
 
 /// [`render_tile_grid`] as a figure: `title` above, under it how the
 /// panels are laid out and scaled, and a legend of the markers below.
@@ -53,46 +49,25 @@ pub fn render_tile_figure(
 pub fn render_tile_grid(tile: &Tile, bit_order: BitOrder, scale: usize) -> Result<RgbImage> {
     let scale = scale.max(1);
     let (panel_h, panel_w) = (tile.height * scale, tile.width * scale);
-    let width = GRID * panel_w + (GRID + 1) * GAP;
-    let height = GRID * panel_h + (GRID + 1) * GAP;
-    let mut picture = RgbImage::new(width, height, GAP_COLOUR);
+    let mut picture = grid_canvas(panel_w, panel_h);
     for image in 0..IMAGE_COUNT {
-        let left = GAP + (image % GRID) * (panel_w + GAP);
-        let top = GAP + (image / GRID) * (panel_h + GAP);
-        draw_panel(&mut picture, tile, image, left, top, scale);
+        let panel = panel_rect(image, panel_w, panel_h);
+        draw_panel(&mut picture, tile, image, panel.left, panel.top, scale);
         let bit = bit_order.bit_of_image(image);
         for emitter in &tile.truth {
-            let cx = left as f64 + emitter.x as f64 * scale as f64;
-            let cy = top as f64 + emitter.y as f64 * scale as f64;
-            let clip = Rect {
-                left,
-                top,
-                width: panel_w,
-                height: panel_h,
-            };
+            let cx = panel.left as f64 + emitter.x as f64 * scale as f64;
+            let cy = panel.top as f64 + emitter.y as f64 * scale as f64;
             if emitter.word & (1 << bit) != 0 {
                 let radius = (1.6 * scale as f64).max(4.0);
-                picture.ring(cx, cy, radius, ON_COLOUR, clip);
+                picture.ring(cx, cy, radius, ON_COLOUR, panel);
             } else {
                 let centre = (cx.round(), cy.round());
-                picture.cross(centre, (scale / 4).max(1), 1, OFF_COLOUR, clip);
+                picture.cross(centre, (scale / 4).max(1), 1, OFF_COLOUR, panel);
             }
         }
         let wavelength = if image / ROUNDS == 0 { "647" } else { "750" };
         let label = format!("{wavelength} nm R{} \u{b7} bit {bit}", image % ROUNDS + 1);
-        let size = if panel_w >= 200 {
-            (14.0, 9.0)
-        } else {
-            (11.0, 8.0)
-        };
-        draw_label(
-            &mut picture,
-            &label,
-            (left + 2, top + 2),
-            size,
-            panel_w.saturating_sub(4),
-            LABEL_COLOUR,
-        )?;
+        label_panel(&mut picture, &label, panel)?;
     }
     Ok(picture)
 }
@@ -131,6 +106,7 @@ fn percentile_range(values: &[u16]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::panels::GAP;
     use crate::sim::Emitter;
 
     #[test]
