@@ -6,7 +6,8 @@
 //! grid, and runs a [`RowStreamer`] over it: rows are pushed as they arrive
 //! and output rows come out as soon as they are computable. The kept
 //! columns of every strip equal whole-image inference bit for bit. Memory
-//! is the strips' row rings (about 51 MB for a 2048-wide FOV at full width)
+//! is the strips' row rings (about 19 MB per strip for a 2048-wide FOV at
+//! full width; `robofish inspect` prints the figure for a model and width)
 //! and never the whole FOV.
 
 use std::ops::Range;

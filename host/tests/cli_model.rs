@@ -28,7 +28,7 @@ fn init_inspect_bench_round_trip() {
     let out = robofish()
         .arg("inspect")
         .arg(&model)
-        .args(["--tile", "40x40", "--tile", "41x40", "--layers"])
+        .args(["--tile", "40x40", "--tile", "64x96", "--layers"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -42,7 +42,7 @@ fn init_inspect_bench_round_trip() {
         "CRC-32",
         "ok",
         "arena",
-        "multiples of 4",
+        "tile     64x96",
         "static",
         "UNTRAINED",
         "conv3x3",
@@ -52,6 +52,35 @@ fn init_inspect_bench_round_trip() {
             "inspect output lacks '{expected}':\n{text}"
         );
     }
+
+    // A tile size the model cannot run is an error of its own, before any
+    // table is printed.
+    for bad in ["41x40", "40x41", "4x4"] {
+        let out = robofish()
+            .arg("inspect")
+            .arg(&model)
+            .args(["--tile", "40x40", "--tile", bad])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "inspect --tile {bad} succeeded");
+        assert!(
+            out.stdout.is_empty(),
+            "inspect --tile {bad} printed a table"
+        );
+        assert!(
+            err.contains(&format!("--tile {bad}")) && err.contains("multiples of 4"),
+            "{err}"
+        );
+    }
+    let out = robofish()
+        .arg("inspect")
+        .arg(&model)
+        .args(["--stream", "2048x2047"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--stream 2048x2047"));
 
     let out = robofish()
         .arg("bench")

@@ -134,6 +134,12 @@ fn render_writes_a_png() {
     assert!(stdout.contains("50 emitters"), "{stdout}");
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // The 4 x 4 grid of 40 x 40 tiles at 8x (1300 pixels square) on a page
+    // with a title above and the legend below: wider by the margins, and
+    // taller than wide.
+    let side = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    let (width, height) = (side(16), side(20));
+    assert!(width > 1300 && height > width + 40, "{width} x {height}");
 }
 
 #[test]

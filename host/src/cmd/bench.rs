@@ -1,22 +1,22 @@
 //! `robofish bench MODEL`: int8 engine latency on one tile.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use robofish_host::args::TileSize;
 use robofish_host::sim::{preset, Codebook, Simulator, Split};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::decode_model;
 
-use super::TileSize;
-
 /// Time the int8 engine on a simulated tile (median and minimum of N runs
 /// after warm-up; one thread unless --threads). The kernel path is the best
 /// this CPU supports unless ROBOFISH_KERNELS names one.
 #[derive(Args, Debug)]
-pub struct Bench {
+pub struct Cmd {
     /// Model file.
     pub model: PathBuf,
     /// Tile size HxW.
@@ -36,7 +36,7 @@ pub struct Bench {
     pub json: bool,
 }
 
-impl Bench {
+impl Cmd {
     pub fn run(self) -> Result<()> {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
@@ -92,7 +92,8 @@ impl Bench {
         let macs = network.model().graph.macs_per_pixel() * pixels as f64;
         let gmac_per_s = macs / (median * 1e-3) / 1e9;
         if self.json {
-            println!(
+            writeln!(
+                io::stdout(),
                 "{{\"model\":{:?},\"tile\":\"{}\",\"threads\":{},\"kernel_path\":\"{}\",\"runs\":{},\"median_ms\":{:.4},\"min_ms\":{:.4},\"gmac\":{:.4},\"gmac_per_s\":{:.3},\"arena_bytes\":{}}}",
                 self.model.display().to_string(),
                 self.tile,
@@ -104,9 +105,10 @@ impl Bench {
                 macs / 1e9,
                 gmac_per_s,
                 plan.arena_bytes()
-            );
+            )?;
         } else {
-            println!(
+            writeln!(
+                io::stdout(),
                 "{} on {} tile, {} thread(s), kernels {}: median {:.3} ms, min {:.3} ms over {} runs ({:.3} G MAC, {:.2} GMAC/s, arena {} bytes)",
                 self.model.display(),
                 self.tile,
@@ -118,7 +120,7 @@ impl Bench {
                 macs / 1e9,
                 gmac_per_s,
                 plan.arena_bytes()
-            );
+            )?;
         }
         Ok(())
     }

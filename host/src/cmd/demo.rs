@@ -1,5 +1,6 @@
 //! `robofish demo`: the main job with the shipped model.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -7,14 +8,13 @@ use clap::Args;
 use robofish_device::DeviceConfig;
 use robofish_host::link::Link;
 use robofish_host::sim::{preset, Codebook, Simulator, Split};
-
-use super::stream::{print_summary, stream_tiles, StreamJob};
+use robofish_host::streaming::{print_summary, stream_tiles, StreamJob};
 
 /// Simulate a short MERFISH acquisition, stream it through an in-process
 /// device running the shipped int8 model (the same runtime a board runs),
 /// and print spots, latency, throughput and accuracy against the truth.
 #[derive(Args, Debug)]
-pub struct Demo {
+pub struct Cmd {
     /// Folder with the shipped models.
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
@@ -35,20 +35,21 @@ pub struct Demo {
 /// The model the demo runs by default.
 pub const SHIPPED_MODEL: &str = "anglerfish-static.rfm";
 
-impl Demo {
+impl Cmd {
     pub fn run(self) -> Result<()> {
         let model = match &self.model {
             Some(m) => m.clone(),
             None => self.models.join(SHIPPED_MODEL),
         };
         if !model.exists() {
-            println!(
+            writeln!(
+                io::stdout(),
                 "robofish demo: no trained model at {} yet.\n\
                  Every stage without it works today; try:\n\
                  \n  cargo run --release -p robofish-host -- init --out scratch/untrained.rfm\n  \
                  cargo run --release -p robofish-host -- stream --device local --model scratch/untrained.rfm --simulate seed --fovs 5 --truth",
                 model.display()
-            );
+            )?;
             return Ok(());
         }
         let mut config = preset("seed").context("seed preset")?;
@@ -56,13 +57,14 @@ impl Demo {
         config.width = self.size;
         let codebook = Codebook::mhd4(config.real_genes);
         let simulator = Simulator::new(config.clone(), codebook.clone(), self.seed)?;
-        println!(
+        writeln!(
+            io::stdout(),
             "robofish demo: {} simulated FOVs of {}x{} (8 rounds x 2 colours, preset 'seed'), model {}",
             self.fovs,
             self.size,
             self.size,
             display(&model)
-        );
+        )?;
         let tiles: Vec<_> = (0..self.fovs)
             .map(|i| simulator.tile(Split::Test, i))
             .collect();
@@ -79,7 +81,11 @@ impl Demo {
             },
         )?;
         link.close()?;
-        print_summary("local (in-process robofish-device runtime)", &summary);
+        print_summary(
+            &mut io::stdout().lock(),
+            "local (in-process robofish-device runtime)",
+            &summary,
+        )?;
         Ok(())
     }
 }

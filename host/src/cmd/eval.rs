@@ -1,9 +1,11 @@
 //! `robofish eval`: fp32 checkpoints and int8 models on a split, reported
 //! as the original's two tables (latency + size, accuracy) and more.
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use robofish_host::args::DataArgs;
 use robofish_host::evaluate::plots::write_input_plot;
 use robofish_host::evaluate::tables::machine_description;
 use robofish_host::evaluate::{
@@ -11,8 +13,6 @@ use robofish_host::evaluate::{
     FloatEngine, Timing,
 };
 use robofish_host::sim::{Split, Tile};
-
-use super::DataArgs;
 
 /// Evaluate models the way the original reported them, and more.
 ///
@@ -211,7 +211,7 @@ impl Cmd {
         set_reductions(&mut rows);
 
         let report = markdown_report(&rows, &machine_description(), &split.source);
-        print!("{report}");
+        write!(io::stdout(), "{report}")?;
         if let Some(path) = &self.markdown {
             std::fs::write(path, &report)
                 .with_context(|| format!("cannot write {}", path.display()))?;

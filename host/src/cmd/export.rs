@@ -1,4 +1,5 @@
 //! `robofish export`: a checkpoint as fp32 ONNX (no libtorch needed).
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -47,11 +48,12 @@ impl Cmd {
             .context("tract cannot load the exported model (a robofish bug)")?;
         std::fs::write(&self.onnx, &bytes)
             .with_context(|| format!("cannot write {}", self.onnx.display()))?;
-        println!(
+        writeln!(
+            io::stdout(),
             "wrote {} ({} bytes, opset {OPSET}, checked with tract)",
             self.onnx.display(),
             bytes.len()
-        );
+        )?;
         Ok(())
     }
 }

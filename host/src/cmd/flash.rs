@@ -1,5 +1,6 @@
 //! `robofish flash`: put a model on a device.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -10,7 +11,7 @@ use robofish_host::link::Link;
 /// Upload a model to a device; it verifies (checksum, version, loads in the
 /// engine), stores it atomically and keeps the old one if anything fails.
 #[derive(Args, Debug)]
-pub struct Flash {
+pub struct Cmd {
     /// Device: exec:COMMAND, tcp:HOST:PORT, serial:PATH[@BAUD] or local.
     #[arg(long)]
     pub device: String,
@@ -19,7 +20,7 @@ pub struct Flash {
     pub model: PathBuf,
 }
 
-impl Flash {
+impl Cmd {
     pub fn run(self) -> Result<()> {
         let bytes = std::fs::read(&self.model)
             .with_context(|| format!("cannot read {}", self.model.display()))?;
@@ -32,7 +33,8 @@ impl Flash {
         let mut link = Link::connect(&self.device, DeviceConfig::default())?;
         let ack = link.client.hello()?;
         let info = link.client.flash(&bytes)?;
-        println!(
+        writeln!(
+            io::stdout(),
             "flashed {} to {}: model '{}' hash {:016x}, arena {} bytes at 256x256 (kernels {}, previous model {})",
             self.model.display(),
             self.device,
@@ -41,7 +43,7 @@ impl Flash {
             info.arena_bytes,
             ack.kernel_path,
             ack.model.map_or("none".to_string(), |m| format!("{:016x}", m.hash))
-        );
+        )?;
         link.close()
     }
 }

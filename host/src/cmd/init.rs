@@ -1,21 +1,23 @@
 //! `robofish init`: an untrained int8 model, for checking the pipeline,
 //! planning memory and benchmarking before a trained model exists.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use robofish_host::calibration::{calibrate_on, parse_observer};
 use robofish_host::norm::measure_normalisation;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, PRESET_NAMES};
 use robofish_shared::model::{encode_model, ArchConfig, Provenance, QuantMode};
-use robofish_shared::ptq::{quantise, Observer, QuantiseOptions};
+use robofish_shared::ptq::{quantise, QuantiseOptions};
 use robofish_shared::reference::FloatModel;
 
 /// Make an UNTRAINED anglerFISH int8 model: random LeCun-normal weights,
 /// statically calibrated on simulated tiles. Its predictions are meaningless;
 /// use it to exercise the engine, `inspect` and `bench`.
 #[derive(Args, Debug)]
-pub struct Init {
+pub struct Cmd {
     /// Output model file.
     #[arg(long)]
     pub out: PathBuf,
@@ -39,18 +41,7 @@ pub struct Init {
     pub observer: String,
 }
 
-/// Parses `minmax` or a percentile in (50, 100].
-pub fn parse_observer(text: &str) -> Result<Observer> {
-    if text == "minmax" {
-        return Ok(Observer::MinMax);
-    }
-    match text.parse::<f64>() {
-        Ok(p) if p > 50.0 && p <= 100.0 => Ok(Observer::Percentile(p)),
-        _ => bail!("observer '{text}' must be 'minmax' or a percentile in (50, 100], e.g. 99.99"),
-    }
-}
-
-impl Init {
+impl Cmd {
     pub fn run(self) -> Result<()> {
         if !(self.width > 0.0 && self.width <= 4.0) {
             bail!("--width {} must be in (0, 4]", self.width);
@@ -69,7 +60,7 @@ impl Init {
             .collect();
         let normalisation = measure_normalisation(&tiles);
         let float = FloatModel::random(&arch, normalisation, self.seed)?;
-        let calib = super::quantise::calibrate_on(&float, &tiles, observer)?;
+        let calib = calibrate_on(&float, &tiles, observer)?;
         let options = QuantiseOptions {
             name: format!("anglerfish-untrained-w{}", self.width),
             mode: QuantMode::Static,
@@ -89,12 +80,13 @@ impl Init {
         let bytes = encode_model(&model)?;
         std::fs::write(&self.out, &bytes)
             .with_context(|| format!("cannot write {}", self.out.display()))?;
-        println!(
+        writeln!(
+            io::stdout(),
             "wrote {} ({} bytes, {} parameters, untrained)",
             self.out.display(),
             bytes.len(),
             model.parameter_count()
-        );
+        )?;
         Ok(())
     }
 }

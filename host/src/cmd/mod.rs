@@ -1,4 +1,7 @@
-//! One module per subcommand; shared argument types live here.
+//! One module per subcommand, each a `Cmd` with `run(self)`; this module
+//! only names them and dispatches. What several commands share lives in
+//! the library (`robofish_host::args`, `calibration`, `streaming`), so no
+//! command imports another.
 
 pub mod bench;
 pub mod demo;
@@ -13,145 +16,55 @@ pub mod simulate;
 pub mod stream;
 pub mod train;
 
-use std::fmt;
-use std::str::FromStr;
+use clap::Subcommand;
 
-use anyhow::Context;
-
-/// A tile size given as `HxW` (e.g. `40x40`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TileSize {
-    /// Rows.
-    pub height: usize,
-    /// Columns.
-    pub width: usize,
+/// The subcommands.
+// Parsed once per run: boxing the bigger commands would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the demo: a simulated acquisition through the shipped int8 model.
+    Demo(demo::Cmd),
+    /// Simulate MERFISH tiles (8 rounds x 2 colours) with ground truth.
+    Simulate(simulate::Cmd),
+    /// Draw a tile's 16 images with the ground-truth emitters as a PNG.
+    Render(render::Cmd),
+    /// Make an untrained int8 model (random weights) for engine checks and benchmarks.
+    Init(init::Cmd),
+    /// Print a model's architecture, parameter count, MACs, arena size and checksum status.
+    Inspect(inspect::Cmd),
+    /// Time the int8 engine on one tile (median and minimum of N runs).
+    Bench(bench::Cmd),
+    /// Upload a model to a device (verified, stored atomically).
+    Flash(flash::Cmd),
+    /// Stream fields of view through a device and report spots, latency and accuracy.
+    Stream(stream::Cmd),
+    /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
+    Train(train::Cmd),
+    /// Quantise an fp32 checkpoint to an int8 model (static, dynamic or QAT).
+    Quantise(quantise::Cmd),
+    /// Export a checkpoint as fp32 ONNX (opset 17), checked with tract.
+    Export(export::Cmd),
+    /// Latency, size and accuracy tables of fp32 checkpoints and int8 models on a split.
+    Eval(eval::Cmd),
 }
 
-impl FromStr for TileSize {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (h, w) = s
-            .split_once(['x', 'X'])
-            .ok_or_else(|| format!("tile size '{s}' must look like HxW, e.g. 40x40"))?;
-        let parse = |v: &str| {
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("tile size '{s}': '{v}' is not a whole number"))
-        };
-        Ok(TileSize {
-            height: parse(h)?,
-            width: parse(w)?,
-        })
-    }
-}
-
-impl fmt::Display for TileSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}x{}", self.height, self.width)
-    }
-}
-
-/// Where tiles come from: a dataset folder, or the simulator in memory.
-#[derive(clap::Args, Debug, Clone)]
-pub struct DataArgs {
-    /// Dataset root in the original's layout (`train/1`, `val/1`, `test/1`),
-    /// e.g. from `robofish simulate`.
-    #[arg(long, conflicts_with = "simulate")]
-    pub data: Option<std::path::PathBuf>,
-    /// Simulate this many tiles per split in memory instead of reading
-    /// --data (validation and test get a tenth, at least 4).
-    #[arg(long, requires = "preset")]
-    pub simulate: Option<usize>,
-    /// Simulator preset for --simulate.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(robofish_host::sim::PRESET_NAMES))]
-    pub preset: Option<String>,
-    /// Seed of the simulated tiles (--simulate); default 1, and for a
-    /// held-out preset always its own fixed seed.
-    #[arg(long)]
-    pub data_seed: Option<u64>,
-}
-
-/// Tiles of one split plus where they came from and their bit order.
-pub struct LoadedSplit {
-    /// The tiles.
-    pub tiles: Vec<robofish_host::sim::Tile>,
-    /// Description for config files and reports.
-    pub source: String,
-    /// Which image carries which bit.
-    pub bit_order: robofish_host::sim::BitOrder,
-    /// The codebook of the ground truth's genes, when known.
-    pub codebook: Option<robofish_host::sim::Codebook>,
-}
-
-impl DataArgs {
-    /// Refuses held-out presets (and datasets simulated from one): they are
-    /// for evaluation only, never for training, calibration or tuning.
-    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
-    pub fn refuse_held_out(&self, purpose: &str) -> anyhow::Result<()> {
-        use robofish_host::sim::is_held_out;
-        if let Some(name) = self.preset.as_deref().filter(|n| is_held_out(n)) {
-            anyhow::bail!(
-                "preset `{name}` is held out for evaluation: it must never be used for {purpose}; \
-                 train on `wide-domain` (or seed/easy/hard) instead"
-            );
-        }
-        if let Some(root) = &self.data {
-            let dataset = robofish_host::data::Dataset::open(root, None)
-                .with_context(|| format!("cannot open dataset {}", root.display()))?;
-            if let Some(name) = dataset.simulated_preset().filter(|n| is_held_out(n)) {
-                anyhow::bail!(
-                    "{} was simulated from the held-out preset `{name}`: it must never be used for {purpose}",
-                    root.display()
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads or simulates `split`.
-    pub fn load(&self, split: robofish_host::sim::Split) -> anyhow::Result<LoadedSplit> {
-        use robofish_host::sim::{preset, Codebook, Simulator, Split};
-        match (&self.data, self.simulate) {
-            (Some(root), _) => {
-                let dataset = robofish_host::data::Dataset::open(root, None)
-                    .with_context(|| format!("cannot open dataset {}", root.display()))?;
-                let tiles = dataset.read_split(split).with_context(|| {
-                    format!("cannot read the {split} split of {}", root.display())
-                })?;
-                Ok(LoadedSplit {
-                    source: format!("{} ({split}, {} tiles)", root.display(), tiles.len()),
-                    bit_order: dataset.bit_order(split)?,
-                    codebook: dataset.codebook,
-                    tiles,
-                })
-            }
-            (None, Some(count)) => {
-                let name = self.preset.as_deref().unwrap_or("seed");
-                let config = preset(name).with_context(|| format!("unknown preset '{name}'"))?;
-                let bit_order = config.bit_order;
-                let codebook = Codebook::mhd4(config.real_genes);
-                let seed = robofish_host::sim::simulation_seed(name, self.data_seed)
-                    .map_err(anyhow::Error::msg)?;
-                let sim = Simulator::new(config, codebook.clone(), seed)?;
-                let count = if split == Split::Train {
-                    count
-                } else {
-                    (count / 10).max(4)
-                };
-                let tiles = (0..count).map(|i| sim.tile(split, i)).collect();
-                Ok(LoadedSplit {
-                    tiles,
-                    source: format!(
-                        "simulated preset '{name}' seed {seed} ({split}, {count} tiles)"
-                    ),
-                    bit_order,
-                    codebook: Some(codebook),
-                })
-            }
-            (None, None) => anyhow::bail!(
-                "say where the tiles come from: --data DIR, or --preset NAME --simulate N"
-            ),
+impl Command {
+    /// Runs the chosen command.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Demo(cmd) => cmd.run(),
+            Command::Simulate(cmd) => cmd.run(),
+            Command::Render(cmd) => cmd.run(),
+            Command::Init(cmd) => cmd.run(),
+            Command::Inspect(cmd) => cmd.run(),
+            Command::Bench(cmd) => cmd.run(),
+            Command::Flash(cmd) => cmd.run(),
+            Command::Stream(cmd) => cmd.run(),
+            Command::Train(cmd) => cmd.run(),
+            Command::Quantise(cmd) => cmd.run(),
+            Command::Export(cmd) => cmd.run(),
+            Command::Eval(cmd) => cmd.run(),
         }
     }
 }

@@ -1,23 +1,19 @@
 //! `robofish quantise`: an fp32 checkpoint to an int8 model file.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
+use robofish_host::calibration::{calibrate_on, parse_observer};
 use robofish_host::checkpoint::Checkpoint;
 use robofish_host::data::{find_codebook, Dataset};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
-use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::{encode_model, Provenance, QuantMode};
 use robofish_shared::ptq::{
-    quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, Observer,
-    QuantiseOptions,
+    quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, QuantiseOptions,
 };
 use robofish_shared::reference::FloatModel;
-
-use super::init::parse_observer;
 
 /// Quantisation mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -36,7 +32,7 @@ pub enum Mode {
 /// [-127, 127], per-tensor int8 activations, fixed-point requantisation and
 /// exact activation lookup tables folded into the file.
 #[derive(Args, Debug)]
-pub struct Quantise {
+pub struct Cmd {
     /// Quantisation mode.
     #[arg(long, value_enum)]
     pub mode: Mode,
@@ -107,7 +103,7 @@ pub struct QatArgs {
     pub seed: u64,
 }
 
-impl Quantise {
+impl Cmd {
     pub fn run(self) -> Result<()> {
         let checkpoint = Checkpoint::read(&self.checkpoint)
             .with_context(|| format!("cannot read checkpoint {}", self.checkpoint.display()))?;
@@ -174,13 +170,14 @@ impl Quantise {
         let bytes = encode_model(&model)?;
         std::fs::write(&self.out, &bytes)
             .with_context(|| format!("cannot write {}", self.out.display()))?;
-        println!(
+        writeln!(
+            io::stdout(),
             "wrote {} ({} mode, {} bytes, {} parameters)",
             self.out.display(),
             model.metadata.mode.name(),
             bytes.len(),
             model.parameter_count()
-        );
+        )?;
         Ok(())
     }
 
@@ -306,35 +303,4 @@ impl Quantise {
             }
         }
     }
-}
-
-/// Observes every activation range of `float` over `tiles` (forward passes
-/// in parallel, a few tiles at a time: each pass keeps every tensor).
-pub(super) fn calibrate_on(
-    float: &FloatModel,
-    tiles: &[Tile],
-    observer: Observer,
-) -> Result<Calibrator> {
-    let mut calib = Calibrator::new(float, observer);
-    let bar = ProgressBar::new(tiles.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("calibrating {bar:30} {pos}/{len} tiles")
-            .expect("valid template"),
-    );
-    for batch in tiles.chunks(4) {
-        let acts: Vec<_> = batch
-            .par_iter()
-            .map(|tile| {
-                let image =
-                    InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width)?;
-                Ok(float.forward(&image))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for a in &acts {
-            calib.observe(a);
-        }
-        bar.inc(batch.len() as u64);
-    }
-    bar.finish_and_clear();
-    Ok(calib)
 }

@@ -1,8 +1,9 @@
 //! `robofish render`: a PNG of one tile with its ground truth.
 use anyhow::Context;
 use robofish_host::data::Dataset;
-use robofish_host::report::{render_tile_grid, write_png};
+use robofish_host::report::{render_tile_figure, write_png};
 use robofish_host::sim::{parse_bit_order, BitOrder, Split};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 /// Draw a tile's 16 images in a 4 x 4 grid with the ground-truth emitters.
@@ -42,16 +43,24 @@ impl Cmd {
         let scale = self
             .scale
             .unwrap_or_else(|| (320 / tile.height.max(tile.width).max(1)).clamp(1, 16));
-        let picture = render_tile_grid(&tile, bit_order, scale);
+        let title = format!(
+            "{}: tile {} of the {} split, {} emitters",
+            self.data.display(),
+            self.tile,
+            self.split,
+            tile.truth.len()
+        );
+        let picture = render_tile_figure(&tile, bit_order, scale, &title)?;
         write_png(&self.out, &picture)?;
-        println!(
+        writeln!(
+            io::stdout(),
             "wrote {} ({} x {} pixels, {} emitters, {} bit order)",
             self.out.display(),
             picture.width,
             picture.height,
             tile.truth.len(),
             bit_order.name()
-        );
+        )?;
         Ok(())
     }
 }

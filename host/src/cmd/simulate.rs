@@ -8,6 +8,7 @@ use robofish_host::sim::{
     is_held_out, parse_bit_order, preset, simulation_seed, BitOrder, Codebook, SimConfig,
     Simulator, Split, PRESET_NAMES,
 };
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 /// Simulate MERFISH tiles (8 rounds x 2 colours) with ground truth.
@@ -198,7 +199,8 @@ impl Cmd {
         progress.finish_and_clear();
 
         let config = simulator.config();
-        println!(
+        writeln!(
+            io::stdout(),
             "wrote {} tiles of {} x {} ({} preset, seed {}, {}-bit, {} bit order) to {}; {:.1} emitters per tile",
             all_stats.tiles,
             config.height,
@@ -213,9 +215,9 @@ impl Cmd {
             config.bit_order.name(),
             self.out.display(),
             all_stats.emitters_per_tile()
-        );
+        )?;
         if self.stats {
-            println!("{all_stats}");
+            writeln!(io::stdout(), "{all_stats}")?;
         }
         Ok(())
     }

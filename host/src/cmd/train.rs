@@ -3,8 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-
-use super::DataArgs;
+use robofish_host::args::DataArgs;
 
 /// Train the anglerFISH network (fp32, libtorch) on a dataset or on freshly
 /// simulated tiles. Needs a build with `--features torch`.
@@ -86,6 +85,8 @@ impl Cmd {
 
     #[cfg(feature = "torch")]
     pub fn run(self) -> Result<()> {
+        use std::io::{self, Write};
+
         use anyhow::{bail, Context};
         use robofish_host::sim::Split;
         use robofish_host::train::{parse_device, trainer};
@@ -138,7 +139,8 @@ impl Cmd {
             .epochs
             .iter()
             .find(|m| m.epoch == summary.best_epoch);
-        println!(
+        writeln!(
+            io::stdout(),
             "trained {} epochs in {:.1} s ({:.1} tiles/s); best epoch {} (val loss {:.4}); run in {}",
             summary.epochs.len(),
             summary.seconds,
@@ -146,7 +148,7 @@ impl Cmd {
             summary.best_epoch,
             best.map_or(f64::NAN, |m| m.val[0]),
             self.out.display()
-        );
+        )?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! red when the peak is >= 0.9, orange when >= 0.6, blue below that (down
 //! to the spot threshold). On the bit maps a green ring marks an emitter
 //! whose barcode has that bit on, a small red cross one whose bit is off.
+//! Each picture has a title and a legend that says so.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,8 @@ use anyhow::{Context, Result};
 use super::maps::ProbabilityMaps;
 use super::spots::Detection;
 use crate::report::{
-    render_map_grid, render_probability_map, render_tile_grid, write_png, Marker, MarkerShape,
+    frame, render_map_grid, render_probability_map, render_tile_figure, write_png, Figure,
+    LegendEntry, Marker, MarkerShape, Symbol,
 };
 use crate::sim::{BitOrder, Tile};
 
@@ -87,9 +89,22 @@ pub fn write_tile_plots(
     let (h, w) = (maps.height, maps.width);
     let mut markers = truth_rings(tile);
     markers.extend(detection_crosses(detections));
-    let position = render_probability_map(&maps.position, h, w, SCALE, &markers);
-    let labels: Vec<String> = (0..16).map(|bit| format!("b{bit}")).collect();
-    let bits = render_map_grid(&maps.barcode, h, w, GRID_SCALE, &labels, |bit| {
+    let position = frame(
+        &render_probability_map(&maps.position, h, w, SCALE, &markers),
+        &Figure {
+            title: format!("{stem}: position map, tile {index:02}"),
+            note: Some("probability that an emitter sits in the pixel".into()),
+            legend: vec![
+                LegendEntry::new(Symbol::Ring(TRUTH), "true emitter"),
+                LegendEntry::new(Symbol::Cross(HIGH), "detection, peak \u{2265} 0.9"),
+                LegendEntry::new(Symbol::Cross(MID), "detection, 0.6 \u{2264} peak < 0.9"),
+                LegendEntry::new(Symbol::Cross(LOW), "detection, peak < 0.6"),
+                LegendEntry::new(Symbol::GrayRamp, "probability 0 to 1"),
+            ],
+        },
+    )?;
+    let labels: Vec<String> = (0..16).map(|bit| format!("bit {bit}")).collect();
+    let grid = render_map_grid(&maps.barcode, h, w, GRID_SCALE, &labels, |bit| {
         tile.truth
             .iter()
             .map(|e| {
@@ -106,7 +121,19 @@ pub fn write_tile_plots(
                 }
             })
             .collect()
-    });
+    })?;
+    let bits = frame(
+        &grid,
+        &Figure {
+            title: format!("{stem}: barcode-bit maps, tile {index:02}"),
+            note: Some("probability that the emitter's barcode has the bit on".into()),
+            legend: vec![
+                LegendEntry::new(Symbol::Ring(TRUTH), "true emitter, bit on"),
+                LegendEntry::new(Symbol::Cross(BIT_OFF), "true emitter, bit off"),
+                LegendEntry::new(Symbol::GrayRamp, "probability 0 to 1"),
+            ],
+        },
+    )?;
     let mut written = Vec::new();
     for (suffix, picture) in [("position", position), ("bits", bits)] {
         let path = dir.join(format!("{stem}-tile{index:02}-{suffix}.png"));
@@ -119,7 +146,8 @@ pub fn write_tile_plots(
 /// Writes `<dir>/tileNN-input.png`: the tile's 16 images with the truth.
 pub fn write_input_plot(dir: &Path, index: usize, tile: &Tile, order: BitOrder) -> Result<PathBuf> {
     let path = dir.join(format!("tile{index:02}-input.png"));
-    write_png(&path, &render_tile_grid(tile, order, GRID_SCALE))
+    let title = format!("Input tile {index:02}: 16 images with the ground truth");
+    write_png(&path, &render_tile_figure(tile, order, GRID_SCALE, &title)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }

@@ -6,8 +6,10 @@
 //! directly. Marker positions use the post-processing convention (pixel
 //! centres at integer coordinates, see `robofish_shared::post`).
 
-use super::font::{text_pixels, text_width};
-use super::tile_grid::RgbImage;
+use anyhow::Result;
+
+use super::image::{Rect, RgbImage};
+use super::panels::{grid_canvas, label_panel, panel_rect, GRID};
 
 /// How a marker is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,14 +34,6 @@ pub struct Marker {
     pub colour: [u8; 3],
 }
 
-const GAP: usize = 4;
-const GAP_COLOUR: [u8; 3] = [40, 40, 48];
-const LABEL_COLOUR: [u8; 3] = [255, 220, 60];
-const GRID: usize = 4;
-
-/// Output-pixel rectangle `(left, top, width, height)` that markers stay in.
-type Clip = (usize, usize, usize, usize);
-
 /// One `height x width` probability map (`[y][x]`, values in `[0, 1]`) at
 /// `scale` output pixels per map pixel, with `markers` on top.
 pub fn render_probability_map(
@@ -51,7 +45,7 @@ pub fn render_probability_map(
 ) -> RgbImage {
     let scale = scale.max(1);
     let mut picture = RgbImage::new(width * scale, height * scale, [0, 0, 0]);
-    let clip = (0, 0, picture.width, picture.height);
+    let clip = picture.bounds();
     draw_map(&mut picture, map, height, width, scale, (0, 0));
     for marker in markers {
         draw_marker(&mut picture, marker, scale, clip);
@@ -69,7 +63,7 @@ pub fn render_map_grid(
     scale: usize,
     labels: &[String],
     markers_of: impl Fn(usize) -> Vec<Marker>,
-) -> RgbImage {
+) -> Result<RgbImage> {
     let scale = scale.max(1);
     let plane = height * width;
     let panels = maps
@@ -77,36 +71,30 @@ pub fn render_map_grid(
         .checked_div(plane)
         .map_or(0, |n| n.min(GRID * GRID));
     let (panel_h, panel_w) = (height * scale, width * scale);
-    let mut picture = RgbImage::new(
-        GRID * panel_w + (GRID + 1) * GAP,
-        GRID * panel_h + (GRID + 1) * GAP,
-        GAP_COLOUR,
-    );
+    let mut picture = grid_canvas(panel_w, panel_h);
     for p in 0..panels {
-        let left = GAP + (p % GRID) * (panel_w + GAP);
-        let top = GAP + (p / GRID) * (panel_h + GAP);
+        let panel = panel_rect(p, panel_w, panel_h);
         draw_map(
             &mut picture,
             &maps[p * plane..(p + 1) * plane],
             height,
             width,
             scale,
-            (left, top),
+            (panel.left, panel.top),
         );
-        let clip = (left, top, panel_w, panel_h);
         for marker in markers_of(p) {
             let shifted = Marker {
-                y: marker.y + top as f32 / scale as f32,
-                x: marker.x + left as f32 / scale as f32,
+                y: marker.y + panel.top as f32 / scale as f32,
+                x: marker.x + panel.left as f32 / scale as f32,
                 ..marker
             };
-            draw_marker(&mut picture, &shifted, scale, clip);
+            draw_marker(&mut picture, &shifted, scale, panel);
         }
         if let Some(label) = labels.get(p) {
-            draw_label(&mut picture, label, left + 2, top + 2, panel_w);
+            label_panel(&mut picture, label, panel)?;
         }
     }
-    picture
+    Ok(picture)
 }
 
 fn draw_map(
@@ -126,17 +114,7 @@ fn draw_map(
     }
 }
 
-fn put_clipped(picture: &mut RgbImage, x: f64, y: f64, colour: [u8; 3], clip: Clip) {
-    let (x, y) = (x.round() as isize, y.round() as isize);
-    let (left, top, w, h) = clip;
-    let inside =
-        |v: isize, start: usize, len: usize| v >= start as isize && v < (start + len) as isize;
-    if inside(x, left, w) && inside(y, top, h) {
-        picture.put(x, y, colour);
-    }
-}
-
-fn draw_marker(picture: &mut RgbImage, marker: &Marker, scale: usize, clip: Clip) {
+fn draw_marker(picture: &mut RgbImage, marker: &Marker, scale: usize, clip: Rect) {
     // Map pixel (row, col) covers output rows [row * scale, (row + 1) * scale),
     // so its centre, integer `row` in map coordinates, is at (row + 0.5) * scale.
     let cx = (f64::from(marker.x) + 0.5) * scale as f64;
@@ -144,48 +122,21 @@ fn draw_marker(picture: &mut RgbImage, marker: &Marker, scale: usize, clip: Clip
     match marker.shape {
         MarkerShape::Ring => {
             let radius = (1.5 * scale as f64).max(4.0);
-            let steps = (radius * 8.0).ceil() as usize;
-            for step in 0..steps {
-                let angle = step as f64 / steps as f64 * std::f64::consts::TAU;
-                let (x, y) = (cx + radius * angle.cos(), cy + radius * angle.sin());
-                put_clipped(picture, x, y, marker.colour, clip);
-            }
+            picture.ring(cx, cy, radius, marker.colour, clip);
         }
         MarkerShape::Cross(arm) => {
             // Two pixels thick from an arm of 3 up, so it shows on a bright
             // pixel at a glance.
             let thickness = if arm >= 3 { 2 } else { 1 };
-            for d in -(arm as isize)..=arm as isize {
-                for t in 0..thickness {
-                    let (d, t) = (d as f64, f64::from(t));
-                    put_clipped(picture, cx + d + t, cy + d, marker.colour, clip);
-                    put_clipped(picture, cx + d + t, cy - d, marker.colour, clip);
-                }
-            }
+            picture.cross((cx, cy), arm, thickness, marker.colour, clip);
         }
-    }
-}
-
-/// A label on a black box, skipped when wider than the panel.
-fn draw_label(picture: &mut RgbImage, text: &str, left: usize, top: usize, panel_w: usize) {
-    let scale = if panel_w >= 200 { 2 } else { 1 };
-    let width = text_width(text, scale);
-    if width + 4 > panel_w {
-        return;
-    }
-    for dy in 0..5 * scale + 2 {
-        for dx in 0..width + 2 {
-            picture.put((left + dx) as isize - 1, (top + dy) as isize - 1, [0, 0, 0]);
-        }
-    }
-    for (dx, dy) in text_pixels(text, scale) {
-        picture.put((left + dx) as isize, (top + dy) as isize, LABEL_COLOUR);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::panels::{GAP, GAP_COLOUR};
 
     const RED: [u8; 3] = [230, 30, 30];
 
@@ -225,7 +176,8 @@ mod tests {
                 shape: MarkerShape::Ring,
                 colour: if p == 0 { RED } else { [0, 200, 0] },
             }]
-        });
+        })
+        .unwrap();
         let side = GRID * w * scale + (GRID + 1) * GAP;
         assert_eq!((picture.width, picture.height), (side, side));
         assert!(picture.pixels.contains(&RED));
@@ -233,6 +185,6 @@ mod tests {
         // A ring on panel 0's corner must not spill into the gap.
         assert_eq!(picture.pixels[0], GAP_COLOUR);
         // Empty input draws an empty grid without panicking.
-        render_map_grid(&[], 0, 0, scale, &[], |_| Vec::new());
+        render_map_grid(&[], 0, 0, scale, &[], |_| Vec::new()).unwrap();
     }
 }

@@ -7,91 +7,69 @@
 //! word has that bit on get a green ring; the others a small red cross, so
 //! a missing spot under a ring (dropout) or a spot under a cross (spurious
 //! signal) stands out.
-use super::font::{text_pixels, text_width};
-use crate::sim::{BitOrder, Tile, IMAGE_COUNT};
-use anyhow::Context;
+use anyhow::Result;
 use robofish_shared::codebook::ROUNDS;
-use std::path::Path;
 
-const GRID: usize = 4;
-const GAP: usize = 4;
-const GAP_COLOUR: [u8; 3] = [40, 40, 48];
+use super::figure::{frame, Figure, LegendEntry, Symbol};
+use super::image::RgbImage;
+use super::panels::{grid_canvas, label_panel, panel_rect};
+use crate::sim::{BitOrder, Tile, IMAGE_COUNT};
+
 const ON_COLOUR: [u8; 3] = [40, 230, 60];
 const OFF_COLOUR: [u8; 3] = [230, 40, 40];
-const LABEL_COLOUR: [u8; 3] = [255, 220, 60];
 
-/// An 8-bit RGB picture, row-major.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RgbImage {
-    /// Columns.
-    pub width: usize,
-    /// Rows.
-    pub height: usize,
-    /// `[r, g, b]` per pixel.
-    pub pixels: Vec<[u8; 3]>,
-}
-
-impl RgbImage {
-    /// A picture filled with one colour.
-    pub fn new(width: usize, height: usize, fill: [u8; 3]) -> RgbImage {
-        RgbImage {
-            width,
-            height,
-            pixels: vec![fill; width * height],
-        }
-    }
-
-    /// Sets one pixel; outside the picture does nothing.
-    pub fn put(&mut self, x: isize, y: isize, colour: [u8; 3]) {
-        self.put_within(x, y, colour, (0, 0, self.width, self.height));
-    }
-
-    /// Sets a pixel inside `(left, top, width, height)` only, so markers
-    /// of emitters on a panel's edge do not spill into the next panel.
-    fn put_within(&mut self, x: isize, y: isize, colour: [u8; 3], clip: Clip) {
-        let (left, top, w, h) = clip;
-        let inside =
-            |v: isize, start: usize, len: usize| v >= start as isize && v < (start + len) as isize;
-        if inside(x, left, w.min(self.width)) && inside(y, top, h.min(self.height)) {
-            self.pixels[y as usize * self.width + x as usize] = colour;
-        }
-    }
+/// [`render_tile_grid`] as a figure: `title` above, under it how the
+/// panels are laid out and scaled, and a legend of the markers below.
+pub fn render_tile_figure(
+    tile: &Tile,
+    bit_order: BitOrder,
+    scale: usize,
+    title: &str,
+) -> Result<RgbImage> {
+    let grid = render_tile_grid(tile, bit_order, scale)?;
+    let figure = Figure {
+        title: title.to_string(),
+        note: Some(
+            "rows 1-2: 647 nm rounds 1-8, rows 3-4: 750 nm rounds 1-8; \
+             each panel stretched to its 0.5-99.8th percentile"
+                .into(),
+        ),
+        legend: vec![
+            LegendEntry::new(
+                Symbol::Ring(ON_COLOUR),
+                "emitter whose barcode has this image's bit on",
+            ),
+            LegendEntry::new(Symbol::Cross(OFF_COLOUR), "emitter whose bit is off here"),
+        ],
+    };
+    frame(&grid, &figure)
 }
 
 /// Draws `tile` with `scale` output pixels per camera pixel.
-pub fn render_tile_grid(tile: &Tile, bit_order: BitOrder, scale: usize) -> RgbImage {
+pub fn render_tile_grid(tile: &Tile, bit_order: BitOrder, scale: usize) -> Result<RgbImage> {
     let scale = scale.max(1);
     let (panel_h, panel_w) = (tile.height * scale, tile.width * scale);
-    let width = GRID * panel_w + (GRID + 1) * GAP;
-    let height = GRID * panel_h + (GRID + 1) * GAP;
-    let mut picture = RgbImage::new(width, height, GAP_COLOUR);
+    let mut picture = grid_canvas(panel_w, panel_h);
     for image in 0..IMAGE_COUNT {
-        let left = GAP + (image % GRID) * (panel_w + GAP);
-        let top = GAP + (image / GRID) * (panel_h + GAP);
-        draw_panel(&mut picture, tile, image, left, top, scale);
+        let panel = panel_rect(image, panel_w, panel_h);
+        draw_panel(&mut picture, tile, image, panel.left, panel.top, scale);
         let bit = bit_order.bit_of_image(image);
         for emitter in &tile.truth {
-            let cx = left as f64 + emitter.x as f64 * scale as f64;
-            let cy = top as f64 + emitter.y as f64 * scale as f64;
-            let clip = (left, top, panel_w, panel_h);
+            let cx = panel.left as f64 + emitter.x as f64 * scale as f64;
+            let cy = panel.top as f64 + emitter.y as f64 * scale as f64;
             if emitter.word & (1 << bit) != 0 {
-                draw_ring(&mut picture, cx, cy, (1.6 * scale as f64).max(4.0), clip);
+                let radius = (1.6 * scale as f64).max(4.0);
+                picture.ring(cx, cy, radius, ON_COLOUR, panel);
             } else {
-                draw_cross(&mut picture, cx, cy, (scale / 4).max(1) as isize, clip);
+                let centre = (cx.round(), cy.round());
+                picture.cross(centre, (scale / 4).max(1), 1, OFF_COLOUR, panel);
             }
         }
         let wavelength = if image / ROUNDS == 0 { "647" } else { "750" };
-        let label = format!("{wavelength}nm R{} b{bit}", image % ROUNDS + 1);
-        draw_label(
-            &mut picture,
-            &label,
-            left + 2,
-            top + 2,
-            if panel_w >= 200 { 2 } else { 1 },
-            panel_w,
-        );
+        let label = format!("{wavelength} nm R{} \u{b7} bit {bit}", image % ROUNDS + 1);
+        label_panel(&mut picture, &label, panel)?;
     }
-    picture
+    Ok(picture)
 }
 
 fn draw_panel(
@@ -125,77 +103,10 @@ fn percentile_range(values: &[u16]) -> (f64, f64) {
     (lo, hi.max(lo + 1.0))
 }
 
-type Clip = (usize, usize, usize, usize);
-
-fn draw_ring(picture: &mut RgbImage, cx: f64, cy: f64, radius: f64, clip: Clip) {
-    let steps = (radius * 8.0).ceil() as usize;
-    for step in 0..steps {
-        let angle = step as f64 / steps as f64 * std::f64::consts::TAU;
-        let (x, y) = (
-            (cx + radius * angle.cos()).round() as isize,
-            (cy + radius * angle.sin()).round() as isize,
-        );
-        picture.put_within(x, y, ON_COLOUR, clip);
-    }
-}
-
-fn draw_cross(picture: &mut RgbImage, cx: f64, cy: f64, arm: isize, clip: Clip) {
-    let (x, y) = (cx.round() as isize, cy.round() as isize);
-    for d in -arm..=arm {
-        picture.put_within(x + d, y + d, OFF_COLOUR, clip);
-        picture.put_within(x + d, y - d, OFF_COLOUR, clip);
-    }
-}
-
-/// A label on a black box, skipped when wider than the panel.
-fn draw_label(
-    picture: &mut RgbImage,
-    text: &str,
-    left: usize,
-    top: usize,
-    scale: usize,
-    panel_w: usize,
-) {
-    let width = text_width(text, scale);
-    if width + 4 > panel_w {
-        return;
-    }
-    for dy in 0..5 * scale + 2 {
-        for dx in 0..width + 2 {
-            picture.put((left + dx) as isize - 1, (top + dy) as isize - 1, [0, 0, 0]);
-        }
-    }
-    for (dx, dy) in text_pixels(text, scale) {
-        picture.put((left + dx) as isize, (top + dy) as isize, LABEL_COLOUR);
-    }
-}
-
-/// Writes `picture` as an 8-bit RGB PNG.
-pub fn write_png(path: &Path, picture: &RgbImage) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut encoder = png::Encoder::new(
-        std::io::BufWriter::new(file),
-        picture.width as u32,
-        picture.height as u32,
-    );
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let bytes: Vec<u8> = picture.pixels.iter().flatten().copied().collect();
-    let mut writer = encoder
-        .write_header()
-        .with_context(|| format!("writing {}", path.display()))?;
-    writer
-        .write_image_data(&bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writer
-        .finish()
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::panels::GAP;
     use crate::sim::Emitter;
 
     #[test]
@@ -214,7 +125,7 @@ mod tests {
             images,
             truth: vec![emitter],
         };
-        let picture = render_tile_grid(&tile, BitOrder::Blocked, 4);
+        let picture = render_tile_grid(&tile, BitOrder::Blocked, 4).unwrap();
         assert_eq!(
             (picture.width, picture.height),
             (4 * 40 + 5 * GAP, 4 * 40 + 5 * GAP)
@@ -227,6 +138,8 @@ mod tests {
             images: vec![],
             truth: vec![],
         };
-        render_tile_grid(&empty, BitOrder::Blocked, 4);
+        render_tile_grid(&empty, BitOrder::Blocked, 4).unwrap();
+        let figure = render_tile_figure(&tile, BitOrder::Blocked, 4, "tile").unwrap();
+        assert!(figure.width > picture.width && figure.height > picture.height);
     }
 }

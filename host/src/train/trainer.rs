@@ -34,7 +34,7 @@ use super::net::Net;
 use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use crate::checkpoint::{decode_tensors, encode_tensors, write_atomic, Checkpoint, CheckpointMeta};
 use crate::norm::{identity_normalisation, measure_normalisation, network_input};
-use crate::report::{line_plot, write_png, Series};
+use crate::report::{line_plot, write_png, LinePlot, Series};
 use crate::sim::Tile;
 use crate::targets::{truth_maps, PixelScores, PixelSummary};
 
@@ -633,14 +633,20 @@ fn write_metrics(run: &RunDir, history: &[EpochMetrics]) -> Result<()> {
     }
     std::fs::write(run.metrics(), text)
         .with_context(|| format!("cannot write {}", run.metrics().display()))?;
-    let series = |f: fn(&EpochMetrics) -> f64, colour| Series {
+    let series = |label: &str, f: fn(&EpochMetrics) -> f64, colour| Series {
+        label: label.into(),
         points: history.iter().map(|m| (m.epoch as f64, f(m))).collect(),
         colour,
     };
-    let picture = line_plot(&[
-        series(|m| m.train[0], [31, 119, 180]),
-        series(|m| m.val[0], [255, 127, 14]),
-    ]);
+    let picture = line_plot(&LinePlot {
+        title: format!("Loss per epoch, {}", run.0.display()),
+        x_label: "epoch".into(),
+        y_label: "loss (position BCE + 16 x barcode BCE)".into(),
+        series: vec![
+            series("training (mean over steps)", |m| m.train[0], [31, 119, 180]),
+            series("validation", |m| m.val[0], [255, 127, 14]),
+        ],
+    })?;
     write_png(&run.plot(), &picture)
 }
 
