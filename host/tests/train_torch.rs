@@ -214,6 +214,7 @@ fn trainer_writes_a_run_and_resumes() {
         data: "test".into(),
         bit_order: BitOrder::Blocked,
         normalisation: None,
+        input_stage: robofish_shared::input_stage::InputStage::PerImage,
         device: "cpu".into(),
         qat: None,
     };
@@ -233,6 +234,10 @@ fn trainer_writes_a_run_and_resumes() {
     assert_eq!(resumed.epochs.len(), 3);
     assert_eq!(trainer::read_metrics(&dir).unwrap().len(), 3);
     let last = Checkpoint::read(&dir.join("last.safetensors")).unwrap();
+    assert_eq!(
+        last.meta.input_stage,
+        robofish_shared::input_stage::InputStage::PerImage
+    );
     assert_eq!(last.meta.epoch, 3);
     assert!(last.to_float_model().is_ok());
     let _ = std::fs::remove_dir_all(&dir);
