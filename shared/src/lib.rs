@@ -15,6 +15,8 @@ extern crate std;
 pub mod checksum;
 pub mod codebook;
 pub mod engine;
+#[cfg(feature = "alloc")]
+pub mod image_stats;
 pub mod kernels;
 pub mod post;
 pub mod protocol;
