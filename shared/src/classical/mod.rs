@@ -1,0 +1,631 @@
+//! A classical MERFISH decoder: no network, no training, camera-invariant.
+//! It is the floor a network must clear and a fallback that works on data
+//! nobody trained for.
+//!
+//! # Pipeline
+//!
+//! **Per image** (the image of barcode bit `b` is
+//! [`BitOrder::image_of_bit`]`(b)`):
+//!
+//! 1. *Normalise*: `z = (raw - background) / noise` with the image's median
+//!    and neighbour-difference noise from [`crate::image_stats`], so `z` is
+//!    in units of the pixel noise whatever the camera's offset, gain or bit
+//!    depth.
+//! 2. *Local background*: the mean of `z` over a square window of
+//!    [`Params::background_radius`], leaving out pixels more than
+//!    [`Params::background_clip`] above the current estimate (spots) and
+//!    their neighbours within [`Params::background_dilation`]; repeated
+//!    [`Params::background_passes`] times, each pass masking against the
+//!    last one's estimate. It follows gradients and blobs wider than the
+//!    window; the masking keeps spots from lifting it.
+//! 3. *Matched filter*: a Gaussian of [`Params::smoothing_sigma`] (about the
+//!    PSF's), rescaled so that white noise comes out with unit variance at
+//!    every pixel, borders included: filtered values are signal-to-noise
+//!    ratios of a PSF-shaped spot.
+//!
+//! **Bit values.** A bit's value at a pixel is the highest local maximum of
+//! its plane within [`Params::peak_radius`] (0 when there is none): the
+//! slope of a neighbouring molecule's spot is not a bit of this one, and
+//! the bits of rounds misregistered by up to that radius still meet. The
+//! spot's *score* is the mean of its four brightest bit values.
+//!
+//! **Candidates** are the pixels where some bit's plane has a local maximum
+//! (3x3, the tie rule of [`crate::post::peaks`]) at or above
+//! [`Params::spot_threshold`]; those whose score reaches the threshold too
+//! are decoded (below).
+//!
+//! **Registration** ([`Params::register`]): the bright exact calls of a
+//! first pass give each image's shift (each image's peaks against their
+//! spots' positions); the images are filtered again with Gaussians shifted
+//! by it, which brings them into line without a second interpolation.
+//!
+//! **Rounds** ([`Params::rounds`]): within [`Params::merge_radius`] only the
+//! strongest call of a round is kept; the kept calls' model (per bit, a
+//! Gaussian of the measured spot width at the bit's peak) is subtracted
+//! from the planes, and the next round looks again, finding the molecules
+//! that brighter neighbours hid. What a subtraction may have got wrong
+//! ([`Params::subtraction_error`] of the model) is discounted from later
+//! rounds' bit values, so its leftovers are not taken for molecules.
+//!
+//! **Output**: the calls of every round, one per codeword within the merge
+//! radius; then undecodable candidates whose score reaches
+//! [`Params::unassigned_threshold`], away from every call and from stronger
+//! unassigned spots.
+//!
+//! # Decoding
+//!
+//! With `a` the candidate's score, a bit is on when its value reaches
+//! `max(bit_fraction * a, bit_floor)` ([`Params::bit_fraction`],
+//! [`Params::bit_floor`]). The codeword whose bits best correlate with the
+//! values is called when the observed word is within one bit of it and of
+//! no other codeword: exact (distance 0), corrected (1); distance 2 and
+//! beyond is rejected. The confidence is the call's posterior among all
+//! codewords under a two-level Gaussian bit model whose spread grows with
+//! the brightness ([`Params::bit_spread`]); calls below
+//! [`Params::min_confidence`] are left unassigned.
+//!
+//! Two molecules closer than the peak radius meet at one pixel and show
+//! the union of their codewords. When their bit peaks tell the two
+//! codewords apart (each group tight, the split clearly better than the
+//! others), the brighter one is called as if the other's bits were off;
+//! the other is found in the next round.
+//!
+//! # Positions
+//!
+//! Pixel centres are at integer coordinates, as in [`crate::post`]: a spot
+//! at `y = row + 0.25` lies a quarter pixel below the centre of row `row`.
+//! A call's position is the mean of its on-bits' peaks, each refined by a
+//! parabola through the peak and its neighbours; with registration, in
+//! the frame of the first round (its two images, one per colour).
+//!
+//! # Memory and streaming
+//!
+//! Memory is proportional to the image: three sets of 16 `f32` planes
+//! (filtered residual, discounted model error, bit values) and a few
+//! scratch planes. Every stage reads a bounded number of rows around each
+//! output row, so the pipeline could run on row bands with the halo
+//! [`Params::halo_rows`] adds up. Three inputs are measured over the whole
+//! image, and a row streamer would take them from the sender (the host has
+//! the whole field of view): the per-image statistics of step 1, the spot
+//! width per colour, and the registration shifts. The greedy choice of
+//! the strongest call within the merge radius can in principle chain
+//! across a band edge; the halo covers one link of such a chain.
+
+mod call;
+mod filter;
+mod math;
+mod pairs;
+mod planes;
+mod registration;
+mod spots;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::codebook::BitOrder;
+use crate::engine::InputImage;
+use crate::post::{Call, DecodeError, Decoded, Decoder, BARCODE_BITS};
+
+use filter::Gaussian;
+use planes::BitPlanes;
+
+/// The decoder's settings. The defaults work without tuning: every
+/// threshold is in units of the image noise, every length in pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    /// Half-width (px) of the square window the local background is
+    /// averaged over: wider than a spot (a few PSF sigmas), narrower than
+    /// the background's structure.
+    pub background_radius: usize,
+    /// Pixels above the background by more than this (noise sigmas) are
+    /// spots and left out of the background.
+    pub background_clip: f32,
+    /// Pixels within this many pixels of such a spot pixel are left out
+    /// too (a spot's faint shoulders).
+    pub background_dilation: usize,
+    /// Masking and averaging passes; each masks against the last estimate.
+    pub background_passes: usize,
+    /// Sigma (px) of the Gaussian matched filter: about the PSF's. 0 turns
+    /// it off.
+    pub smoothing_sigma: f32,
+    /// A bit's value at a pixel is the highest local maximum of its plane
+    /// within this many pixels (0 when there is none): the slope of a
+    /// neighbouring molecule's spot is not a bit of this one, and the bits
+    /// of rounds misregistered by up to this much still meet. 0 reads the
+    /// filtered value at the pixel itself.
+    pub peak_radius: usize,
+    /// Smallest score (mean of a pixel's four brightest bits, in filtered
+    /// noise sigmas) of a spot candidate.
+    pub spot_threshold: f32,
+    /// A bit is on when it reaches this fraction of the spot's score...
+    pub bit_fraction: f32,
+    /// ...and at least this many filtered noise sigmas.
+    pub bit_floor: f32,
+    /// Relative spread of a spot's on-bits (round-to-round brightness),
+    /// used for the confidence.
+    pub bit_spread: f32,
+    /// Calls less confident than this are left unassigned.
+    pub min_confidence: f32,
+    /// Undecodable candidates are reported (as unassigned) only from this
+    /// score up; `f32::INFINITY` never reports them.
+    pub unassigned_threshold: f32,
+    /// Spots closer than this (px) are one molecule when they call the same
+    /// codeword, or when the weaker is unassigned; within a round, only the
+    /// strongest call this close is subtracted.
+    pub merge_radius: f32,
+    /// Rounds of calling and subtracting: each round calls the spots it
+    /// can, subtracts their model from the planes and looks again, so
+    /// molecules that bright neighbours hid are found. 0 calls once and
+    /// subtracts nothing.
+    pub rounds: usize,
+    /// Measure each image's misregistration from a first pass's bright
+    /// exact calls and filter again with the images brought into line
+    /// (positions are then in the frame of the first round). Needs the
+    /// matched filter (a smoothing sigma of at least 0.05 px).
+    pub register: bool,
+    /// How far off a subtracted spot's model may be, as a fraction of its
+    /// height: later rounds discount that much (times the model's shape)
+    /// from the residual of its bits, so what an imperfect subtraction
+    /// leaves is not taken for a molecule.
+    pub subtraction_error: f32,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            background_radius: 8,
+            background_clip: 2.5,
+            background_dilation: 1,
+            background_passes: 2,
+            smoothing_sigma: 1.0,
+            peak_radius: 1,
+            spot_threshold: 4.0,
+            bit_fraction: 0.5,
+            bit_floor: 1.5,
+            bit_spread: 0.3,
+            min_confidence: 0.5,
+            unassigned_threshold: 6.0,
+            merge_radius: 2.0,
+            rounds: 4,
+            register: true,
+            subtraction_error: 0.2,
+        }
+    }
+}
+
+/// Calls at least this many times the spot threshold, and exact, measure
+/// the misregistration.
+const REGISTRATION_SCORE: f32 = 2.0;
+
+/// Largest radius (px) of any window the parameters may ask for.
+pub const MAX_RADIUS: usize = 256;
+
+impl Params {
+    /// Checks every field; the decoder does this on construction.
+    pub fn validate(&self) -> Result<(), ClassicalError> {
+        let check = |name: &'static str, value: f32, ok: bool, requirement: &'static str| {
+            if ok && !value.is_nan() {
+                Ok(())
+            } else {
+                Err(ClassicalError::Parameter {
+                    name,
+                    value,
+                    requirement,
+                })
+            }
+        };
+        let radius = |r: usize| r <= MAX_RADIUS;
+        check(
+            "background_radius",
+            self.background_radius as f32,
+            (1..=MAX_RADIUS).contains(&self.background_radius),
+            "1 to 256 pixels",
+        )?;
+        check(
+            "background_clip",
+            self.background_clip,
+            self.background_clip > 0.0 && self.background_clip.is_finite(),
+            "a positive number of noise sigmas",
+        )?;
+        check(
+            "background_dilation",
+            self.background_dilation as f32,
+            radius(self.background_dilation),
+            "0 to 256 pixels",
+        )?;
+        check(
+            "background_passes",
+            self.background_passes as f32,
+            self.background_passes <= 8,
+            "0 to 8",
+        )?;
+        check(
+            "smoothing_sigma",
+            self.smoothing_sigma,
+            (0.0..=10.0).contains(&self.smoothing_sigma),
+            "0 to 10 pixels",
+        )?;
+        check(
+            "peak_radius",
+            self.peak_radius as f32,
+            radius(self.peak_radius),
+            "0 to 256 pixels",
+        )?;
+        check(
+            "spot_threshold",
+            self.spot_threshold,
+            self.spot_threshold.is_finite(),
+            "a finite number of noise sigmas",
+        )?;
+        check(
+            "bit_fraction",
+            self.bit_fraction,
+            (0.0..=1.0).contains(&self.bit_fraction),
+            "0 to 1",
+        )?;
+        check(
+            "bit_floor",
+            self.bit_floor,
+            self.bit_floor.is_finite(),
+            "a finite number of noise sigmas",
+        )?;
+        check(
+            "bit_spread",
+            self.bit_spread,
+            (0.0..=10.0).contains(&self.bit_spread),
+            "0 to 10",
+        )?;
+        check(
+            "min_confidence",
+            self.min_confidence,
+            (0.0..=1.0).contains(&self.min_confidence),
+            "0 to 1",
+        )?;
+        check(
+            "unassigned_threshold",
+            self.unassigned_threshold,
+            true,
+            "a number of noise sigmas or infinity",
+        )?;
+        check(
+            "merge_radius",
+            self.merge_radius,
+            (0.0..=MAX_RADIUS as f32).contains(&self.merge_radius),
+            "0 to 256 pixels",
+        )?;
+        check("rounds", self.rounds as f32, self.rounds <= 64, "0 to 64")?;
+        check(
+            "subtraction_error",
+            self.subtraction_error,
+            (0.0..=10.0).contains(&self.subtraction_error),
+            "0 to 10",
+        )
+    }
+
+    /// Rows above and below a band that the pipeline reads to find the
+    /// band's spots as the whole image would (given the whole-image
+    /// statistics, widths and shifts; see the [module docs](self)): each
+    /// background pass (window + mask dilation) and the matched filter's
+    /// half-width (shifted as far as registration may), then per round the
+    /// bit values (peak test + peak radius), the decoding at a candidate
+    /// (peak radius, peak test and parabola), the subtraction of the
+    /// widest spot model, and the merge radius.
+    pub fn halo_rows(&self) -> usize {
+        let shift = if self.register {
+            filter::MAX_SHIFT
+        } else {
+            0.0
+        };
+        let filter = self.background_passes * (self.background_radius + self.background_dilation)
+            + Gaussian::shifted(self.smoothing_sigma, shift).radius();
+        let subtraction = (3.0 * planes::MAX_SPOT_SIGMA) as usize + 1;
+        let round = (self.peak_radius + 1)
+            + (self.peak_radius + 2)
+            + subtraction
+            + self.merge_radius as usize
+            + 1;
+        filter + (self.rounds + 1) * round
+    }
+}
+
+/// Why the decoder cannot run.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ClassicalError {
+    /// The input does not have one image per barcode bit.
+    ImageCount {
+        /// Images given.
+        channels: usize,
+    },
+    /// The codebook is unusable (blank flags do not match, too many words).
+    Codebook(DecodeError),
+    /// A parameter is out of range.
+    Parameter {
+        /// Field of [`Params`].
+        name: &'static str,
+        /// Its value.
+        value: f32,
+        /// What it must be.
+        requirement: &'static str,
+    },
+    /// The image is too large to hold 16 planes of it in memory.
+    ImageTooLarge {
+        /// Rows.
+        height: usize,
+        /// Columns.
+        width: usize,
+    },
+}
+
+impl fmt::Display for ClassicalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClassicalError::ImageCount { channels } => write!(
+                f,
+                "the classical decoder needs {BARCODE_BITS} images (8 rounds x 2 colours), got {channels}"
+            ),
+            ClassicalError::Codebook(e) => write!(f, "unusable codebook: {e}"),
+            ClassicalError::Parameter {
+                name,
+                value,
+                requirement,
+            } => write!(f, "classical decoder parameter `{name}` = {value}: must be {requirement}"),
+            ClassicalError::ImageTooLarge { height, width } => write!(
+                f,
+                "a {height} x {width} image is too large for the classical decoder's {BARCODE_BITS} planes; decode it in tiles"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ClassicalError {}
+
+/// One spot the classical decoder found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassicalSpot {
+    /// Sub-pixel row (pixel centres at integers, as in [`crate::post`]).
+    pub y: f32,
+    /// Sub-pixel column.
+    pub x: f32,
+    /// The spot's score: the mean of its four brightest bits after the
+    /// matched filter, in noise sigmas (camera-independent).
+    pub intensity: f32,
+    /// The observed word and the call, as [`Decoder::decode`] reports them:
+    /// the codeword index, the distance (0 or 1), blank or not, and the
+    /// confidence in `[0, 1]`; no call when unassigned.
+    pub decoded: Decoded,
+}
+
+impl ClassicalSpot {
+    /// The call, when the spot was assigned a codeword.
+    pub fn call(&self) -> Option<Call> {
+        self.decoded.call
+    }
+}
+
+/// The classical decoder for one codebook, bit order and parameter set.
+#[derive(Clone, Debug)]
+pub struct ClassicalDecoder<'a> {
+    params: Params,
+    codewords: &'a [u16],
+    blank: &'a [bool],
+    bit_order: BitOrder,
+}
+
+impl<'a> ClassicalDecoder<'a> {
+    /// A decoder of spots into `codewords` (with their `blank` flags, as
+    /// [`Decoder::new`] takes them) for images whose barcode bits are laid
+    /// out by `bit_order`.
+    pub fn new(
+        params: Params,
+        codewords: &'a [u16],
+        blank: &'a [bool],
+        bit_order: BitOrder,
+    ) -> Result<ClassicalDecoder<'a>, ClassicalError> {
+        params.validate()?;
+        Decoder::new(codewords, blank).map_err(ClassicalError::Codebook)?;
+        Ok(ClassicalDecoder {
+            params,
+            codewords,
+            blank,
+            bit_order,
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Finds and decodes the spots of one stack of 16 raw images (u8 or
+    /// u16, any camera), sorted by row, then column.
+    pub fn decode(&self, image: &InputImage<'_>) -> Result<Vec<ClassicalSpot>, ClassicalError> {
+        if image.channels() != BARCODE_BITS {
+            return Err(ClassicalError::ImageCount {
+                channels: image.channels(),
+            });
+        }
+        let p = &self.params;
+        let mut planes = BitPlanes::new(image, self.bit_order, p, &[(0.0, 0.0); BARCODE_BITS])?;
+        if p.register {
+            let (calls, _) = self.strongest_calls(&planes);
+            let exact: Vec<(u16, (usize, usize))> = calls
+                .iter()
+                .filter_map(|(spot, pixel)| {
+                    let call = spot.call()?;
+                    let bright = spot.intensity >= REGISTRATION_SCORE * p.spot_threshold;
+                    (call.distance == 0 && bright)
+                        .then(|| (self.codewords[usize::from(call.codeword)], *pixel))
+                })
+                .collect();
+            if let Some(shifts) = registration::estimate(&planes, &exact, self.bit_order) {
+                planes = BitPlanes::new(image, self.bit_order, p, &shifts)?;
+            }
+        }
+        let mut called: Vec<ClassicalSpot> = Vec::new();
+        let mut round = 0;
+        let unassigned = loop {
+            let (calls, unassigned) = self.strongest_calls(&planes);
+            called.extend(calls.iter().map(|(spot, _)| *spot));
+            if round == p.rounds || calls.is_empty() {
+                break unassigned;
+            }
+            for (spot, pixel) in &calls {
+                if let Some(call) = spot.call() {
+                    planes.subtract(
+                        self.codewords[usize::from(call.codeword)],
+                        (spot.y, spot.x),
+                        *pixel,
+                    );
+                }
+            }
+            planes.find_peaks(p.spot_threshold);
+            round += 1;
+        };
+        // A molecule called twice (once, then on what its subtraction
+        // left) counts once; undecodable spots only away from every call
+        // and stronger unassigned spot.
+        let first_unassigned = called.len();
+        called.extend(unassigned);
+        let order = strongest_first(&called, first_unassigned);
+        let kept = self.suppress(&called, &order, |kept, candidate| {
+            candidate >= first_unassigned || codeword(&called[kept]) == codeword(&called[candidate])
+        });
+        let mut spots: Vec<ClassicalSpot> = kept.into_iter().map(|i| called[i]).collect();
+        spots.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+        Ok(spots)
+    }
+
+    /// The calls of one round, each with the pixel it was read at: the
+    /// strongest within the merge radius (the others are decided again on
+    /// the residual, once it is subtracted); and the unassigned candidates
+    /// bright enough to report.
+    fn strongest_calls(
+        &self,
+        planes: &BitPlanes,
+    ) -> (Vec<(ClassicalSpot, (usize, usize))>, Vec<ClassicalSpot>) {
+        let (calls, unassigned) = self.decode_candidates(planes);
+        let spots: Vec<ClassicalSpot> = calls.iter().map(|(s, _)| *s).collect();
+        let kept = self.suppress(&spots, &strongest_first(&spots, spots.len()), |_, _| true);
+        (kept.into_iter().map(|i| calls[i]).collect(), unassigned)
+    }
+
+    /// Decodes every candidate of `planes`: the calls, each with the pixel
+    /// it was read at, and the undecodable candidates bright enough to
+    /// report.
+    fn decode_candidates(
+        &self,
+        planes: &BitPlanes,
+    ) -> (Vec<(ClassicalSpot, (usize, usize))>, Vec<ClassicalSpot>) {
+        let p = &self.params;
+        let (mut calls, mut undecoded) = (Vec::new(), Vec::new());
+        for &(row, col) in planes.candidates() {
+            let values = planes.values_at(row, col);
+            let amplitude = call::top4_mean(&values);
+            if !(amplitude >= p.spot_threshold) {
+                continue;
+            }
+            let book = (self.codewords, self.blank);
+            let mut decoded = call::call(&values, amplitude, book, p);
+            if decoded.call.is_none() {
+                decoded = self.split_pair(planes, &values, decoded, (row, col));
+            }
+            let spot = |(y, x): (f32, f32)| ClassicalSpot {
+                y,
+                x,
+                intensity: amplitude,
+                decoded,
+            };
+            match decoded.call {
+                Some(c) => {
+                    let bits = self.codewords[usize::from(c.codeword)] & decoded.word;
+                    calls.push((spot(planes.position(bits, row, col)), (row, col)));
+                }
+                None if amplitude >= p.unassigned_threshold => {
+                    undecoded.push(spot(planes.position(brightest_bit(&values), row, col)));
+                }
+                None => {}
+            }
+        }
+        (calls, undecoded)
+    }
+
+    /// `decoded` (no call) again, as two molecules whose bits meet at
+    /// `(row, col)`: the brighter one's call with the other's bits treated
+    /// as off, when their bit peaks tell them apart; else `decoded`.
+    fn split_pair(
+        &self,
+        planes: &BitPlanes,
+        values: &[f32; BARCODE_BITS],
+        decoded: Decoded,
+        (row, col): (usize, usize),
+    ) -> Decoded {
+        let word = decoded.word;
+        let positions = core::array::from_fn(|b| {
+            (word & (1 << b) != 0)
+                .then(|| planes.bit_peak(b, row, col).map(|(y, x, _)| (y, x)))
+                .flatten()
+        });
+        let Some((index, partner)) = pairs::split(word, values, &positions, self.codewords) else {
+            return decoded;
+        };
+        let alone: [f32; BARCODE_BITS] = core::array::from_fn(|b| {
+            if partner & (1 << b) != 0 {
+                0.0
+            } else {
+                values[b]
+            }
+        });
+        let again = call::call(
+            &alone,
+            call::top4_mean(&alone),
+            (self.codewords, self.blank),
+            &self.params,
+        );
+        match again.call {
+            Some(c) if usize::from(c.codeword) == index => again,
+            _ => decoded,
+        }
+    }
+
+    /// The spots of `spots` kept when going through them in `order` and
+    /// dropping each that `duplicates(kept, candidate)` says repeats a kept
+    /// spot within the merge radius.
+    fn suppress(
+        &self,
+        spots: &[ClassicalSpot],
+        order: &[usize],
+        duplicates: impl Fn(usize, usize) -> bool,
+    ) -> Vec<usize> {
+        let positions: Vec<(f32, f32)> = spots.iter().map(|s| (s.y, s.x)).collect();
+        spots::suppress_duplicates(&positions, order, self.params.merge_radius, duplicates)
+    }
+}
+
+/// The called codeword of a spot.
+fn codeword(spot: &ClassicalSpot) -> Option<u16> {
+    spot.decoded.call.map(|c| c.codeword)
+}
+
+/// Indices of `spots`: those before `split` first, then the rest, each
+/// part strongest first (a stable sort: ties keep their order).
+fn strongest_first(spots: &[ClassicalSpot], split: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..spots.len()).collect();
+    order.sort_by(|&a, &b| {
+        (a >= split)
+            .cmp(&(b >= split))
+            .then(spots[b].intensity.total_cmp(&spots[a].intensity))
+    });
+    order
+}
+
+/// The word with only the brightest bit of `values` set.
+fn brightest_bit(values: &[f32; BARCODE_BITS]) -> u16 {
+    let mut best = 0;
+    for (bit, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = bit;
+        }
+    }
+    1 << best
+}
