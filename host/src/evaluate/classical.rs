@@ -191,7 +191,7 @@ fn row(
         size_bytes: 0,
         parameters: 0,
         reduction: f64::NAN,
-        reduction_vs: String::new(),
+        reduction_vs: "nothing (the classical decoder has no model file)".into(),
         median_ms: latency.median_ms,
         min_ms: latency.min_ms,
         median_ms_all_threads: latency.median_ms,
@@ -221,15 +221,24 @@ fn row(
 /// What the classical row means, for under the tables.
 pub fn notes(params: &Params) -> String {
     format!(
-        "Classical: robofish's classical decoder (no model; one thread, so both latencies \
-         are the same): per image, robust normalisation, local background (masked box \
-         mean, radius {} px), Gaussian matched filter (sigma {} px); spots = local maxima \
-         of the mean of the 4 brightest bits >= {} noise sigmas, called by codeword \
-         correlation with 1-bit correction; unassigned spots kept from {} sigmas. No \
+        "Classical: robofish's classical decoder, no model (one thread: both latencies \
+         are the same; no file: no size). Per image: robust normalisation, local \
+         background (masked box mean, radius {} px), Gaussian matched filter (sigma {} \
+         px); bit values from each image's local maxima within {} px; candidates scoring \
+         >= {} noise sigmas (mean of the 4 brightest bits) called by codeword \
+         correlation with 1-bit correction; registration {}; {} rounds of subtracting \
+         the calls and looking again; undecodable spots reported from {} sigmas. No \
          pixel metrics (it makes no probability maps).\n",
         params.background_radius,
         params.smoothing_sigma,
+        params.peak_radius,
         params.spot_threshold,
+        if params.register {
+            "measured from the spots"
+        } else {
+            "off"
+        },
+        params.rounds,
         params.unassigned_threshold
     )
 }

@@ -84,8 +84,11 @@ pub(crate) fn call(
     }
     let call = best.and_then(|(index, best_score)| {
         let agreed = nearest_distance <= 1 && nearest_count == 1 && nearest_index == index;
+        if !agreed {
+            return None;
+        }
         let confidence = posterior(codewords, &correlation, best_score, amplitude, params);
-        (agreed && confidence >= params.min_confidence).then_some(Call {
+        (confidence >= params.min_confidence).then_some(Call {
             // The decoder refuses codebooks of more than 2^16 words.
             codeword: index as u16,
             distance: nearest_distance as u8,

@@ -45,7 +45,10 @@
 //! from the planes, and the next round looks again, finding the molecules
 //! that brighter neighbours hid. What a subtraction may have got wrong
 //! ([`Params::subtraction_error`] of the model) is discounted from later
-//! rounds' bit values, so its leftovers are not taken for molecules.
+//! rounds' bit values, so its leftovers are not taken for molecules. A
+//! round decides again only the candidates whose values the last
+//! subtractions touched; elsewhere nothing changed, nor would the
+//! decisions.
 //!
 //! **Output**: the calls of every round, one per codeword within the merge
 //! radius; then undecodable candidates whose score reaches
@@ -81,8 +84,9 @@
 //! # Memory and streaming
 //!
 //! Memory is proportional to the image: three sets of 16 `f32` planes
-//! (filtered residual, discounted model error, bit values) and a few
-//! scratch planes. Every stage reads a bounded number of rows around each
+//! (filtered residual, discounted model error, bit values), while
+//! filtering a fourth (the background-free images, kept to filter again
+//! after registration), and a few scratch planes. Every stage reads a bounded number of rows around each
 //! output row, so the pipeline could run on row bands with the halo
 //! [`Params::halo_rows`] adds up. Three inputs are measured over the whole
 //! image, and a row streamer would take them from the sender (the host has
@@ -96,6 +100,7 @@ mod filter;
 mod math;
 mod pairs;
 mod planes;
+mod prepare;
 mod registration;
 mod spots;
 
@@ -108,6 +113,7 @@ use crate::post::{Call, DecodeError, Decoded, Decoder, BARCODE_BITS};
 
 use filter::Gaussian;
 use planes::BitPlanes;
+use prepare::Residuals;
 
 /// The decoder's settings. The defaults work without tuning: every
 /// threshold is in units of the image noise, every length in pixels.
@@ -446,7 +452,8 @@ impl<'a> ClassicalDecoder<'a> {
             });
         }
         let p = &self.params;
-        let mut planes = BitPlanes::new(image, self.bit_order, p, &[(0.0, 0.0); BARCODE_BITS])?;
+        let residuals = Residuals::new(image, self.bit_order, p)?;
+        let mut planes = BitPlanes::new(&residuals, self.bit_order, p, &[(0.0, 0.0); BARCODE_BITS]);
         if p.register {
             let (calls, _) = self.strongest_calls(&planes);
             let exact: Vec<(u16, (usize, usize))> = calls
@@ -459,16 +466,21 @@ impl<'a> ClassicalDecoder<'a> {
                 })
                 .collect();
             if let Some(shifts) = registration::estimate(&planes, &exact, self.bit_order) {
-                planes = BitPlanes::new(image, self.bit_order, p, &shifts)?;
+                planes = BitPlanes::new(&residuals, self.bit_order, p, &shifts);
             }
         }
+        drop(residuals);
         let mut called: Vec<ClassicalSpot> = Vec::new();
-        let mut round = 0;
-        let unassigned = loop {
-            let (calls, unassigned) = self.strongest_calls(&planes);
+        let mut unassigned: Vec<Located> = Vec::new();
+        for round in 0..=p.rounds {
+            // Only what the last subtractions touched is decided again:
+            // elsewhere the values, and the decisions, are as before.
+            let (calls, undecoded) = self.strongest_calls(&planes);
             called.extend(calls.iter().map(|(spot, _)| *spot));
+            unassigned.retain(|&(_, pixel)| !planes.affected(pixel));
+            unassigned.extend(undecoded);
             if round == p.rounds || calls.is_empty() {
-                break unassigned;
+                break;
             }
             for (spot, pixel) in &calls {
                 if let Some(call) = spot.call() {
@@ -480,13 +492,12 @@ impl<'a> ClassicalDecoder<'a> {
                 }
             }
             planes.find_peaks(p.spot_threshold);
-            round += 1;
-        };
+        }
         // A molecule called twice (once, then on what its subtraction
         // left) counts once; undecodable spots only away from every call
         // and stronger unassigned spot.
         let first_unassigned = called.len();
-        called.extend(unassigned);
+        called.extend(unassigned.into_iter().map(|(spot, _)| spot));
         let order = strongest_first(&called, first_unassigned);
         let kept = self.suppress(&called, &order, |kept, candidate| {
             candidate >= first_unassigned || codeword(&called[kept]) == codeword(&called[candidate])
@@ -500,10 +511,7 @@ impl<'a> ClassicalDecoder<'a> {
     /// strongest within the merge radius (the others are decided again on
     /// the residual, once it is subtracted); and the unassigned candidates
     /// bright enough to report.
-    fn strongest_calls(
-        &self,
-        planes: &BitPlanes,
-    ) -> (Vec<(ClassicalSpot, (usize, usize))>, Vec<ClassicalSpot>) {
+    fn strongest_calls(&self, planes: &BitPlanes) -> (Vec<Located>, Vec<Located>) {
         let (calls, unassigned) = self.decode_candidates(planes);
         let spots: Vec<ClassicalSpot> = calls.iter().map(|(s, _)| *s).collect();
         let kept = self.suppress(&spots, &strongest_first(&spots, spots.len()), |_, _| true);
@@ -513,16 +521,13 @@ impl<'a> ClassicalDecoder<'a> {
     /// Decodes every candidate of `planes`: the calls, each with the pixel
     /// it was read at, and the undecodable candidates bright enough to
     /// report.
-    fn decode_candidates(
-        &self,
-        planes: &BitPlanes,
-    ) -> (Vec<(ClassicalSpot, (usize, usize))>, Vec<ClassicalSpot>) {
+    fn decode_candidates(&self, planes: &BitPlanes) -> (Vec<Located>, Vec<Located>) {
         let p = &self.params;
         let (mut calls, mut undecoded) = (Vec::new(), Vec::new());
         for &(row, col) in planes.candidates() {
             let values = planes.values_at(row, col);
             let amplitude = call::top4_mean(&values);
-            if !(amplitude >= p.spot_threshold) {
+            if amplitude.is_nan() || amplitude < p.spot_threshold {
                 continue;
             }
             let book = (self.codewords, self.blank);
@@ -542,7 +547,8 @@ impl<'a> ClassicalDecoder<'a> {
                     calls.push((spot(planes.position(bits, row, col)), (row, col)));
                 }
                 None if amplitude >= p.unassigned_threshold => {
-                    undecoded.push(spot(planes.position(brightest_bit(&values), row, col)));
+                    let position = planes.position(brightest_bit(&values), row, col);
+                    undecoded.push((spot(position), (row, col)));
                 }
                 None => {}
             }
@@ -601,6 +607,9 @@ impl<'a> ClassicalDecoder<'a> {
         spots::suppress_duplicates(&positions, order, self.params.merge_radius, duplicates)
     }
 }
+
+/// A spot and the pixel it was read at.
+type Located = (ClassicalSpot, (usize, usize));
 
 /// The called codeword of a spot.
 fn codeword(spot: &ClassicalSpot) -> Option<u16> {

@@ -7,14 +7,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::codebook::{BitOrder, COLOURS, ROUNDS};
-use crate::engine::InputImage;
-use crate::image_stats;
 use crate::post::BARCODE_BITS;
 
 use super::filter::{self, Gaussian};
 use super::math::{exp, ln, sqrt};
+use super::prepare::Residuals;
 use super::spots::{is_peak, subpixel_offset};
-use super::{ClassicalError, Params};
+use super::Params;
 
 /// Widest spot (sigma, px) the model subtracts: wider estimates are
 /// clamped, which bounds the subtraction window at 12 px.
@@ -39,8 +38,18 @@ pub(crate) struct BitPlanes {
     peaks: Vec<f32>,
     /// How far a bit's peak may lie from the pixel that reads it.
     radius: usize,
-    /// Pixels where some bit's residual peaks at or above the spot
-    /// threshold, in raster order.
+    /// How far from a subtracted spot a suppressed call may lie (the merge
+    /// radius, rounded up): it is marked changed so that it is decided
+    /// again.
+    merge_reach: usize,
+    /// Per pixel: some bit's residual peaks there at or above the spot
+    /// threshold.
+    is_candidate: Vec<bool>,
+    /// Per pixel: the residual changed since the last peak search.
+    changed: Vec<bool>,
+    /// Per pixel: the last peak search recomputed its values.
+    affected: Vec<bool>,
+    /// The affected candidates, in raster order.
     candidates: Vec<(usize, usize)>,
     /// Sigma (px) of a spot in the filtered planes, per barcode bit (its
     /// colour's).
@@ -49,49 +58,42 @@ pub(crate) struct BitPlanes {
 }
 
 impl BitPlanes {
-    /// Filters every image of `image` (16, checked by the caller), the one
-    /// of bit `b` sampled `shifts[b]` = `(dy, dx)` pixels further on (its
+    /// Matched-filters every plane of `residuals`, the one of bit `b`
+    /// sampled `shifts[b]` = `(dy, dx)` pixels further on (its
     /// misregistration), measures the spot width per colour and finds the
     /// bit peaks.
     pub(crate) fn new(
-        image: &InputImage<'_>,
+        residuals: &Residuals,
         bit_order: BitOrder,
         params: &Params,
         shifts: &[(f32, f32); BARCODE_BITS],
-    ) -> Result<BitPlanes, ClassicalError> {
-        let (height, width) = (image.height(), image.width());
-        let too_large = ClassicalError::ImageTooLarge { height, width };
-        let n = height.checked_mul(width).ok_or(too_large.clone())?;
-        // Two sets of 16 f32 planes must fit in the address space.
-        let total = n
-            .checked_mul(BARCODE_BITS)
-            .filter(|&t| t <= isize::MAX as usize / 8)
-            .ok_or(too_large)?;
-        let mut residual = vec![0.0f32; total];
-        let mut scratch = Scratch::new(n);
-        for ((bit, out), &(dy, dx)) in residual.chunks_exact_mut(n).enumerate().zip(shifts) {
+    ) -> BitPlanes {
+        let (height, width) = residuals.size();
+        let n = height * width;
+        let total = n * BARCODE_BITS;
+        let mut filtered = vec![0.0f32; total];
+        let mut scratch = vec![0.0f32; n];
+        for ((bit, out), &(dy, dx)) in filtered.chunks_exact_mut(n).enumerate().zip(shifts) {
             let sigma = params.smoothing_sigma;
             let kernels = (&Gaussian::shifted(sigma, dy), &Gaussian::shifted(sigma, dx));
-            filter_image(
-                image,
-                bit_order.image_of_bit(bit),
-                params,
-                kernels,
-                out,
-                &mut scratch,
-            );
+            let input = residuals.plane(bit);
+            filter::smooth_to_unit_noise(kernels, input, out, &mut scratch, (height, width));
         }
         let mut planes = BitPlanes {
             height,
             width,
-            residual,
+            residual: filtered,
             doubt: vec![0.0; total],
             error: params.subtraction_error,
             peaks: vec![0.0; total],
             radius: params.peak_radius,
+            merge_reach: params.merge_radius as usize + 1,
+            is_candidate: vec![false; n],
+            changed: vec![false; n],
+            affected: vec![true; n],
             candidates: Vec::new(),
             spot_sigma: [0.0; BARCODE_BITS],
-            scratch: scratch.residual,
+            scratch,
         };
         let fallback = core::f32::consts::SQRT_2 * params.smoothing_sigma.max(0.5);
         for colour in 0..COLOURS {
@@ -103,8 +105,8 @@ impl BitPlanes {
                 planes.spot_sigma[b] = sigma;
             }
         }
-        planes.find_peaks(params.spot_threshold);
-        Ok(planes)
+        planes.find_all_peaks(params.spot_threshold);
+        planes
     }
 
     /// The median width of the bright peaks of `bits`' planes, from the
@@ -128,7 +130,7 @@ impl BitPlanes {
                         plane[y * w + x - 1],
                         plane[y * w + x + 1],
                     ];
-                    if around.iter().any(|&v| !(v > 0.0)) {
+                    if around.iter().any(|&v| v.is_nan() || v <= 0.0) {
                         continue;
                     }
                     let l = |v: f32| ln(f64::from(v));
@@ -146,17 +148,17 @@ impl BitPlanes {
         (median > 0.0).then(|| (sqrt(1.0 / median) as f32).clamp(0.5, MAX_SPOT_SIGMA))
     }
 
-    /// Recomputes the peak values and the candidates from the residual.
-    pub(crate) fn find_peaks(&mut self, threshold: f32) {
+    /// Computes the peak values and the candidates of the whole image.
+    fn find_all_peaks(&mut self, threshold: f32) {
         let (height, width) = (self.height, self.width);
         let n = height * width;
-        let mut is_candidate = vec![false; n];
+        self.is_candidate.fill(false);
         let planes = self
             .residual
             .chunks_exact(n)
             .zip(self.doubt.chunks_exact(n));
         for ((plane, doubt), out) in planes.zip(self.peaks.chunks_exact_mut(n)) {
-            for (i, (o, c)) in out.iter_mut().zip(is_candidate.iter_mut()).enumerate() {
+            for (i, (o, c)) in out.iter_mut().zip(self.is_candidate.iter_mut()).enumerate() {
                 let peak = is_peak(plane, (height, width), i / width, i % width);
                 let value = plane[i] - doubt[i];
                 *c |= peak && value >= threshold;
@@ -173,13 +175,76 @@ impl BitPlanes {
                 }
             }
         }
-        self.candidates = (0..n)
-            .filter(|&i| is_candidate[i])
-            .map(|i| (i / width, i % width))
-            .collect();
+        self.affected.fill(true);
+        self.collect_candidates();
     }
 
-    /// Pixels worth decoding, in raster order.
+    /// Recomputes the peak values and the candidates where the residual
+    /// changed since the last time, and around it as far as a bit value
+    /// reads (the peak test and the peak radius). Elsewhere the values,
+    /// and so every decision taken on them, stay as they were.
+    pub(crate) fn find_peaks(&mut self, threshold: f32) {
+        let (height, width) = (self.height, self.width);
+        let n = height * width;
+        let r = self.radius;
+        // A pixel's values read the peak tests within the radius, each of
+        // which reads its 3x3: recompute the tests one radius further out.
+        let mut bool_scratch = vec![false; n];
+        self.affected.copy_from_slice(&self.changed);
+        filter::dilate(&mut self.affected, &mut bool_scratch, height, width, r + 1);
+        let mut region = self.affected.clone();
+        filter::dilate(&mut region, &mut bool_scratch, height, width, r);
+        self.changed.fill(false);
+        for bit in 0..BARCODE_BITS {
+            let plane = &self.residual[bit * n..(bit + 1) * n];
+            let doubt = &self.doubt[bit * n..(bit + 1) * n];
+            for i in (0..n).filter(|&i| region[i]) {
+                let peak = is_peak(plane, (height, width), i / width, i % width);
+                let value = plane[i] - doubt[i];
+                if self.affected[i] {
+                    let was = bit > 0 && self.is_candidate[i];
+                    self.is_candidate[i] = was || (peak && value >= threshold);
+                }
+                self.scratch[i] = if r == 0 || peak {
+                    value
+                } else {
+                    f32::NEG_INFINITY
+                };
+            }
+            let peaks = &mut self.peaks[bit * n..(bit + 1) * n];
+            for i in (0..n).filter(|&i| self.affected[i]) {
+                let (y, x) = (i / width, i % width);
+                let mut best = f32::NEG_INFINITY;
+                for wy in y.saturating_sub(r)..=(y + r).min(height - 1) {
+                    let line = &self.scratch[wy * width..(wy + 1) * width];
+                    for &v in &line[x.saturating_sub(r)..=(x + r).min(width - 1)] {
+                        best = best.max(v);
+                    }
+                }
+                peaks[i] = if best == f32::NEG_INFINITY { 0.0 } else { best };
+            }
+        }
+        self.collect_candidates();
+    }
+
+    /// The candidates among the affected pixels, in raster order.
+    fn collect_candidates(&mut self) {
+        let width = self.width;
+        self.candidates.clear();
+        let flagged =
+            (0..self.height * width).filter(|&i| self.affected[i] && self.is_candidate[i]);
+        self.candidates
+            .extend(flagged.map(|i| (i / width, i % width)));
+    }
+
+    /// Whether the values at pixel `(row, col)` were recomputed by the last
+    /// peak search.
+    pub(crate) fn affected(&self, (row, col): (usize, usize)) -> bool {
+        self.affected[row * self.width + col]
+    }
+
+    /// Pixels worth decoding, in raster order: the candidates whose values
+    /// the last peak search recomputed.
     pub(crate) fn candidates(&self) -> &[(usize, usize)] {
         &self.candidates
     }
@@ -238,6 +303,18 @@ impl BitPlanes {
             add_gaussian(plane, size, (py, px), -height, sigma);
             let doubt = &mut self.doubt[bit * n..(bit + 1) * n];
             add_gaussian(doubt, size, (py, px), self.error * height, sigma);
+            self.mark_changed((py, px), gaussian_reach(sigma));
+        }
+        self.mark_changed((y, x), self.merge_reach);
+    }
+
+    /// Marks the pixels within `reach` (a square) of `(y, x)` changed.
+    fn mark_changed(&mut self, (y, x): (f32, f32), reach: usize) {
+        let (cy, cx) = (y.max(0.0) as usize, x.max(0.0) as usize);
+        let rows = cy.saturating_sub(reach)..(cy + reach + 1).min(self.height);
+        for row in rows {
+            let cols = cx.saturating_sub(reach).min(self.width)..(cx + reach + 1).min(self.width);
+            self.changed[row * self.width..][cols].fill(true);
         }
     }
 
@@ -278,6 +355,11 @@ const BRIGHT_PEAK: f32 = 10.0;
 /// Fewer bright peaks than this leave the width at its fallback.
 const MIN_WIDTH_PEAKS: usize = 8;
 
+/// How far (px) from its centre a spot model of `sigma` is drawn.
+fn gaussian_reach(sigma: f32) -> usize {
+    (3.0 * sigma) as usize + 1
+}
+
 /// Adds `height * exp(-r^2 / (2 sigma^2))` centred at `(y, x)` to
 /// `plane`, within `3 sigma`.
 fn add_gaussian(
@@ -290,7 +372,7 @@ fn add_gaussian(
     if height == 0.0 || !height.is_finite() {
         return;
     }
-    let reach = (3.0 * sigma) as isize + 1;
+    let reach = gaussian_reach(sigma) as isize;
     let (cy, cx) = (y as isize, x as isize);
     let inverse = 1.0 / (2.0 * f64::from(sigma) * f64::from(sigma));
     let weights = |centre: f32, from: isize, to: isize| -> Vec<f32> {
@@ -311,77 +393,6 @@ fn add_gaussian(
         let line = &mut plane[r as usize * w..][x0 as usize..=x1 as usize];
         for (v, fx) in line.iter_mut().zip(&wx) {
             *v += height * fy * fx;
-        }
-    }
-}
-
-/// Normalises, removes the local background of and matched-filters image
-/// `channel` of `image` into `out`.
-fn filter_image(
-    image: &InputImage<'_>,
-    channel: usize,
-    p: &Params,
-    kernels: (&Gaussian, &Gaussian),
-    out: &mut [f32],
-    s: &mut Scratch,
-) {
-    let (height, width) = (image.height(), image.width());
-    let stats = image_stats::measure(image, channel);
-    let inverse_noise = 1.0 / stats.noise;
-    for y in 0..height {
-        for x in 0..width {
-            s.z[y * width + x] =
-                (f32::from(image.get(channel, y, x)) - stats.background) * inverse_noise;
-        }
-    }
-    s.background.fill(0.0);
-    for _ in 0..p.background_passes {
-        for ((e, &z), &b) in s.excluded.iter_mut().zip(&s.z).zip(&s.background) {
-            *e = z - b > p.background_clip;
-        }
-        filter::dilate(
-            &mut s.excluded,
-            &mut s.excluded_scratch,
-            height,
-            width,
-            p.background_dilation,
-        );
-        filter::masked_box_mean(
-            &s.z,
-            &s.excluded,
-            &mut s.background,
-            (&mut s.sums, &mut s.counts),
-            (height, width),
-            p.background_radius,
-        );
-    }
-    for ((r, &z), &b) in s.residual.iter_mut().zip(&s.z).zip(&s.background) {
-        *r = z - b;
-    }
-    filter::smooth_to_unit_noise(kernels, &s.residual, out, &mut s.sums, (height, width));
-}
-
-/// Planes reused across the 16 images.
-struct Scratch {
-    z: Vec<f32>,
-    background: Vec<f32>,
-    residual: Vec<f32>,
-    sums: Vec<f32>,
-    counts: Vec<f32>,
-    excluded: Vec<bool>,
-    excluded_scratch: Vec<bool>,
-}
-
-impl Scratch {
-    fn new(n: usize) -> Scratch {
-        Scratch {
-            z: vec![0.0; n],
-            background: vec![0.0; n],
-            residual: vec![0.0; n],
-            sums: vec![0.0; n],
-            counts: vec![0.0; n],
-            excluded: vec![false; n],
-            excluded_scratch: vec![false; n],
         }
     }
 }

@@ -76,7 +76,9 @@ pub(crate) fn estimate(
         }
     }
     let reference: Vec<(f32, f32)> = (0..BARCODE_BITS)
-        .filter(|&b| bit_order.image_of_bit(b) % ROUNDS == 0 && offsets[b].len() >= MIN_PEAKS)
+        .filter(|&b| {
+            bit_order.image_of_bit(b).is_multiple_of(ROUNDS) && offsets[b].len() >= MIN_PEAKS
+        })
         .map(|b| shifts[b])
         .collect();
     let n = reference.len().max(1) as f32;

@@ -9,8 +9,21 @@ use alloc::vec::Vec;
 /// local maximum: strictly above its earlier 8-neighbours in raster order
 /// and at least its later ones (the tie rule of [`crate::post::peaks`], so
 /// a plateau gives one peak). Reads one row above and below.
+#[inline]
 pub(crate) fn is_peak(map: &[f32], (height, width): (usize, usize), y: usize, x: usize) -> bool {
     let v = map[y * width + x];
+    if y > 0 && x > 0 && y + 1 < height && x + 1 < width {
+        // Inside: the eight neighbours, without the border clipping.
+        let (above, row, below) = ((y - 1) * width + x, y * width + x, (y + 1) * width + x);
+        return map[above - 1] < v
+            && map[above] < v
+            && map[above + 1] < v
+            && map[row - 1] < v
+            && map[row + 1] <= v
+            && map[below - 1] <= v
+            && map[below] <= v
+            && map[below + 1] <= v;
+    }
     for ny in y.saturating_sub(1)..=(y + 1).min(height - 1) {
         for nx in x.saturating_sub(1)..=(x + 1).min(width - 1) {
             let earlier = (ny, nx) < (y, x);
@@ -46,7 +59,7 @@ pub(crate) fn subpixel_offset(
 /// `(1, after)`, in `[-0.5, 0.5]`.
 fn vertex(before: f32, centre: f32, after: f32) -> f32 {
     let curvature = before - 2.0 * centre + after;
-    if !(curvature < 0.0) {
+    if curvature.is_nan() || curvature >= 0.0 {
         return 0.0;
     }
     (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
@@ -63,7 +76,7 @@ pub(crate) fn suppress_duplicates(
     radius: f32,
     duplicates: impl Fn(usize, usize) -> bool,
 ) -> Vec<usize> {
-    if !(radius > 0.0) || spots.is_empty() {
+    if radius.is_nan() || radius <= 0.0 || spots.is_empty() {
         return (0..spots.len()).collect();
     }
     let key = |(y, x): (f32, f32)| ((y / radius) as i64, (x / radius) as i64);
