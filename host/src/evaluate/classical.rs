@@ -57,12 +57,8 @@ impl CallBook {
 
 /// The classical decoder's spots in one tile.
 fn decode_tile(decoder: &ClassicalDecoder<'_>, tile: &Tile) -> Result<Vec<ClassicalSpot>> {
-    let image = InputImage::planar(
-        Pixels::U16(&tile.images),
-        IMAGE_COUNT,
-        tile.height,
-        tile.width,
-    )?;
+    let pixels = Pixels::U16(&tile.images);
+    let image = InputImage::planar(pixels, IMAGE_COUNT, tile.height, tile.width)?;
     Ok(decoder.decode(&image)?)
 }
 
@@ -185,36 +181,16 @@ fn row(
 ) -> EvalRow {
     EvalRow {
         name: CLASSICAL.into(),
-        path: String::new(),
         mode: CLASSICAL,
-        engine: CLASSICAL,
-        size_bytes: 0,
-        parameters: 0,
-        reduction: f64::NAN,
         reduction_vs: "nothing (the classical decoder has no model file)".into(),
-        median_ms: latency.median_ms,
-        min_ms: latency.min_ms,
-        median_ms_all_threads: latency.median_ms,
-        threads: 1,
-        runs: timing.runs,
-        warmup: timing.warmup,
-        pos_recall: accuracy.pixels.position_recall,
-        pos_jaccard: accuracy.pixels.position_jaccard,
-        bc_recall: accuracy.pixels.barcode_recall,
-        bc_jaccard: accuracy.pixels.barcode_jaccard,
-        spot_precision: accuracy.spot_precision,
-        spot_recall: accuracy.spot_recall,
-        spot_f1: accuracy.spot_f1,
-        rmse: accuracy.rmse,
-        gene_f1: accuracy.gene_f1,
-        misid_rate: accuracy.misid_rate,
-        tiles: accuracy.tiles,
-        truth_spots: accuracy.truth_spots,
-        detected_spots: accuracy.detected_spots,
-        calls: accuracy.decoding.calls(),
-        blank_calls: accuracy.decoding.blank,
-        codebook,
-        kernel_path: None,
+        ..EvalRow::measured(
+            CLASSICAL,
+            timing,
+            (latency, latency),
+            accuracy,
+            codebook,
+            None,
+        )
     }
 }
 
