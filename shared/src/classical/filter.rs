@@ -1,6 +1,6 @@
 //! Separable filters on `height x width` row-major `f32` planes: the local
 //! background (a masked box mean), the matched filter (a Gaussian whose
-//! output is rescaled to unit noise) and a small max filter.
+//! output is rescaled to unit noise) and the dilation of a mask.
 //!
 //! Every filter clips its window at the image border instead of padding:
 //! a window holds only real pixels, and its weights are renormalised to
@@ -231,29 +231,6 @@ pub(crate) fn dilate(
     window_reduce(mask, scratch, height, width, radius, false, |a, b| a | b);
 }
 
-/// The maximum of `plane` within `radius` (a square) of each pixel, in
-/// place. `scratch` holds one plane. Reads `radius` rows above and below.
-pub(crate) fn max_filter(
-    plane: &mut [f32],
-    scratch: &mut [f32],
-    height: usize,
-    width: usize,
-    radius: usize,
-) {
-    if radius == 0 {
-        return;
-    }
-    window_reduce(
-        plane,
-        scratch,
-        height,
-        width,
-        radius,
-        f32::NEG_INFINITY,
-        f32::max,
-    );
-}
-
 /// Separable reduction of each pixel's square window of `radius`, in
 /// place: along rows into `scratch`, then along columns back.
 fn window_reduce<T: Copy>(
@@ -416,18 +393,17 @@ mod tests {
     }
 
     #[test]
-    fn max_filter_and_dilation_reach_radius_pixels() {
+    fn dilation_reaches_radius_pixels() {
         let (h, w) = (5, 6);
-        let mut plane = vec![0.0f32; h * w];
-        plane[2 * w + 3] = 1.0;
-        let mut scratch = vec![0.0; h * w];
-        max_filter(&mut plane, &mut scratch, h, w, 1);
-        let lit: Vec<usize> = (0..h * w).filter(|&i| plane[i] == 1.0).collect();
-        assert_eq!(lit, [8, 9, 10, 14, 15, 16, 20, 21, 22]);
         let mut mask = vec![false; h * w];
-        mask[0] = true;
-        let mut bool_scratch = vec![false; h * w];
-        dilate(&mut mask, &mut bool_scratch, h, w, 2);
-        assert_eq!(mask.iter().filter(|&&m| m).count(), 9);
+        mask[2 * w + 3] = true;
+        let mut scratch = vec![false; h * w];
+        dilate(&mut mask, &mut scratch, h, w, 1);
+        let lit: Vec<usize> = (0..h * w).filter(|&i| mask[i]).collect();
+        assert_eq!(lit, [8, 9, 10, 14, 15, 16, 20, 21, 22]);
+        let mut corner = vec![false; h * w];
+        corner[0] = true;
+        dilate(&mut corner, &mut scratch, h, w, 2);
+        assert_eq!(corner.iter().filter(|&&m| m).count(), 9);
     }
 }

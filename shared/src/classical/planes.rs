@@ -12,7 +12,7 @@ use crate::post::BARCODE_BITS;
 use super::filter::{self, Gaussian};
 use super::math::{exp, ln, sqrt};
 use super::prepare::Residuals;
-use super::spots::{is_peak, subpixel_offset};
+use super::spots::{is_peak, peak_row, subpixel_offset};
 use super::Params;
 
 /// Widest spot (sigma, px) the model subtracts: wider estimates are
@@ -89,7 +89,7 @@ impl BitPlanes {
             radius: params.peak_radius,
             merge_reach: params.merge_radius as usize + 1,
             is_candidate: vec![false; n],
-            changed: vec![false; n],
+            changed: vec![true; n],
             affected: vec![true; n],
             candidates: Vec::new(),
             spot_sigma: [0.0; BARCODE_BITS],
@@ -105,7 +105,7 @@ impl BitPlanes {
                 planes.spot_sigma[b] = sigma;
             }
         }
-        planes.find_all_peaks(params.spot_threshold);
+        planes.find_peaks(params.spot_threshold);
         planes
     }
 
@@ -148,37 +148,6 @@ impl BitPlanes {
         (median > 0.0).then(|| (sqrt(1.0 / median) as f32).clamp(0.5, MAX_SPOT_SIGMA))
     }
 
-    /// Computes the peak values and the candidates of the whole image.
-    fn find_all_peaks(&mut self, threshold: f32) {
-        let (height, width) = (self.height, self.width);
-        let n = height * width;
-        self.is_candidate.fill(false);
-        let planes = self
-            .residual
-            .chunks_exact(n)
-            .zip(self.doubt.chunks_exact(n));
-        for ((plane, doubt), out) in planes.zip(self.peaks.chunks_exact_mut(n)) {
-            for (i, (o, c)) in out.iter_mut().zip(self.is_candidate.iter_mut()).enumerate() {
-                let peak = is_peak(plane, (height, width), i / width, i % width);
-                let value = plane[i] - doubt[i];
-                *c |= peak && value >= threshold;
-                *o = if self.radius == 0 || peak {
-                    value
-                } else {
-                    f32::NEG_INFINITY
-                };
-            }
-            if self.radius > 0 {
-                filter::max_filter(out, &mut self.scratch, height, width, self.radius);
-                for o in out.iter_mut().filter(|o| **o == f32::NEG_INFINITY) {
-                    *o = 0.0;
-                }
-            }
-        }
-        self.affected.fill(true);
-        self.collect_candidates();
-    }
-
     /// Recomputes the peak values and the candidates where the residual
     /// changed since the last time, and around it as far as a bit value
     /// reads (the peak test and the peak radius). Elsewhere the values,
@@ -188,28 +157,41 @@ impl BitPlanes {
         let n = height * width;
         let r = self.radius;
         // A pixel's values read the peak tests within the radius, each of
-        // which reads its 3x3: recompute the tests one radius further out.
+        // which reads its 3x3: the tests are redone one radius further out,
+        // in whole rows.
         let mut bool_scratch = vec![false; n];
         self.affected.copy_from_slice(&self.changed);
         filter::dilate(&mut self.affected, &mut bool_scratch, height, width, r + 1);
-        let mut region = self.affected.clone();
-        filter::dilate(&mut region, &mut bool_scratch, height, width, r);
         self.changed.fill(false);
+        let affected_rows: Vec<bool> = self
+            .affected
+            .chunks_exact(width)
+            .map(|row| row.contains(&true))
+            .collect();
+        let rows: Vec<bool> = (0..height)
+            .map(|y| affected_rows[y.saturating_sub(r)..=(y + r).min(height - 1)].contains(&true))
+            .collect();
+        let mut flags = vec![false; width];
         for bit in 0..BARCODE_BITS {
             let plane = &self.residual[bit * n..(bit + 1) * n];
             let doubt = &self.doubt[bit * n..(bit + 1) * n];
-            for i in (0..n).filter(|&i| region[i]) {
-                let peak = is_peak(plane, (height, width), i / width, i % width);
-                let value = plane[i] - doubt[i];
-                if self.affected[i] {
-                    let was = bit > 0 && self.is_candidate[i];
-                    self.is_candidate[i] = was || (peak && value >= threshold);
+            for y in (0..height).filter(|&y| rows[y]) {
+                peak_row(plane, (height, width), y, &mut flags);
+                let line = y * width..(y + 1) * width;
+                let candidates = &mut self.is_candidate[line.clone()];
+                let values = self.scratch[line.clone()].iter_mut();
+                let inputs = plane[line.clone()].iter().zip(&doubt[line]);
+                for (((c, out), (&v, &d)), &peak) in
+                    candidates.iter_mut().zip(values).zip(inputs).zip(&flags)
+                {
+                    let value = v - d;
+                    *c = (bit > 0 && *c) || (peak && value >= threshold);
+                    *out = if r == 0 || peak {
+                        value
+                    } else {
+                        f32::NEG_INFINITY
+                    };
                 }
-                self.scratch[i] = if r == 0 || peak {
-                    value
-                } else {
-                    f32::NEG_INFINITY
-                };
             }
             let peaks = &mut self.peaks[bit * n..(bit + 1) * n];
             for i in (0..n).filter(|&i| self.affected[i]) {

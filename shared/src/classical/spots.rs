@@ -36,6 +36,33 @@ pub(crate) fn is_peak(map: &[f32], (height, width): (usize, usize), y: usize, x:
     true
 }
 
+/// [`is_peak`] for every pixel of row `y`, into `out` (`width` long):
+/// the inside of the row without branches, so that it vectorises.
+pub(crate) fn peak_row(map: &[f32], (height, width): (usize, usize), y: usize, out: &mut [bool]) {
+    if y == 0 || y + 1 >= height || width < 3 {
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = is_peak(map, (height, width), y, x);
+        }
+        return;
+    }
+    let above = &map[(y - 1) * width..y * width];
+    let row = &map[y * width..(y + 1) * width];
+    let below = &map[(y + 1) * width..(y + 2) * width];
+    for x in 1..width - 1 {
+        let v = row[x];
+        out[x] = (above[x - 1] < v)
+            & (above[x] < v)
+            & (above[x + 1] < v)
+            & (row[x - 1] < v)
+            & (row[x + 1] <= v)
+            & (below[x - 1] <= v)
+            & (below[x] <= v)
+            & (below[x + 1] <= v);
+    }
+    out[0] = is_peak(map, (height, width), y, 0);
+    out[width - 1] = is_peak(map, (height, width), y, width - 1);
+}
+
 /// Sub-pixel offset of the maximum at `(y, x)` of a `height x width` map,
 /// per axis from a parabola through the peak and its two neighbours
 /// (clamped to half a pixel); 0 along an axis where a neighbour is outside
@@ -128,6 +155,9 @@ mod tests {
             .collect();
         assert_eq!(peaks, [(1, 1), (1, 4)]);
         assert!(is_peak(&[2.0], (1, 1), 0, 0));
+        let mut row = [false; 5];
+        peak_row(&map, (3, 5), 1, &mut row);
+        assert_eq!(row, [false, true, false, false, true]);
     }
 
     #[test]
