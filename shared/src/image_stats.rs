@@ -13,8 +13,15 @@
 //!   of the pixels of any one image, so they move it little.
 //! - `noise` comes from horizontal neighbour differences `d = p[x+1] - p[x]`:
 //!   a slow gradient or a blob wide against one pixel cancels in `d`, so `d`
-//!   measures the pixel noise alone. Its interquartile range, `1.349 *
-//!   sqrt(2) * sigma` for Gaussian noise, ignores the tails the spot edges add.
+//!   measures the pixel noise alone. Its interquartile range is `1.349 *
+//!   sqrt(2) * sigma` for Gaussian noise. The steep flanks of bright spots
+//!   add large differences, and where spots cover a tenth of the image or
+//!   more (bright or dense data) they widen the quartiles themselves (by
+//!   25-30 % on the `seed` simulator preset). So the estimate is refined:
+//!   only pairs whose two pixels both lie within [`CLIP_SIGMAS`] noise
+//!   sigmas of the background count, with the sigma of the previous pass,
+//!   [`REFINEMENTS`] times. For pure noise this drops a few pairs in a
+//!   thousand and moves the estimate by well under a per cent.
 //!
 //! Counts are integers, and at low gain the quartiles of `d` fall on a few
 //! integer values; the raw order statistics would then jump by a whole count
@@ -39,6 +46,17 @@ pub const MIN_NOISE: f32 = 0.25;
 /// a percent, and a 2048 x 2048 FOV's 16 images are measured in milliseconds.
 pub const MAX_SAMPLED_PIXELS: usize = 1 << 18;
 
+/// Pixels farther than this many noise sigmas from the background are
+/// left out of the refined noise estimate.
+pub const CLIP_SIGMAS: f64 = 3.0;
+
+/// Refining passes of the noise estimate.
+pub const REFINEMENTS: usize = 2;
+
+/// A refinement that keeps fewer than this fraction of the pairs (an image
+/// that is mostly not background) keeps the previous estimate.
+const MIN_KEPT_FRACTION: f64 = 0.25;
+
 /// Gaussian interquartile range of a standard normal variable.
 const GAUSSIAN_IQR: f64 = 1.348_979_500_392_163_5;
 
@@ -51,30 +69,51 @@ pub fn measure(image: &InputImage<'_>, channel: usize) -> ImageStats {
     let stride = row_stride_for(height, width);
     let rows = (0..height).step_by(stride);
     let mut values: Vec<i32> = Vec::with_capacity(rows.len() * width);
-    let mut differences: Vec<i32> = Vec::with_capacity(rows.len() * width.saturating_sub(1));
+    let mut pairs: Vec<(i32, i32)> = Vec::with_capacity(rows.len() * width.saturating_sub(1));
     for y in rows {
         let mut previous = None;
         for x in 0..width {
             let v = image.get(channel, y, x) as i32;
             values.push(v);
             if let Some(p) = previous {
-                differences.push(v - p);
+                pairs.push((p, v));
             }
             previous = Some(v);
         }
     }
     let background = GroupedQuantiles::new(&mut values).at(0.5);
-    let noise = if differences.is_empty() {
-        MIN_NOISE as f64
-    } else {
-        let quantiles = GroupedQuantiles::new(&mut differences);
-        let iqr = quantiles.at(0.75) - quantiles.at(0.25);
-        iqr / (GAUSSIAN_IQR * core::f64::consts::SQRT_2)
-    };
+    let mut differences: Vec<i32> = pairs.iter().map(|&(p, v)| v - p).collect();
+    let mut noise = difference_noise(&mut differences).unwrap_or(MIN_NOISE as f64);
+    for _ in 0..REFINEMENTS {
+        let limit = CLIP_SIGMAS * noise.max(MIN_NOISE as f64);
+        let near = |v: i32| (f64::from(v) - background).abs() <= limit;
+        differences.clear();
+        differences.extend(
+            pairs
+                .iter()
+                .filter(|&&(p, v)| near(p) && near(v))
+                .map(|&(p, v)| v - p),
+        );
+        if (differences.len() as f64) < MIN_KEPT_FRACTION * pairs.len() as f64 {
+            break;
+        }
+        noise = difference_noise(&mut differences).unwrap_or(noise);
+    }
     ImageStats {
         background: background as f32,
         noise: (noise as f32).max(MIN_NOISE),
     }
+}
+
+/// The noise sigma that the neighbour differences `differences` imply
+/// (reordered in place); `None` when there are none.
+fn difference_noise(differences: &mut [i32]) -> Option<f64> {
+    if differences.is_empty() {
+        return None;
+    }
+    let quantiles = GroupedQuantiles::new(differences);
+    let iqr = quantiles.at(0.75) - quantiles.at(0.25);
+    Some(iqr / (GAUSSIAN_IQR * core::f64::consts::SQRT_2))
 }
 
 /// Measures every image of `image`.
@@ -224,13 +263,13 @@ mod tests {
 
     #[test]
     fn spots_barely_move_the_statistics() {
-        // One bright pixel in 30: each lifts two neighbour differences into
-        // the tails, which the interquartile range mostly ignores.
+        // One bright pixel in ten: each lifts two neighbour differences;
+        // the refinement leaves them out.
         let clean = stats_of(&recording(3, 1.0, 100.0, 0));
-        let spotted = stats_of(&recording(3, 1.0, 100.0, 300));
+        let spotted = stats_of(&recording(3, 1.0, 100.0, 900));
         assert!((spotted.background - clean.background).abs() < 0.2 * clean.noise);
         let growth = spotted.noise / clean.noise - 1.0;
-        assert!((0.0..0.1).contains(&growth), "{growth}");
+        assert!(growth.abs() < 0.05, "{growth}");
     }
 
     #[test]

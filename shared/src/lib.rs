@@ -13,6 +13,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod checksum;
+#[cfg(feature = "alloc")]
+pub mod classical;
 pub mod codebook;
 pub mod engine;
 pub mod image;

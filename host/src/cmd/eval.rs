@@ -9,10 +9,11 @@ use robofish_host::args::DataArgs;
 use robofish_host::evaluate::plots::write_input_plot;
 use robofish_host::evaluate::tables::machine_description;
 use robofish_host::evaluate::{
-    evaluate_engine, markdown_report, set_reductions, DecodeBook, EvalModel, EvalSettings,
-    FloatEngine, Timing,
+    classical, evaluate_classical, evaluate_engine, markdown_report, set_reductions, DecodeBook,
+    EvalModel, EvalSettings, FloatEngine, Timing,
 };
 use robofish_host::sim::{Split, Tile};
+use robofish_shared::classical::Params as ClassicalParams;
 
 /// Evaluate models the way the original reported them, and more.
 ///
@@ -25,7 +26,8 @@ use robofish_host::sim::{Split, Tile};
 /// device's threshold matched within 1.5 px), gene-aware F1 and the blank
 /// misidentification rate (decoded with the device's decoder, against the
 /// model's codebook or else the data's). The original's fp32 row is printed
-/// for comparison.
+/// for comparison. `--method classical` adds a row for robofish's classical
+/// decoder (no model), scored on the same spots, genes and matching.
 #[derive(Args, Debug)]
 pub struct Cmd {
     /// Model files: *.safetensors (fp32 checkpoint) or *.rfm (int8); several
@@ -33,11 +35,16 @@ pub struct Cmd {
     #[arg(
         long = "models",
         visible_alias = "checkpoint",
-        required = true,
+        required_unless_present = "methods",
         num_args = 1..,
         value_delimiter = ','
     )]
     pub models: Vec<PathBuf>,
+    /// What finds the spots: `network` (the --models) and/or `classical`
+    /// (robofish's classical decoder, no model); repeated or separated by
+    /// commas. Default: network.
+    #[arg(long = "method", value_enum, value_delimiter = ',')]
+    pub methods: Vec<Method>,
     /// Engines for fp32 checkpoints (int8 files always run on robofish's
     /// engine): tract, tch (needs `--features torch`), reference (slow).
     /// Default: tract, plus tch in a build with libtorch.
@@ -76,6 +83,15 @@ pub struct Cmd {
     /// cpu, cuda or auto, for the tch engine.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "auto"])]
     pub device: String,
+}
+
+/// What makes a row's spots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// The --models, on their engines.
+    Network,
+    /// robofish's classical decoder: no model, no training.
+    Classical,
 }
 
 /// The tile size shared by every tile of the split.
@@ -139,6 +155,10 @@ impl Cmd {
 
     pub fn run(self) -> Result<()> {
         let settings = self.settings()?;
+        let classical = self.methods.contains(&Method::Classical);
+        if self.methods.contains(&Method::Network) && self.models.is_empty() {
+            bail!("--method network needs --models");
+        }
         // Load and check everything before the long work starts.
         let mut models = self
             .models
@@ -209,8 +229,21 @@ impl Cmd {
             }
         }
         set_reductions(&mut rows);
+        let classical_params = ClassicalParams::default();
+        if classical {
+            rows.push(evaluate_classical(
+                &split.tiles,
+                split.bit_order,
+                split.codebook.as_ref(),
+                classical_params,
+                settings.timing,
+            )?);
+        }
 
-        let report = markdown_report(&rows, &machine_description(), &split.source);
+        let mut report = markdown_report(&rows, &machine_description(), &split.source);
+        if classical {
+            report += &classical::notes(&classical_params);
+        }
         write!(io::stdout(), "{report}")?;
         if let Some(path) = &self.markdown {
             std::fs::write(path, &report)

@@ -12,9 +12,11 @@
 //!   (same threshold, same decoder), spot F1, RMSE, gene-aware F1 and the
 //!   blank misidentification rate;
 //! - [`plots`], [`tables`]: pictures, Markdown and JSON;
-//! - [`run`]: one model on one engine over a split.
+//! - [`run`]: one model on one engine over a split;
+//! - [`classical`]: the classical decoder, no model, scored the same way.
 
 pub mod accuracy;
+pub mod classical;
 pub mod engines;
 pub mod latency;
 pub mod maps;
@@ -24,6 +26,7 @@ pub mod run;
 pub mod spots;
 pub mod tables;
 
+pub use classical::evaluate_classical;
 pub use engines::{Engine, FloatEngine};
 pub use latency::Timing;
 pub use model::{EvalModel, Precision};

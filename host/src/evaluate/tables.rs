@@ -101,7 +101,7 @@ impl EvalRow {
         model: &EvalModel,
         engine: &'static str,
         timing: Timing,
-        (one_thread, all_threads): (Latency, Latency),
+        latencies: (Latency, Latency),
         accuracy: &AccuracySummary,
         codebook: Option<String>,
         kernel_path: Option<String>,
@@ -110,9 +110,29 @@ impl EvalRow {
             name: model.name.clone(),
             path: model.path.display().to_string(),
             mode: model.precision().name(),
-            engine,
             size_bytes: model.file_bytes,
             parameters: model.parameters(),
+            ..EvalRow::measured(engine, timing, latencies, accuracy, codebook, kernel_path)
+        }
+    }
+
+    /// A row of measurements with no model file behind it: name, path and
+    /// mode empty, size and parameters 0, no reduction.
+    pub fn measured(
+        engine: &'static str,
+        timing: Timing,
+        (one_thread, all_threads): (Latency, Latency),
+        accuracy: &AccuracySummary,
+        codebook: Option<String>,
+        kernel_path: Option<String>,
+    ) -> EvalRow {
+        EvalRow {
+            name: String::new(),
+            path: String::new(),
+            mode: "",
+            engine,
+            size_bytes: 0,
+            parameters: 0,
             reduction: f64::NAN,
             reduction_vs: String::new(),
             median_ms: one_thread.median_ms,

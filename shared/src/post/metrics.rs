@@ -346,7 +346,7 @@ impl Localisation {
 
 /// Square root by Newton's method, since `core` has none; exact to the last
 /// bit or one below it. Negative and NaN inputs give 0.
-fn sqrt(value: f64) -> f64 {
+pub(crate) fn sqrt(value: f64) -> f64 {
     if value.is_nan() || value <= 0.0 {
         return 0.0;
     }
