@@ -9,8 +9,8 @@ use robofish_host::args::DataArgs;
 use robofish_host::evaluate::plots::write_input_plot;
 use robofish_host::evaluate::tables::machine_description;
 use robofish_host::evaluate::{
-    classical, evaluate_classical, evaluate_engine, markdown_report, set_reductions, DecodeBook,
-    EvalModel, EvalSettings, FloatEngine, Timing,
+    benchmark, classical, evaluate_classical, evaluate_engine, markdown_report, set_reductions,
+    DecodeBook, EvalModel, EvalSettings, FloatEngine, Timing,
 };
 use robofish_host::sim::{Split, Tile};
 use robofish_shared::classical::Params as ClassicalParams;
@@ -35,7 +35,7 @@ pub struct Cmd {
     #[arg(
         long = "models",
         visible_alias = "checkpoint",
-        required_unless_present = "methods",
+        required_unless_present_any = ["methods", "benchmark"],
         num_args = 1..,
         value_delimiter = ','
     )]
@@ -83,6 +83,15 @@ pub struct Cmd {
     /// cpu, cuda or auto, for the tch engine.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "auto"])]
     pub device: String,
+    /// Run the generalisation benchmark instead of one split: the --models
+    /// and the classical decoder on `seed` and every held-out preset (never
+    /// trained or tuned on, each with its fixed seed), into one table.
+    #[arg(long, conflicts_with_all = ["data", "simulate"])]
+    pub benchmark: bool,
+    /// Tiles per benchmark preset, in 40 x 40 equivalents (larger tiles get
+    /// fewer, with the same pixel count).
+    #[arg(long, default_value_t = 200)]
+    pub benchmark_tiles: usize,
 }
 
 /// What makes a row's spots.
@@ -92,6 +101,40 @@ pub enum Method {
     Network,
     /// robofish's classical decoder: no model, no training.
     Classical,
+}
+
+impl Cmd {
+    /// `--benchmark`: every model (on its engines) and the classical
+    /// decoder on seed and the held-out presets.
+    fn run_benchmark(&self, settings: EvalSettings) -> Result<()> {
+        let fp32_engines = if self.engines.is_empty() {
+            FloatEngine::defaults()
+        } else {
+            self.engines.clone()
+        };
+        let mut models = Vec::new();
+        for path in &self.models {
+            let model = EvalModel::load(path)?;
+            let engines = model
+                .engines(&fp32_engines, &self.device)
+                .with_context(|| format!("cannot run {}", path.display()))?;
+            models.push((model, engines));
+        }
+        let rows = benchmark::run(&mut models, self.benchmark_tiles, &settings, &mut |name| {
+            eprintln!("benchmark: {name}")
+        })?;
+        let report = benchmark::markdown(&rows, &machine_description());
+        write!(io::stdout(), "{report}")?;
+        if let Some(path) = &self.markdown {
+            std::fs::write(path, &report)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some(path) = &self.json {
+            std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// The tile size shared by every tile of the split.
@@ -155,6 +198,9 @@ impl Cmd {
 
     pub fn run(self) -> Result<()> {
         let settings = self.settings()?;
+        if self.benchmark {
+            return self.run_benchmark(settings);
+        }
         let classical = self.methods.contains(&Method::Classical);
         if self.methods.contains(&Method::Network) && self.models.is_empty() {
             bail!("--method network needs --models");

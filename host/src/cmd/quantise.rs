@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use robofish_host::calibration::{calibrate_on, parse_observer};
 use robofish_host::checkpoint::Checkpoint;
 use robofish_host::data::{find_codebook, Dataset};
-use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
+use robofish_host::sim::{is_held_out, preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_shared::model::{encode_model, Provenance, QuantMode};
 use robofish_shared::ptq::{
     quantise, quantise_dynamic, quantise_on_grids, ActivationGrids, Calibrator, QuantiseOptions,
@@ -48,7 +48,9 @@ pub struct Cmd {
     /// Split of --data used for calibration.
     #[arg(long, default_value = "train")]
     pub split: Split,
-    /// Simulator preset for calibration tiles when no --data is given.
+    /// Simulator preset for calibration tiles when no --data is given (a
+    /// per-image model calibrates best on `wide-domain`; held-out presets
+    /// are refused).
     #[arg(long, default_value = "seed", value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
     pub preset: String,
     /// Calibration tiles (static mode).
@@ -261,7 +263,31 @@ impl Cmd {
         Ok(run_dir.join("best.safetensors"))
     }
 
+    /// Held-out presets, and datasets simulated from one, never calibrate
+    /// or fine-tune a model: they are the benchmark.
+    fn refuse_held_out(&self) -> Result<()> {
+        if is_held_out(&self.preset) {
+            bail!(
+                "preset `{}` is held out for evaluation: it must never be used for calibration \
+                 or QAT; use `wide-domain` (or seed/easy/hard)",
+                self.preset
+            );
+        }
+        if let Some(dir) = &self.data {
+            let dataset = Dataset::open(dir, None)?;
+            if let Some(name) = dataset.simulated_preset().filter(|n| is_held_out(n)) {
+                bail!(
+                    "{} was simulated from the held-out preset `{name}`: it must never be used \
+                     for calibration or QAT",
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn calibration_tiles(&self) -> Result<(Vec<Tile>, String)> {
+        self.refuse_held_out()?;
         match &self.data {
             Some(dir) => {
                 let dataset = Dataset::open(dir, self.codebook.as_deref())?;

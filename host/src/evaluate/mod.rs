@@ -16,6 +16,7 @@
 //! - [`classical`]: the classical decoder, no model, scored the same way.
 
 pub mod accuracy;
+pub mod benchmark;
 pub mod classical;
 pub mod engines;
 pub mod latency;
