@@ -4,41 +4,27 @@
 //! distance 4 decodes without correction; hostile uploads get one error
 //! each and the device keeps serving.
 
+mod common;
+
 use std::io::Write;
 
-use robofish_device::client::{spawn_local, Client, Fov, FovResult};
-use robofish_device::{Device, DeviceConfig};
+use robofish_device::client::{spawn_local, Client, FovResult};
+use robofish_device::Device;
 use robofish_shared::codebook::{mhd4_words, CodeWarning, Codebook, CodebookEntry};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
-use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry as ModelEntry, Model};
+use robofish_shared::model::{encode_model, Model};
 use robofish_shared::post::{Decoder, BARCODE_BITS};
 use robofish_shared::protocol::{
     CodebookChunk, CodebookSource, CodebookWord, DeviceMessage, ErrorKind, HostMessage,
     MAX_CODEBOOK_WORDS, MAX_GENE_NAME_BYTES, PROTOCOL_VERSION, UNASSIGNED_GENE,
 };
-use robofish_shared::synthetic::{camera_tile, random_quantised};
+use robofish_shared::synthetic::camera_tile;
 
 /// A random model whose barcode maps land near MHD4 words often (seed 22
-/// calls about 60 % of its spots), storing the MHD4 codebook in word order
-/// with the last 10 words as blanks.
+/// calls about 60 % of its spots; see [`common::model`] for its codebook).
 fn model() -> Model {
-    let (_, mut model) = random_quantised(&ArchConfig::seed().scaled(0.125), 22, 1, 32);
-    model.metadata.codebook = Some(
-        mhd4_words()
-            .iter()
-            .enumerate()
-            .map(|(i, &word)| ModelEntry {
-                name: if i < 130 {
-                    format!("Gene{i:03}")
-                } else {
-                    format!("Blank-{i}")
-                },
-                word,
-            })
-            .collect(),
-    );
-    model
+    common::model(22)
 }
 
 fn codebook(entries: impl IntoIterator<Item = (String, u16)>) -> Codebook {
@@ -73,12 +59,7 @@ fn device() -> (
     Client<std::io::PipeReader, std::io::PipeWriter>,
     std::thread::JoinHandle<robofish_device::Result<robofish_device::ServeOutcome>>,
 ) {
-    let mut device = Device::new(DeviceConfig {
-        threads: 2,
-        batch_rows: 5,
-        model_store: None,
-        kernels: KernelPath::from_env().unwrap(),
-    });
+    let mut device = Device::new(common::config(2));
     device.load_model(&encode_model(&model()).unwrap()).unwrap();
     let (mut client, handle) = spawn_local(device).unwrap();
     client.hello().unwrap();
@@ -97,16 +78,7 @@ fn stream<R: std::io::Read, Wr: Write>(
     id: u32,
     tile: &[u16],
 ) -> FovResult {
-    let fov = Fov {
-        height: H,
-        width: W,
-        rounds: 8,
-        colours: 2,
-        images: tile,
-        truth: None,
-        stats: None,
-    };
-    client.send_fov(id, &fov).unwrap();
+    client.send_fov(id, &common::fov(tile, H, W)).unwrap();
     let result = client.collect(id).unwrap();
     assert!(result.error.is_none(), "{:?}", result.error);
     result
@@ -297,25 +269,11 @@ fn errors_then_good_fov<R: std::io::Read, Wr: Write>(
     blank_words: u16,
 ) -> Vec<ErrorKind> {
     let tile = tile(u64::from(id));
-    let fov = Fov {
-        height: H,
-        width: W,
-        rounds: 8,
-        colours: 2,
-        images: &tile,
-        truth: None,
-        stats: None,
-    };
-    client.send_fov(id, &fov).unwrap();
-    let mut kinds = Vec::new();
-    loop {
-        match client.recv().unwrap() {
-            DeviceMessage::Error(e) => kinds.push(e.kind),
-            DeviceMessage::Quality(q) => assert_eq!(q.calls.blank_words, blank_words),
-            DeviceMessage::FrameTiming(t) if t.frame_id == id => return kinds,
-            _ => {}
+    common::errors_before_timing(client, id, &common::fov(&tile, H, W), |message| {
+        if let DeviceMessage::Quality(q) = message {
+            assert_eq!(q.calls.blank_words, blank_words);
         }
-    }
+    })
 }
 
 #[test]

@@ -365,7 +365,9 @@ pub fn binarise(bit_values: &[u8; BARCODE_BITS]) -> u16 {
 }
 
 /// Running totals of decoding outcomes; merge the counts of tiles or bands
-/// with [`DecodeCounts::merge`].
+/// with [`DecodeCounts::merge`]. They travel on the wire inside
+/// [`CallQuality`](crate::protocol::CallQuality), so their fields and
+/// field order are part of the protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecodeCounts {
     /// Calls with distance 0.

@@ -175,12 +175,10 @@ fn hostile_codebooks_are_refused_with_a_reason() {
     ));
 }
 
-#[test]
-fn a_name_too_long_does_not_decode() {
-    // The message as postcard writes it (an enum variant is its index as
-    // a varint, like a u32), with an ordinary string one byte over the
-    // limit: the decoder refuses it.
-    let name = "x".repeat(MAX_GENE_NAME_BYTES + 1);
+/// A one-word, one-chunk codebook frame as postcard writes it (an enum
+/// variant is its index as a varint, like a u32), with an ordinary string
+/// for the name, so it may be longer than the limit.
+fn codebook_frame_named(name: &str) -> Vec<u8> {
     let variant = 10u32; // HostMessage::CodebookChunk
     let body = (
         PROTOCOL_VERSION,
@@ -188,28 +186,24 @@ fn a_name_too_long_does_not_decode() {
         1u16,
         0u16,
         true,
-        std::vec![(name.as_str(), 0b1111u16)],
+        std::vec![(name, 0b1111u16)],
     );
     let mut frame = std::vec![0u8];
     frame.extend(postcard::to_allocvec_cobs(&body).unwrap());
+    frame
+}
+
+#[test]
+fn a_name_too_long_does_not_decode() {
     let mut decoder: std::boxed::Box<FrameDecoder> = std::boxed::Box::default();
-    match decoder.feed::<HostMessage>(&frame) {
+    let too_long = codebook_frame_named(&"x".repeat(MAX_GENE_NAME_BYTES + 1));
+    match decoder.feed::<HostMessage>(&too_long) {
         Feed::Error { error, .. } => assert_eq!(error.kind(), ErrorKind::Malformed),
         other => panic!("{other:?}"),
     }
-    // The same frame with a name that fits decodes (the mirror is right).
-    let fits = "x".repeat(MAX_GENE_NAME_BYTES);
-    let body = (
-        PROTOCOL_VERSION,
-        variant,
-        1u16,
-        0u16,
-        true,
-        std::vec![(fits.as_str(), 0b1111u16)],
-    );
-    let mut frame = std::vec![0u8];
-    frame.extend(postcard::to_allocvec_cobs(&body).unwrap());
-    match decoder.feed::<HostMessage>(&frame) {
+    // A name that fits decodes (the hand-made frame is right).
+    let fits = codebook_frame_named(&"x".repeat(MAX_GENE_NAME_BYTES));
+    match decoder.feed::<HostMessage>(&fits) {
         Feed::Message {
             message: HostMessage::CodebookChunk(chunk),
             ..
