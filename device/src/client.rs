@@ -1,18 +1,21 @@
 //! The host side of the protocol over any byte stream: handshake, model
-//! flashing, sending a FOV as row bands, and collecting its results.
+//! flashing, the experiment's codebook, sending a FOV as row bands, and
+//! collecting its results.
 
 use std::io::{Read, Write};
 
 use heapless::String as HString;
 use robofish_shared::checksum::{crc32, Crc32};
+use robofish_shared::codebook::Codebook;
 use robofish_shared::image::{ImageStats, InputImage, Pixels};
 use robofish_shared::image_stats::measure_all;
 use robofish_shared::model::model_hash;
 use robofish_shared::protocol::{
-    encode_frame, DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd,
-    FrameStart, FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin, ModelChunk,
-    ModelEnd, ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot, MAX_ENCODED_FRAME_BYTES,
-    MAX_MODEL_CHUNK_BYTES, PROTOCOL_VERSION,
+    codebook_checksum, encode_frame, CallQuality, CodebookChunk, CodebookInfo, CodebookWord,
+    DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd, FrameStart,
+    FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin, ModelChunk, ModelEnd,
+    ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot, MAX_CODEBOOK_WORDS,
+    MAX_ENCODED_FRAME_BYTES, MAX_MODEL_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 
 use crate::error::{Error, Result};
@@ -56,6 +59,8 @@ pub struct FovResult {
     pub spots: Vec<WireSpot>,
     /// Accuracy, when truth was sent.
     pub metrics: Option<DetectionCounts>,
+    /// How the spots decoded, truth or not (absent when the FOV failed).
+    pub quality: Option<CallQuality>,
     /// Timing (absent when the FOV failed).
     pub timing: Option<FrameTiming>,
     /// The device's error, when the FOV failed.
@@ -189,6 +194,57 @@ impl<R: Read, W: Write> Client<R, W> {
         }
     }
 
+    /// Sends the experiment's codebook; later FOVs decode with it, and
+    /// their gene indices index `codebook` in its order. Checks that the
+    /// device holds exactly what was sent, and returns what it reports
+    /// (blanks, minimum distance, whether it corrects errors).
+    pub fn send_codebook(&mut self, codebook: &Codebook) -> Result<CodebookInfo> {
+        if codebook.len() > MAX_CODEBOOK_WORDS {
+            return Err(Error::CodebookTooLarge {
+                words: codebook.len(),
+            });
+        }
+        let words = codebook
+            .entries()
+            .iter()
+            .map(|entry| {
+                let name =
+                    HString::try_from(entry.name.as_str()).map_err(|_| Error::GeneNameTooLong {
+                        name: entry.name.clone(),
+                    })?;
+                Ok(CodebookWord {
+                    name,
+                    word: entry.word,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let info = self.upload_codebook(&words)?;
+        let sent = codebook_checksum(words.iter().map(|w| (w.name.as_str(), w.word)));
+        if info.checksum != sent {
+            return Err(Error::CodebookChecksum {
+                sent,
+                device: info.checksum,
+            });
+        }
+        Ok(info)
+    }
+
+    /// Returns the device to its model's codebook.
+    pub fn reset_codebook(&mut self) -> Result<CodebookInfo> {
+        self.upload_codebook(&[])
+    }
+
+    fn upload_codebook(&mut self, words: &[CodebookWord]) -> Result<CodebookInfo> {
+        for chunk in CodebookChunk::chunked(words) {
+            self.send(&HostMessage::CodebookChunk(chunk))?;
+        }
+        self.flush()?;
+        match self.recv()? {
+            DeviceMessage::CodebookAccepted(info) => Ok(info),
+            other => Err(unexpected("in reply to a codebook", other)),
+        }
+    }
+
     /// Sends one FOV: FrameStart, row bands, truth, FrameEnd.
     pub fn send_fov(&mut self, frame_id: u32, fov: &Fov<'_>) -> Result<()> {
         let images = fov.rounds as usize * fov.colours as usize;
@@ -259,8 +315,8 @@ impl<R: Read, W: Write> Client<R, W> {
         self.flush()
     }
 
-    /// Collects the device's answer for `frame_id`: Spots chunks, Metrics
-    /// and FrameTiming, or an Error.
+    /// Collects the device's answer for `frame_id`: Spots chunks, Metrics,
+    /// Quality and FrameTiming, or an Error.
     pub fn collect(&mut self, frame_id: u32) -> Result<FovResult> {
         let mut result = FovResult::default();
         loop {
@@ -270,6 +326,9 @@ impl<R: Read, W: Write> Client<R, W> {
                 }
                 DeviceMessage::Metrics(m) if m.frame_id == frame_id => {
                     result.metrics = Some(m.counts)
+                }
+                DeviceMessage::Quality(q) if q.frame_id == frame_id => {
+                    result.quality = Some(q.calls)
                 }
                 DeviceMessage::FrameTiming(t) if t.frame_id == frame_id => {
                     result.timing = Some(t);

@@ -197,6 +197,33 @@ pub enum Error {
     /// Something does not fit the protocol's field sizes.
     #[error("{0}")]
     TooLarge(&'static str),
+    /// A codebook has more words than the protocol carries.
+    #[error(
+        "the codebook has {words} words; the device protocol carries at most {}",
+        robofish_shared::protocol::MAX_CODEBOOK_WORDS
+    )]
+    CodebookTooLarge {
+        /// Words in the codebook.
+        words: usize,
+    },
+    /// A gene name is longer than the protocol carries.
+    #[error(
+        "gene name '{name}' is {} bytes; the device protocol carries at most {}: shorten it in the codebook",
+        name.len(),
+        robofish_shared::protocol::MAX_GENE_NAME_BYTES
+    )]
+    GeneNameTooLong {
+        /// The name.
+        name: String,
+    },
+    /// The device's codebook differs from the one sent.
+    #[error("the device holds another codebook than the one sent (checksum {device:#010x}, sent {sent:#010x})")]
+    CodebookChecksum {
+        /// Checksum of the codebook sent.
+        sent: u32,
+        /// Checksum the device reported.
+        device: u32,
+    },
 
     // --- transports ------------------------------------------------------
     /// A device SPEC of none of the known forms.

@@ -1,6 +1,9 @@
 //! One FOV being streamed: its bands checked and pushed through the strips
 //! as they arrive, spots found as soon as each row's 3x3 neighbourhood is
 //! complete, and at `FrameEnd` the messages that answer it.
+//!
+//! A FOV keeps the model and the codebook it started with: a flash or a
+//! new codebook mid-FOV changes neither.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,13 +12,14 @@ use std::time::Instant;
 use robofish_shared::input_stage::InputStage;
 
 use robofish_shared::protocol::{
-    DetectionCounts, DeviceMessage, FrameEnd, FrameStart, FrameTiming, FrameTracker, GroundTruth,
-    Metrics, RowBand, Spots, TruthSpot, WireSpot,
+    CallQuality, DetectionCounts, DeviceMessage, FrameEnd, FrameStart, FrameTiming, FrameTracker,
+    GroundTruth, Metrics, Quality, RowBand, Spots, TruthSpot, WireSpot,
 };
 
+use crate::codebook::ActiveCodebook;
 use crate::error::{Error, Result};
 use crate::prepared::PreparedModel;
-use crate::spots::{detection_counts, FoundSpot};
+use crate::spots::{call_quality, detection_counts, FoundSpot};
 use crate::stats::saturating_u32;
 use crate::tiling::{OutputRow, StripRunner};
 
@@ -23,8 +27,11 @@ use crate::tiling::{OutputRow, StripRunner};
 pub(crate) struct Frame {
     tracker: FrameTracker,
     started: Instant,
-    /// The model the FOV started with (a flash mid-FOV does not change it).
+    /// The model the FOV started with.
     model: Arc<PreparedModel>,
+    /// The codebook its spots decode with; `None` when there is none or
+    /// the model reads no barcodes.
+    codebook: Option<Arc<ActiveCodebook>>,
     runner: StripRunner,
     /// Received rows not yet pushed, row-interleaved u16.
     pending: Vec<u16>,
@@ -40,7 +47,7 @@ pub(crate) struct Frame {
 
 /// What a FOV's messages are answered with.
 pub(crate) struct Answer {
-    /// Spots chunks, then Metrics when truth came.
+    /// Spots chunks, then Metrics when truth came, then Quality.
     pub messages: Vec<DeviceMessage>,
     /// The FOV's announcement.
     pub start: FrameStart,
@@ -48,6 +55,8 @@ pub(crate) struct Answer {
     pub spots: usize,
     /// The accuracy, when truth came.
     pub metrics: Option<DetectionCounts>,
+    /// How the spots decoded.
+    pub quality: CallQuality,
     /// The runner, free for the next FOV of this size.
     pub runner: StripRunner,
     started: Instant,
@@ -76,11 +85,13 @@ impl Answer {
 }
 
 impl Frame {
-    /// Opens the FOV `start` announces on `model`, reusing `spare` when it
-    /// fits the size.
+    /// Opens the FOV `start` announces on `model`, decoding with
+    /// `codebook` (the experiment's) or else the model's own, reusing
+    /// `spare` when it fits the size.
     pub fn begin(
         start: FrameStart,
         model: Option<&Arc<PreparedModel>>,
+        codebook: Option<&Arc<ActiveCodebook>>,
         spare: Option<StripRunner>,
         threads: usize,
     ) -> Result<Frame> {
@@ -109,10 +120,15 @@ impl Frame {
                 .map_err(|e| Error::Unstreamable(Box::new(e)))?,
         };
         runner.set_stats(&start.stats);
+        let codebook = codebook
+            .or(model.codebook.as_ref())
+            .filter(|_| model.spots.reads_barcodes())
+            .cloned();
         Ok(Frame {
             tracker,
             started,
             model: model.clone(),
+            codebook,
             runner,
             pending: Vec::new(),
             recent: VecDeque::new(),
@@ -172,11 +188,21 @@ impl Frame {
                 counts,
             }));
         }
+        let empty = self
+            .codebook
+            .as_ref()
+            .map_or(CallQuality::new(0, 0), |c| c.quality());
+        let quality = call_quality(&self.found, empty);
+        messages.push(DeviceMessage::Quality(Quality {
+            frame_id: start.frame_id,
+            calls: quality,
+        }));
         Ok(Answer {
             messages,
             start,
             spots: spots.len(),
             metrics,
+            quality,
             runner: self.runner,
             started: self.started,
             receive_us,
@@ -220,9 +246,10 @@ impl Frame {
                     .filter(|r| r.y + 1 >= p && r.y <= p + 1)
                     .collect();
                 let found = &mut self.found;
+                let codebook = self.codebook.as_ref().map(|c| &c.table);
                 self.model
                     .spots
-                    .row_spots(&around, p, width, |spot| found.push(spot))?;
+                    .row_spots(codebook, &around, p, width, |spot| found.push(spot))?;
                 self.next_peak_row += 1;
             }
         }

@@ -2,12 +2,14 @@
 //! localises and decodes emitters in int8 as row bands arrive, and reports
 //! spots, timing and accuracy back to the host.
 //!
-//! [`session`] dispatches each message; [`upload`] flashes models, `frame`
-//! streams one FOV through the [`tiling`] strips and [`spots`] finds and
-//! decodes its spots; [`server`] runs a session over a byte stream named by
+//! [`session`] dispatches each message; [`upload`] flashes models,
+//! [`codebook`] holds the codebook FOVs decode with (the experiment's or
+//! the model's), `frame` streams one FOV through the [`tiling`] strips and
+//! [`spots`] finds and decodes its spots; [`server`] runs a session over a byte stream named by
 //! a [`transport`] SPEC, and [`client`] is the host's end of it.
 
 pub mod client;
+pub mod codebook;
 pub mod config;
 pub mod error;
 mod frame;

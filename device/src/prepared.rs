@@ -1,5 +1,5 @@
-//! A model made ready to stream: its network, its identity for `HelloAck`
-//! and its spot decoder, all built once per load.
+//! A model made ready to stream: its network, its identity for `HelloAck`,
+//! its spot decoder and its stored codebook, all built once per load.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{decode_model, model_hash, QuantMode};
 use robofish_shared::protocol::ModelInfo;
 
+use crate::codebook::ActiveCodebook;
 use crate::error::{Error, Result};
 use crate::spots::SpotDecoder;
 use crate::system::bounded;
@@ -19,8 +20,11 @@ pub struct PreparedModel {
     pub network: Arc<Network>,
     /// Hash, name and arena size.
     pub info: ModelInfo,
-    /// Where the model's spots and barcodes are, and its codebook.
+    /// Where the model's spots and barcodes are.
     pub spots: SpotDecoder,
+    /// The codebook stored in the model: the default when the host sends
+    /// none. `None` when it stores none.
+    pub codebook: Option<Arc<ActiveCodebook>>,
 }
 
 impl PreparedModel {
@@ -33,6 +37,13 @@ impl PreparedModel {
         let name = bounded(&model.metadata.name);
         let network = Network::new(model, kernels)?;
         let spots = SpotDecoder::new(network.model())?;
+        let stored = network
+            .model()
+            .metadata
+            .codebook
+            .as_deref()
+            .unwrap_or_default();
+        let codebook = ActiveCodebook::from_model(stored)?.map(Arc::new);
         let arena = network.plan(256, 256).map(|p| p.arena_bytes()).unwrap_or(0);
         Ok(PreparedModel {
             info: ModelInfo {
@@ -42,6 +53,7 @@ impl PreparedModel {
             },
             network: Arc::new(network),
             spots,
+            codebook,
         })
     }
 

@@ -1,20 +1,23 @@
 //! The device side of the protocol: one message in, zero or more out.
 //!
-//! A [`Device`] holds the loaded model, the upload and the FOV in flight,
-//! and the session's statistics, and dispatches each message to the module
-//! that does the work: [`upload`](crate::upload) (flashing), `frame` (one
-//! FOV), `stats` (the report) and [`system`](crate::system) (`HelloAck`).
-//! Every FOV gets either its results (Spots chunks, Metrics when truth
-//! came, FrameTiming last) or exactly one Error; a bad message never ends
-//! the session.
+//! A [`Device`] holds the loaded model, the experiment's codebook, the
+//! uploads and the FOV in flight, and the session's statistics, and
+//! dispatches each message to the module that does the work:
+//! [`upload`](crate::upload) (flashing), [`codebook`](crate::codebook)
+//! (the experiment's codebook), `frame` (one FOV), `stats` (the report)
+//! and [`system`](crate::system) (`HelloAck`). Every FOV gets either its
+//! results (Spots chunks, Metrics when truth came, Quality, FrameTiming
+//! last) or exactly one Error, every codebook upload one answer; a bad
+//! message never ends the session.
 
 use std::sync::Arc;
 
 use robofish_shared::protocol::{
-    check_version, DeviceMessage, FrameEnd, FrameStart, GroundTruth, HostMessage, ModelChunk,
-    ModelInfo, RowBand,
+    check_version, CodebookChunk, CodebookInfo, DeviceMessage, FrameEnd, FrameStart, GroundTruth,
+    HostMessage, ModelChunk, ModelInfo, RowBand,
 };
 
+use crate::codebook::{ActiveCodebook, CodebookReceiver, Received, NO_CODEBOOK};
 use crate::config::DeviceConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -47,6 +50,9 @@ pub struct Device {
     /// The last FOV's runner (row rings), reused while sizes repeat.
     spare_runner: Option<StripRunner>,
     model: Option<Arc<PreparedModel>>,
+    /// The experiment's codebook; `None` decodes with the model's.
+    codebook: Option<Arc<ActiveCodebook>>,
+    codebook_upload: CodebookReceiver,
     upload: Option<Upload>,
     fov: Option<Fov>,
     stats: Stats,
@@ -59,6 +65,8 @@ impl Device {
             config,
             spare_runner: None,
             model: None,
+            codebook: None,
+            codebook_upload: CodebookReceiver::default(),
             upload: None,
             fov: None,
             stats: Stats::default(),
@@ -76,12 +84,29 @@ impl Device {
         self.model.as_ref().map(|m| &m.info)
     }
 
-    /// Forgets a half-received FOV or upload (the connection dropped).
+    /// The codebook FOVs starting now decode with.
+    pub fn codebook_info(&self) -> CodebookInfo {
+        let model = self.model.as_ref().and_then(|m| m.codebook.as_ref());
+        self.codebook
+            .as_ref()
+            .or(model)
+            .map_or(NO_CODEBOOK, |c| c.info)
+    }
+
+    /// Forgets a half-received FOV or upload and the experiment's codebook
+    /// (the connection dropped: the next host starts its own session).
     pub fn connection_lost(&mut self) {
         if let Some(Fov::Open(_)) = self.fov.take() {
             self.stats.failed();
         }
         self.upload = None;
+        self.forget_codebook();
+    }
+
+    /// Back to the model's codebook, with no codebook upload in progress.
+    fn forget_codebook(&mut self) {
+        self.codebook = None;
+        self.codebook_upload.reset();
     }
 
     /// Handles one message, sending replies through `send`.
@@ -92,10 +117,14 @@ impl Device {
     ) -> Control {
         match message {
             HostMessage::Hello(hello) => send(match check_version(hello.version) {
-                Ok(()) => DeviceMessage::HelloAck(crate::system::hello_ack(
-                    &self.config,
-                    self.model_info(),
-                )),
+                Ok(()) => {
+                    // A new session starts from the model's codebook.
+                    self.forget_codebook();
+                    DeviceMessage::HelloAck(crate::system::hello_ack(
+                        &self.config,
+                        self.model_info(),
+                    ))
+                }
                 Err(e) => Error::from(e).reply(None),
             }),
             HostMessage::ModelBegin(begin) => match Upload::begin(&begin) {
@@ -126,8 +155,23 @@ impl Device {
                 send(DeviceMessage::ShutdownAck);
                 return Control::Shutdown;
             }
+            HostMessage::CodebookChunk(chunk) => self.accept_codebook(&chunk, send),
         }
         Control::Continue
+    }
+
+    fn accept_codebook(&mut self, chunk: &CodebookChunk, send: &mut dyn FnMut(DeviceMessage)) {
+        match self.codebook_upload.accept(chunk) {
+            None => {}
+            Some(Err(e)) => send(e.reply(None)),
+            Some(Ok(received)) => {
+                self.codebook = match received {
+                    Received::Experiment(codebook) => Some(Arc::new(codebook)),
+                    Received::ModelDefault => None,
+                };
+                send(DeviceMessage::CodebookAccepted(self.codebook_info()));
+            }
+        }
     }
 
     fn install(&mut self, model: PreparedModel) -> ModelInfo {
@@ -161,7 +205,13 @@ impl Device {
         let spare = self.spare_runner.take();
         let frame_id = start.frame_id;
         self.fov = Some(
-            match Frame::begin(start, self.model.as_ref(), spare, self.config.threads) {
+            match Frame::begin(
+                start,
+                self.model.as_ref(),
+                self.codebook.as_ref(),
+                spare,
+                self.config.threads,
+            ) {
                 Ok(frame) => Fov::Open(Box::new(frame)),
                 Err(e) => {
                     self.fail(frame_id, &e, send);
@@ -232,7 +282,8 @@ impl Device {
             send(message);
         }
         let total_us = answer.elapsed_us();
-        self.stats.finished(&answer.start, answer.spots, total_us);
+        self.stats
+            .finished(&answer.start, answer.spots, &answer.quality, total_us);
         send(DeviceMessage::FrameTiming(answer.timing(total_us)));
         self.spare_runner = Some(answer.runner);
     }

@@ -1,25 +1,26 @@
 //! Spots of a streamed FOV: peaks of the position map row by row, decoded
-//! against the model's codebook, and scored against the truth.
+//! against the FOV's codebook, and scored against the truth or, without
+//! it, by their calls alone.
 
-use robofish_shared::codebook::is_blank_name;
 use robofish_shared::model::{Model, OutputKind};
 use robofish_shared::post::decode::DecodeTable;
 use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot};
 use robofish_shared::post::{find_spots_in_rows, MATCH_RADIUS, SPOT_THRESHOLD};
-use robofish_shared::protocol::{DetectionCounts, TruthSpot, WireSpot, UNASSIGNED_GENE};
+use robofish_shared::protocol::{
+    CallQuality, DetectionCounts, TruthSpot, WireSpot, NOT_DECODED, UNASSIGNED_GENE,
+};
 
 use crate::error::{Error, Result};
 use crate::tiling::OutputRow;
 
-/// Which outputs hold the position map and the barcode bits, and the
-/// codebook to decode against: fixed per model, so found once per load.
+/// Which outputs hold the position map and the barcode bits: fixed per
+/// model, so found once per load.
 #[derive(Debug)]
 pub struct SpotDecoder {
     position: usize,
+    /// `None` when the model has no barcode output: spots are then
+    /// unassigned and their confidence is the peak's score.
     barcode: Option<usize>,
-    /// `None` when the model has no codebook or no barcode output: spots
-    /// are then unassigned and their confidence is the peak's score.
-    table: Option<DecodeTable>,
 }
 
 /// One spot as the device reports it, and whether its call is a blank.
@@ -32,7 +33,7 @@ pub struct FoundSpot {
 }
 
 impl SpotDecoder {
-    /// The decoder of `model`'s outputs and codebook.
+    /// The decoder of `model`'s outputs.
     pub fn new(model: &Model) -> Result<SpotDecoder> {
         let outputs = &model.graph.outputs;
         let position = outputs
@@ -40,26 +41,21 @@ impl SpotDecoder {
             .position(|o| o.kind == OutputKind::Position)
             .ok_or(Error::NoPositionOutput)?;
         let barcode = outputs.iter().position(|o| o.kind == OutputKind::Barcode);
-        let codebook = model.metadata.codebook.as_deref().unwrap_or_default();
-        let table = match barcode {
-            Some(_) if !codebook.is_empty() => Some(DecodeTable::new(
-                codebook.iter().map(|e| e.word).collect(),
-                codebook.iter().map(|e| is_blank_name(&e.name)).collect(),
-            )?),
-            _ => None,
-        };
-        Ok(SpotDecoder {
-            position,
-            barcode,
-            table,
-        })
+        Ok(SpotDecoder { position, barcode })
     }
 
-    /// Finds and decodes the spots of image row `p`, given the finished
-    /// output rows around it (`rows`, in order, covering `p - 1 ..= p + 1`
-    /// clipped at the image edges), and hands each to `found`.
+    /// Whether the model reads barcodes, so a codebook can decode them.
+    pub fn reads_barcodes(&self) -> bool {
+        self.barcode.is_some()
+    }
+
+    /// Finds the spots of image row `p`, given the finished output rows
+    /// around it (`rows`, in order, covering `p - 1 ..= p + 1` clipped at
+    /// the image edges), decodes them against `codebook` (when given and
+    /// the model reads barcodes) and hands each to `found`.
     pub fn row_spots(
         &self,
+        codebook: Option<&DecodeTable>,
         rows: &[&OutputRow],
         p: usize,
         width: usize,
@@ -71,7 +67,7 @@ impl SpotDecoder {
         for r in rows {
             pos.extend_from_slice(&r.maps[self.position]);
         }
-        let decoding = self.table.as_ref().zip(self.barcode);
+        let decoding = codebook.zip(self.barcode);
         let bits = match decoding {
             Some((_, b)) => planar_bits(rows, b, width),
             None => Vec::new(),
@@ -85,26 +81,23 @@ impl SpotDecoder {
             p - first..p - first + 1,
             |peak| peaks.push(peak),
         )?;
+        let decoder = decoding.map(|(table, _)| table.decoder());
         for peak in peaks {
-            let (gene, confidence, blank) = match decoding {
-                Some((table, _)) => {
-                    let decoded = table.decoder().decode_at(
-                        &bits,
-                        n,
-                        width,
-                        peak.row as usize,
-                        peak.col as usize,
-                    )?;
+            let (gene, distance, confidence, blank) = match &decoder {
+                Some(decoder) => {
+                    let decoded =
+                        decoder.decode_at(&bits, n, width, peak.row as usize, peak.col as usize)?;
                     match decoded.call {
                         Some(call) => (
                             call.codeword,
+                            call.distance,
                             (call.confidence * 255.0).round() as u8,
                             call.blank,
                         ),
-                        None => (UNASSIGNED_GENE, 0, false),
+                        None => (UNASSIGNED_GENE, decoded.nearest_distance, 0, false),
                     }
                 }
-                None => (UNASSIGNED_GENE, peak.score, false),
+                None => (UNASSIGNED_GENE, NOT_DECODED, peak.score, false),
             };
             found(FoundSpot {
                 spot: WireSpot {
@@ -113,6 +106,7 @@ impl SpotDecoder {
                     dy: peak.row_offset,
                     dx: peak.col_offset,
                     gene,
+                    distance,
                     confidence,
                 },
                 blank,
@@ -152,4 +146,13 @@ pub fn detection_counts(found: &[FoundSpot], truth: &[TruthSpot]) -> DetectionCo
     // MATCH_RADIUS is a valid radius, so matching cannot fail.
     let evaluation = evaluate_spots(truth, &predicted, MATCH_RADIUS).unwrap_or_default();
     DetectionCounts::new(&evaluation, blank_calls)
+}
+
+/// How `found` spots decoded, tallied into `quality` (an empty tally
+/// against the FOV's codebook).
+pub fn call_quality(found: &[FoundSpot], mut quality: CallQuality) -> CallQuality {
+    for f in found {
+        quality.record(&f.spot, f.blank);
+    }
+    quality
 }

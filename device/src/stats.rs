@@ -1,6 +1,6 @@
 //! The session's running statistics and the `Report` made of them.
 
-use robofish_shared::protocol::{DetectionCounts, FrameStart, Report};
+use robofish_shared::protocol::{CallQuality, DetectionCounts, FrameStart, Report};
 
 /// Counts over every FOV of the session (across connections).
 #[derive(Debug, Default)]
@@ -12,6 +12,7 @@ pub(crate) struct Stats {
     latencies_us: Vec<u32>,
     busy_us: u64,
     cumulative: Option<DetectionCounts>,
+    quality: Option<CallQuality>,
 }
 
 impl Stats {
@@ -20,8 +21,19 @@ impl Stats {
         self.failed_frames += 1;
     }
 
-    /// A FOV answered with `spots` spots, `total_us` after its start.
-    pub fn finished(&mut self, start: &FrameStart, spots: usize, total_us: u64) {
+    /// A FOV answered with `spots` spots decoded as `quality`, `total_us`
+    /// after its start.
+    pub fn finished(
+        &mut self,
+        start: &FrameStart,
+        spots: usize,
+        quality: &CallQuality,
+        total_us: u64,
+    ) {
+        match &mut self.quality {
+            Some(sum) => sum.accumulate(quality),
+            None => self.quality = Some(*quality),
+        }
         self.frames += 1;
         self.spots += spots as u64;
         self.pixels += u64::from(start.width) * u64::from(start.height) * start.images() as u64;
@@ -53,6 +65,7 @@ impl Stats {
                 self.pixels as f64 / (self.busy_us as f64 * 1e-6)
             },
             cumulative: self.cumulative,
+            quality: self.quality,
         }
     }
 }

@@ -2,50 +2,30 @@
 //! inference, every fault gets an explicit error without losing later FOVs,
 //! and a soak of 1,000 FOVs over TCP loses nothing.
 
+mod common;
+
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
+use common::config;
 use robofish_device::client::{spawn_local, Client, Fov};
 use robofish_device::tiling::StripRunner;
-use robofish_device::{serve, Device, DeviceConfig, ServeOutcome};
+use robofish_device::{serve, Device, ServeOutcome};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
-use robofish_shared::model::{encode_model, ArchConfig, CodebookEntry, Model};
+use robofish_shared::model::{encode_model, Model};
 use robofish_shared::post::peaks::find_spots;
 use robofish_shared::post::SPOT_THRESHOLD;
 use robofish_shared::protocol::{
     encode_frame, ErrorKind, FrameEnd, FrameStart, Hello, HostMessage, PixelType, RowBand,
     TruthSpot, PROTOCOL_VERSION,
 };
-use robofish_shared::synthetic::{camera_tile, random_quantised};
+use robofish_shared::synthetic::camera_tile;
 
+/// The model these tests stream through.
 fn model() -> Model {
-    let (_, mut model) = random_quantised(&ArchConfig::seed().scaled(0.125), 21, 1, 32);
-    model.metadata.codebook = Some(
-        robofish_shared::codebook::mhd4_words()
-            .iter()
-            .enumerate()
-            .map(|(i, &word)| CodebookEntry {
-                name: if i < 130 {
-                    format!("Gene{i:03}")
-                } else {
-                    format!("Blank-{i}")
-                },
-                word,
-            })
-            .collect(),
-    );
-    model
-}
-
-fn config(threads: usize) -> DeviceConfig {
-    DeviceConfig {
-        threads,
-        batch_rows: 5,
-        model_store: None,
-        kernels: KernelPath::from_env().unwrap(),
-    }
+    common::model(21)
 }
 
 fn whole_image(network: &Network, tile: &[u16], h: usize, w: usize) -> Vec<Vec<u8>> {
@@ -231,26 +211,7 @@ fn fault_then_good<R: std::io::Read, W: Write>(
     }
     client.flush().unwrap();
     let tile = camera_tile(16, 16, id as u64);
-    let fov = Fov {
-        height: 16,
-        width: 16,
-        rounds: 8,
-        colours: 2,
-        images: &tile,
-        truth: None,
-        stats: None,
-    };
-    client.send_fov(id, &fov).unwrap();
-    let mut kinds = Vec::new();
-    loop {
-        match client.recv().unwrap() {
-            robofish_shared::protocol::DeviceMessage::Error(e) => kinds.push(e.kind),
-            robofish_shared::protocol::DeviceMessage::FrameTiming(t) if t.frame_id == id => {
-                return kinds
-            }
-            _ => {}
-        }
-    }
+    common::errors_before_timing(client, id, &common::fov(&tile, 16, 16), |_| {})
 }
 
 #[test]

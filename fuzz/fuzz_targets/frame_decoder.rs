@@ -5,6 +5,8 @@
 //! varying), the rest is the stream. Checks, besides "never panics":
 //! - every decoded message re-encodes and decodes to itself;
 //! - every decoded FOV message runs through a `FrameTracker` without panic;
+//! - every decoded codebook chunk runs through a `CodebookTracker` without
+//!   panic, and a completed codebook holds exactly the announced words;
 //! - `finish` leaves the decoder at a frame boundary.
 //!
 //! Run: `cargo +nightly fuzz run frame_decoder` (from the repository root).
@@ -12,7 +14,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use robofish_shared::protocol::{
-    encode_frame, Feed, FrameDecoder, FrameTracker, HostMessage, MAX_ENCODED_FRAME_BYTES,
+    encode_frame, CodebookTracker, Feed, FrameDecoder, FrameTracker, HostMessage,
+    MAX_ENCODED_FRAME_BYTES,
 };
 
 /// Small enough that fuzz inputs reach the oversized path often.
@@ -24,6 +27,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut decoder: Box<FrameDecoder<DECODER_CAPACITY>> = Box::default();
     let mut tracker: Option<FrameTracker> = None;
+    let mut codebook: Option<(CodebookTracker, usize)> = None;
     let mut encode_buffer = vec![0u8; MAX_ENCODED_FRAME_BYTES];
     let mut offset = 0;
     let mut step: usize = 0;
@@ -43,6 +47,7 @@ fuzz_target!(|input: &[u8]| {
                 Feed::Message { message, remaining } => {
                     check_round_trip(&message, &mut encode_buffer);
                     track(&mut tracker, &message);
+                    track_codebook(&mut codebook, &message);
                     window = remaining;
                 }
             }
@@ -74,7 +79,7 @@ fn check_round_trip(message: &HostMessage<'_>, buffer: &mut [u8]) {
 
 fn track(tracker: &mut Option<FrameTracker>, message: &HostMessage<'_>) {
     match message {
-        HostMessage::FrameStart(start) => *tracker = FrameTracker::begin(*start).ok(),
+        HostMessage::FrameStart(start) => *tracker = FrameTracker::begin(start.clone()).ok(),
         HostMessage::RowBand(band) => {
             if let Some(t) = tracker {
                 let _ = t.accept_band(band);
@@ -94,5 +99,32 @@ fn track(tracker: &mut Option<FrameTracker>, message: &HostMessage<'_>) {
             let _ = chunk.validate();
         }
         _ => {}
+    }
+}
+
+/// Feeds codebook chunks to a tracker as the device does: chunk 0 starts
+/// over, a refused chunk ends the upload. Counts the words accepted.
+fn track_codebook(codebook: &mut Option<(CodebookTracker, usize)>, message: &HostMessage<'_>) {
+    let HostMessage::CodebookChunk(chunk) = message else {
+        return;
+    };
+    if chunk.chunk_index == 0 {
+        *codebook = None;
+    }
+    let accepted = match codebook.as_mut() {
+        None => CodebookTracker::begin(chunk)
+            .map(|tracker| *codebook = Some((tracker, 0)))
+            .is_ok(),
+        Some((tracker, _)) => tracker.accept(chunk).is_ok(),
+    };
+    match codebook.as_mut() {
+        Some((tracker, words)) if accepted => {
+            *words += chunk.words.len();
+            if tracker.is_complete() {
+                assert_eq!(*words, usize::from(tracker.total_words()));
+                *codebook = None;
+            }
+        }
+        _ => *codebook = None,
     }
 }

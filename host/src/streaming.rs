@@ -1,42 +1,25 @@
-//! Fields of view through a device link: flash, send each FOV (with its
-//! truth when asked), collect the spots and summarise latency, throughput
-//! and accuracy. `robofish stream` and `robofish demo` both run this.
+//! Fields of view through a device link: flash, send the experiment's
+//! codebook, send each FOV (with its truth when asked), collect the spots
+//! and summarise latency, throughput and accuracy, with truth or without
+//! it ([`summary`]). `robofish stream` and `robofish demo` both run this.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use robofish_device::client::{Fov, FovResult};
 use robofish_shared::model::{decode_model, CodebookEntry};
-use robofish_shared::post::MATCH_RADIUS;
-use robofish_shared::protocol::{DetectionCounts, Report, TruthSpot, UNASSIGNED_GENE};
+use robofish_shared::protocol::{
+    CodebookInfo, CodebookSource, TruthSpot, WireSpot, NOT_DECODED, UNASSIGNED_GENE,
+};
 
 use crate::link::Link;
 use crate::sim::{Codebook, Tile};
 
-/// What a stream measured.
-#[derive(Debug, Default)]
-pub struct StreamSummary {
-    /// FOVs answered with results.
-    pub fovs: usize,
-    /// FOVs answered with an error.
-    pub failed: usize,
-    /// Spots reported.
-    pub spots: usize,
-    /// Device-side latency per FOV (microseconds).
-    pub latencies_us: Vec<u32>,
-    /// Pixels streamed (per image).
-    pub pixels: u64,
-    /// Host wall-clock seconds.
-    pub seconds: f64,
-    /// Accuracy, when truth was sent.
-    pub counts: Option<DetectionCounts>,
-    /// Kernel path the device reported.
-    pub kernels: String,
-    /// Device threads.
-    pub threads: u16,
-}
+pub mod summary;
+
+pub use summary::{print_summary, StreamSummary};
 
 /// What to stream and how.
 pub struct StreamJob<'a> {
@@ -44,7 +27,9 @@ pub struct StreamJob<'a> {
     pub model: Option<&'a std::path::Path>,
     /// FOVs to stream.
     pub tiles: &'a [Tile],
-    /// The codebook the tiles' truth genes index (`None`: unknown).
+    /// The experiment's codebook: sent to the device, which then decodes
+    /// and names genes with it; the tiles' truth genes index it. `None`:
+    /// the model's codebook decodes, and truth genes are unknown.
     pub codebook: Option<&'a Codebook>,
     /// Send the ground truth, so the device reports accuracy.
     pub truth: bool,
@@ -72,11 +57,15 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
             link.spec
         );
     }
-    let genes = TruthGenes::new(job.codebook, model_codebook.as_deref());
-    if job.truth {
-        if let Some(warning) = genes.warning() {
-            eprintln!("warning: {warning}");
-        }
+    let genes = GeneNames::choose(link, job.codebook, model_codebook.as_deref())?;
+    for warning in &genes.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if job.truth && job.codebook.is_none() {
+        eprintln!(
+            "warning: the data has no codebook (give --codebook FILE): the truth's genes are \
+             unknown, so gene accuracy counts no match"
+        );
     }
     let (tiles, truth, spots_out) = (job.tiles, job.truth, job.spots_out);
     let mut out = match spots_out {
@@ -85,7 +74,7 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
                 std::fs::File::create(p)
                     .with_context(|| format!("cannot create {}", p.display()))?,
             );
-            writeln!(f, "frame,row,col,dy,dx,gene,confidence")?;
+            writeln!(f, "{SPOTS_HEADER}")?;
             Some(f)
         }
         None => None,
@@ -103,10 +92,14 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
     let mut summary = StreamSummary {
         kernels: ack.kernel_path.to_string(),
         threads: ack.threads,
+        codebook: Some(genes.info),
         ..StreamSummary::default()
     };
     let started = Instant::now();
     for (id, tile) in tiles.iter().enumerate() {
+        // The codebook sent is the one the truth's genes index, so its
+        // indices are the device's.
+        let known_genes = job.codebook.is_some();
         let truth_spots: Vec<TruthSpot> = tile
             .truth
             .iter()
@@ -114,7 +107,9 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
                 // The device reports pixel-centred coordinates (centres at integers).
                 y: e.y - 0.5,
                 x: e.x - 0.5,
-                gene: Some(genes.translate(e.gene)).filter(|&g| g != UNASSIGNED_GENE),
+                gene: u16::try_from(e.gene)
+                    .ok()
+                    .filter(|&g| known_genes && g != UNASSIGNED_GENE),
             })
             .collect();
         let fov = Fov {
@@ -134,34 +129,15 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
             // suspend, not println: a hidden bar (no terminal) drops its lines.
             bar.suspend(|| eprintln!("frame {id}: {e}"));
         } else {
-            summary.fovs += 1;
-            summary.spots += result.spots.len();
-            if let Some(t) = result.timing {
-                summary.latencies_us.push(t.total_us);
-            }
-            if let Some(c) = result.metrics {
-                summary
-                    .counts
-                    .get_or_insert_with(DetectionCounts::default)
-                    .accumulate(&c);
-            }
+            summary.add(&result);
             if let Some(f) = out.as_mut() {
                 for s in &result.spots {
-                    writeln!(
-                        f,
-                        "{id},{},{},{:?},{:?},{},{}",
-                        s.row, s.col, s.dy, s.dx, s.gene, s.confidence
-                    )?;
+                    write_spot(f, id, s, &genes)?;
                 }
             }
         }
         bar.inc(1);
-        let secs = started.elapsed().as_secs_f64();
-        bar.set_message(format!(
-            "{} spots, {:.1} Mpx/s",
-            summary.spots,
-            summary.pixels as f64 / secs / 1e6
-        ));
+        bar.set_message(summary.live(started.elapsed().as_secs_f64()));
     }
     bar.finish_and_clear();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -171,175 +147,95 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
     Ok(summary)
 }
 
-/// Truth genes moved from the dataset's codebook order into the model's,
-/// which is the order the device names genes in. Entries are matched by
-/// barcode word; a dataset gene the model's codebook lacks becomes
-/// [`UNASSIGNED_GENE`], so its spots count as misidentified rather than as
-/// some other gene.
-#[derive(Debug)]
-struct TruthGenes {
-    /// Model index per dataset index; `None`: one codebook is unknown, and
-    /// indices go through unchanged.
-    map: Option<Vec<u16>>,
-    /// Why indices go through unchanged, or how many genes have no match.
-    warning: Option<String>,
-}
+/// The columns of `--spots-out`.
+const SPOTS_HEADER: &str = "frame,row,col,dy,dx,gene,distance,confidence";
 
-impl TruthGenes {
-    fn new(dataset: Option<&Codebook>, model: Option<&[CodebookEntry]>) -> TruthGenes {
-        let (dataset, model) = match (dataset, model) {
-            (Some(dataset), Some(model)) => (dataset, model),
-            (dataset, _) => {
-                let missing = if dataset.is_none() {
-                    "the dataset has no codebook"
-                } else {
-                    "the device's model codebook is unknown (no --model, or the model stores none)"
-                };
-                return TruthGenes {
-                    map: None,
-                    warning: Some(format!(
-                        "{missing}: truth genes are sent as dataset codebook indices, so gene \
-                         accuracy assumes the device's model uses the same codebook order"
-                    )),
-                };
-            }
-        };
-        let map: Vec<u16> = dataset
-            .words()
-            .iter()
-            .map(|&word| {
-                model
-                    .iter()
-                    .position(|entry| entry.word == word)
-                    .and_then(|index| u16::try_from(index).ok())
-                    .unwrap_or(UNASSIGNED_GENE)
-            })
-            .collect();
-        let unmatched = map.iter().filter(|&&g| g == UNASSIGNED_GENE).count();
-        let warning = (unmatched > 0).then(|| {
-            format!(
-                "{unmatched} of the dataset's {} codebook words are not in the model's codebook; \
-                 spots of those genes count as misidentified",
-                map.len()
-            )
-        });
-        TruthGenes {
-            map: Some(map),
-            warning,
-        }
-    }
-
-    fn warning(&self) -> Option<&str> {
-        self.warning.as_deref()
-    }
-
-    /// The device-side gene of dataset gene `gene`.
-    fn translate(&self, gene: usize) -> u16 {
-        match &self.map {
-            Some(map) => map.get(gene).copied().unwrap_or(UNASSIGNED_GENE),
-            None => u16::try_from(gene).unwrap_or(UNASSIGNED_GENE),
-        }
-    }
-}
-
-fn percentile(sorted: &[u32], q: f64) -> f64 {
-    Report::latency_percentile(sorted, q) as f64 / 1000.0
-}
-
-/// Writes the final table to `out`.
-pub fn print_summary(out: &mut impl Write, device: &str, s: &StreamSummary) -> io::Result<()> {
-    let mut lat = s.latencies_us.clone();
-    lat.sort_unstable();
+/// One `--spots-out` row: the gene by name (its index when the names are
+/// unknown, empty when unassigned) and the Hamming distance of the call
+/// (empty when the spot was not decoded).
+fn write_spot(out: &mut impl Write, frame: usize, s: &WireSpot, genes: &GeneNames) -> Result<()> {
+    let gene = match (s.is_assigned(), genes.name(s.gene)) {
+        (false, _) => String::new(),
+        (true, Some(name)) => name.to_string(),
+        (true, None) => s.gene.to_string(),
+    };
+    let distance = match s.distance {
+        NOT_DECODED => String::new(),
+        d => d.to_string(),
+    };
     writeln!(
         out,
-        "device        {device} (kernels {}, {} threads)",
-        s.kernels, s.threads
+        "{frame},{},{},{:?},{:?},{gene},{distance},{}",
+        s.row, s.col, s.dy, s.dx, s.confidence
     )?;
-    writeln!(out, "FOVs          {} ok, {} failed", s.fovs, s.failed)?;
-    writeln!(out, "spots         {}", s.spots)?;
-    writeln!(
-        out,
-        "latency       p50 {:.2} ms, p99 {:.2} ms per FOV (device)",
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
-    )?;
-    writeln!(
-        out,
-        "throughput    {:.2} Mpixel/s ({} images x pixels), {:.1} FOVs/min (host wall clock, {:.2} s)",
-        s.pixels as f64 / s.seconds.max(1e-9) / 1e6,
-        16,
-        (s.fovs + s.failed) as f64 / s.seconds.max(1e-9) * 60.0,
-        s.seconds
-    )?;
-    if let Some(c) = &s.counts {
-        let f = |v: f64| format!("{v:.3}");
-        writeln!(
-            out,
-            "accuracy      precision {}, recall {}, F1 {}, gene accuracy of matches {} (r = {MATCH_RADIUS} px; {} truth, {} called, {} blank calls)",
-            f(c.detection.precision()),
-            f(c.detection.recall()),
-            f(c.detection.f1()),
-            f(c.gene_accuracy()),
-            c.truth_spots,
-            c.called_spots,
-            c.blank_calls
-        )?;
-    }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The codebook the device decodes with and the names of its genes.
+///
+/// Precedence (issue 3): the experiment's codebook (`--codebook`, else the
+/// dataset's `codebook.csv`, resolved by the caller) is sent to the
+/// device, and its names are the genes' names; without one, the model's
+/// stored codebook decodes, named from the model file when it was flashed
+/// here.
+#[derive(Debug)]
+struct GeneNames {
+    /// Name per gene index of the device's active codebook; `None` when
+    /// unknown (a model already on the device).
+    names: Option<Vec<String>>,
+    /// What the device reported about its codebook.
+    info: CodebookInfo,
+    /// What the user should hear about the codebook.
+    warnings: Vec<String>,
+}
 
-    fn entry(name: &str, word: u16) -> CodebookEntry {
-        CodebookEntry {
-            name: name.into(),
-            word,
-        }
-    }
-
-    #[test]
-    fn truth_genes_follow_the_model_codebook_by_word() {
-        let dataset = Codebook::mhd4(12);
-        let words = dataset.words();
-        // The model stores the same words in another order, minus one.
-        let mut model: Vec<CodebookEntry> = words
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, &w)| entry(&format!("g{i}"), w))
-            .collect();
-        let dropped = model.remove(0).word;
-        let genes = TruthGenes::new(Some(&dataset), Some(&model));
-        for (i, &word) in words.iter().enumerate() {
-            let device = genes.translate(i);
-            if word == dropped {
-                assert_eq!(device, UNASSIGNED_GENE);
-            } else {
-                assert_eq!(model[device as usize].word, word, "gene {i}");
+impl GeneNames {
+    fn choose(
+        link: &mut Link,
+        experiment: Option<&Codebook>,
+        model: Option<&[CodebookEntry]>,
+    ) -> Result<GeneNames> {
+        let Some(codebook) = experiment else {
+            // Back to the model's codebook, and learn what it is.
+            let info = link.client.reset_codebook()?;
+            let names = model.map(|entries| entries.iter().map(|e| e.name.clone()).collect());
+            let mut warnings = Vec::new();
+            if info.source == CodebookSource::None {
+                warnings.push("the model stores no codebook and none was given: spots are found but not decoded".into());
+            } else if !info.corrects {
+                warnings.push(format!(
+                    "the model's codebook has minimum Hamming distance {}: one-bit error \
+                     correction is off, only exact matches are called",
+                    info.min_distance.unwrap_or(0)
+                ));
             }
-        }
-        assert_eq!(genes.translate(words.len() + 5), UNASSIGNED_GENE);
-        assert!(genes.warning().unwrap().starts_with("1 of the dataset's"));
+            return Ok(GeneNames {
+                names,
+                info,
+                warnings,
+            });
+        };
+        let info = link
+            .client
+            .send_codebook(codebook)
+            .with_context(|| format!("sending the codebook to {}", link.spec))?;
+        let warnings = codebook
+            .profile()
+            .warnings()
+            .map(|w| format!("codebook: {w}"))
+            .collect();
+        Ok(GeneNames {
+            names: Some(codebook.entries().iter().map(|e| e.name.clone()).collect()),
+            info,
+            warnings,
+        })
     }
 
-    #[test]
-    fn unknown_codebooks_pass_indices_through_with_a_warning() {
-        let dataset = Codebook::mhd4(12);
-        for genes in [
-            TruthGenes::new(None, Some(&[entry("a", 3)])),
-            TruthGenes::new(Some(&dataset), None),
-        ] {
-            assert_eq!(genes.translate(7), 7);
-            assert_eq!(genes.translate(usize::MAX), UNASSIGNED_GENE);
-            assert!(genes.warning().unwrap().contains("same codebook order"));
-        }
-        let same = TruthGenes::new(
-            Some(&dataset),
-            Some(&robofish_shared::model::codebook_entries(&dataset)),
-        );
-        assert!(same.warning().is_none());
-        assert_eq!(same.translate(4), 4);
+    /// The name of the device's gene `gene`, when known.
+    fn name(&self, gene: u16) -> Option<&str> {
+        self.names
+            .as_ref()?
+            .get(usize::from(gene))
+            .map(String::as_str)
     }
 }

@@ -23,7 +23,20 @@
 //! The 16 images of a tile are stored by (colour, round): image
 //! `colour * 8 + round`, i.e. 647 nm rounds 1-8, then 750 nm rounds 1-8.
 //! Which image carries which barcode bit is a convention, [`BitOrder`].
+//!
+//! # Other codes
+//!
+//! A codebook need not be MHD4: [`profile`] says what it is (weights,
+//! minimum distance) and what that costs ([`CodeWarning`]). Only an
+//! all-zero word is refused, since it would be called for every spot
+//! whose bits are all off.
 use core::fmt;
+
+pub mod profile;
+
+pub use profile::{
+    corrects_single_errors, min_distance, CodeProfile, CodeWarning, CORRECTING_DISTANCE,
+};
 
 /// Number of bits in a MERFISH barcode (8 rounds x 2 colours).
 pub const BARCODE_BITS: usize = 16;
@@ -151,6 +164,11 @@ pub enum CodebookError {
         /// Line of the first row with that word.
         first_line: usize,
     },
+    /// A row's barcode has no bit set.
+    ZeroWord {
+        /// Line of the row.
+        line: usize,
+    },
     /// The CSV has a header but no rows.
     NoEntries,
 }
@@ -176,6 +194,11 @@ impl fmt::Display for CodebookError {
                 f,
                 "line {line}: barcode duplicates the one on line {first_line}; words must be unique to decode"
             ),
+            CodebookError::ZeroWord { line } => write!(
+                f,
+                "line {line}: barcode has no bit set; such a word would be called for every \
+                 spot whose bits are all off"
+            ),
             CodebookError::NoEntries => write!(f, "codebook has a header but no entries"),
         }
     }
@@ -188,7 +211,10 @@ pub use self::table::{Codebook, CodebookEntry};
 
 #[cfg(feature = "alloc")]
 mod table {
-    use super::{is_blank_name, mhd4_words, CodebookError, BARCODE_BITS, MHD4_WORD_COUNT};
+    use super::{
+        is_blank_name, mhd4_words, min_distance, CodeProfile, CodebookError, BARCODE_BITS,
+        MHD4_WORD_COUNT,
+    };
     use alloc::format;
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
@@ -207,9 +233,9 @@ mod table {
 
     /// A list of barcodes with names, blank controls marked by name.
     ///
-    /// Words are unique. Words need not have weight 4 (a real experiment may
-    /// use another code), so decoders should check
-    /// [`Codebook::min_distance`] before promising error correction.
+    /// Words are unique and never all zero. Words need not have weight 4 (a
+    /// real experiment may use another code): [`Codebook::profile`] says
+    /// what the code is and what to warn about.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Codebook {
         entries: Vec<CodebookEntry>,
@@ -252,13 +278,17 @@ mod table {
             Codebook { entries }
         }
 
-        /// A codebook from entries; fails on an empty list or a duplicate
-        /// word (reported with 1-based entry numbers as "lines").
+        /// A codebook from entries; fails on an empty list, an all-zero word
+        /// or a duplicate word (reported with 1-based entry numbers as
+        /// "lines").
         pub fn from_entries(entries: Vec<CodebookEntry>) -> Result<Codebook, CodebookError> {
             if entries.is_empty() {
                 return Err(CodebookError::NoEntries);
             }
             for (i, entry) in entries.iter().enumerate() {
+                if entry.word == 0 {
+                    return Err(CodebookError::ZeroWord { line: i + 1 });
+                }
                 if let Some(first) = entries[..i].iter().position(|e| e.word == entry.word) {
                     return Err(CodebookError::DuplicateWord {
                         line: i + 1,
@@ -273,8 +303,8 @@ mod table {
         /// bit16`, then one row per word with 16 fields of `0` or `1`.
         /// Blank lines are skipped, fields are trimmed. Errors name the line.
         ///
-        /// Words of weight other than 4 are accepted (check
-        /// [`Codebook::min_distance`] if that matters).
+        /// Words of weight other than 4 are accepted (see
+        /// [`Codebook::profile`]); an all-zero word is refused.
         pub fn from_csv(text: &str) -> Result<Codebook, CodebookError> {
             let mut lines = text
                 .lines()
@@ -305,6 +335,9 @@ mod table {
                         "1" => word |= 1 << bit,
                         _ => return Err(CodebookError::BadBit { line, bit: bit + 1 }),
                     }
+                }
+                if word == 0 {
+                    return Err(CodebookError::ZeroWord { line });
                 }
                 if let Some(first) = entries.iter().position(|e| e.word == word) {
                     return Err(CodebookError::DuplicateWord {
@@ -404,15 +437,16 @@ mod table {
         /// than two entries. 4 for an MHD4 codebook: one-bit errors are then
         /// correctable.
         pub fn min_distance(&self) -> Option<u32> {
-            let words = self.words();
-            let mut best: Option<u32> = None;
-            for (i, a) in words.iter().enumerate() {
-                for b in &words[i + 1..] {
-                    let d = (a ^ b).count_ones();
-                    best = Some(best.map_or(d, |m| m.min(d)));
-                }
-            }
-            best
+            min_distance(&self.words())
+        }
+
+        /// What the code is (weights, distance, blanks) and what to warn
+        /// about before decoding with it ([`CodeProfile::warnings`]).
+        pub fn profile(&self) -> CodeProfile {
+            CodeProfile::of(
+                &self.words(),
+                self.blank_flags().iter().filter(|&&b| b).count(),
+            )
         }
     }
 
@@ -591,6 +625,39 @@ mod tests {
                 Codebook::from_csv(&no_name),
                 Err(CodebookError::EmptyName { line: 4 })
             );
+            let zero = csv_with_row("Z, z, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0");
+            let err = Codebook::from_csv(&zero).unwrap_err();
+            assert_eq!(err, CodebookError::ZeroWord { line: 4 });
+            assert!(err.to_string().contains("no bit set"), "{err}");
+            let zero_entry = CodebookEntry {
+                name: "Z".into(),
+                id: "z".into(),
+                word: 0,
+            };
+            assert_eq!(
+                Codebook::from_entries(alloc::vec![zero_entry]),
+                Err(CodebookError::ZeroWord { line: 1 })
+            );
+        }
+
+        #[test]
+        fn a_word_of_weight_seven_is_accepted_and_profiled() {
+            let heavy = csv_with_row("Heavy, h, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0");
+            let book = Codebook::from_csv(&heavy).unwrap();
+            let profile = book.profile();
+            assert_eq!((profile.weight_count(7), profile.weight_count(4)), (1, 2));
+            assert_eq!(
+                profile.blank_words(),
+                book.blank_flags().iter().filter(|b| **b).count()
+            );
+            let warnings: alloc::vec::Vec<_> = profile.warnings().collect();
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| matches!(w, super::super::CodeWarning::Weights { .. })),
+                "{warnings:?}"
+            );
+            assert!(Codebook::mhd4(130).profile().warnings().next().is_none());
         }
 
         #[test]

@@ -1,6 +1,6 @@
 //! `robofish stream`: fields of view through a device, live, with a report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -11,8 +11,9 @@ use robofish_host::link::Link;
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_host::streaming::{print_summary, stream_tiles, StreamJob};
 
-/// Stream fields of view to a device and report spots, latency, throughput
-/// and (with --truth) accuracy.
+/// Stream fields of view to a device and report spots, latency, throughput,
+/// the calls' quality (blank-based misidentification, confidence,
+/// corrections) and (with --truth) accuracy.
 #[derive(Args, Debug)]
 pub struct Cmd {
     /// Device: exec:COMMAND (spawn, talk over stdio), tcp:HOST:PORT,
@@ -28,6 +29,12 @@ pub struct Cmd {
     /// Split of --data to stream.
     #[arg(long, default_value = "test")]
     pub split: Split,
+    /// The experiment's codebook (MERlin CSV: name, id, bit1..bit16): the
+    /// device decodes and names genes with it. Default: the dataset's
+    /// codebook.csv; without either, the model's stored codebook. With
+    /// --simulate, the simulated genes are drawn from it.
+    #[arg(long, value_name = "FILE")]
+    pub codebook: Option<PathBuf>,
     /// Simulate FOVs of this preset instead of reading --data.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
     pub simulate: Option<String>,
@@ -43,7 +50,8 @@ pub struct Cmd {
     /// Send ground truth so the device reports accuracy.
     #[arg(long)]
     pub truth: bool,
-    /// Write every spot as CSV (frame,row,col,dy,dx,gene,confidence).
+    /// Write every spot as CSV (frame,row,col,dy,dx,gene,distance,confidence;
+    /// gene by name, empty when unassigned).
     #[arg(long)]
     pub spots_out: Option<PathBuf>,
     /// Threads of a local device.
@@ -75,11 +83,12 @@ impl Cmd {
         Ok(())
     }
 
-    /// The tiles to stream and the codebook their truth genes index.
+    /// The tiles to stream and the experiment's codebook, which their truth
+    /// genes index.
     fn load_tiles(&self) -> Result<(Vec<Tile>, Option<Codebook>)> {
         match (&self.data, &self.simulate) {
             (Some(dir), None) => {
-                let dataset = Dataset::open(dir, None)?;
+                let dataset = Dataset::open(dir, self.codebook.as_deref())?;
                 let tiles = dataset.read_split(self.split)?;
                 if tiles.is_empty() {
                     bail!("{} has no {:?} tiles", dir.display(), self.split);
@@ -92,7 +101,10 @@ impl Cmd {
                     config.height = size.height;
                     config.width = size.width;
                 }
-                let codebook = Codebook::mhd4(config.real_genes);
+                let codebook = match &self.codebook {
+                    Some(path) => read_codebook(path)?,
+                    None => Codebook::mhd4(config.real_genes),
+                };
                 let simulator = Simulator::new(config.clone(), codebook.clone(), self.seed)?;
                 let tiles = (0..self.fovs)
                     .map(|i| simulator.tile(Split::Test, i))
@@ -102,4 +114,11 @@ impl Cmd {
             _ => bail!("give either --data DIR or --simulate PRESET"),
         }
     }
+}
+
+/// The codebook CSV at `path`.
+fn read_codebook(path: &Path) -> Result<Codebook> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read codebook {}", path.display()))?;
+    Codebook::from_csv(&text).with_context(|| format!("codebook {}", path.display()))
 }

@@ -157,7 +157,7 @@ mod tests {
     /// Detection: TP 2, FP 1, FN 1 -> F1 = 4 / 6. Genes: the three calls are
     /// considered, only A matches -> TP 1, FP 2, FN 2 -> F1 = 2 / 6.
     /// Misidentification: 1 blank and 2 coding calls with 10 blank and 130
-    /// coding words -> 1 * 13 / 3.
+    /// coding words -> 1 / 10 * 130 / 2.
     #[test]
     fn hand_made_tile_gives_the_worked_out_numbers() {
         let codebook = Codebook::mhd4(130);
@@ -187,7 +187,7 @@ mod tests {
         let s = tally.summary(Some(&book)).unwrap();
         assert!((s.spot_f1 - 4.0 / 6.0).abs() < 1e-12, "{s:?}");
         assert!((s.gene_f1.unwrap() - 2.0 / 6.0).abs() < 1e-12, "{s:?}");
-        assert!((s.misid_rate.unwrap() - 13.0 / 3.0).abs() < 1e-12, "{s:?}");
+        assert!((s.misid_rate.unwrap() - 6.5).abs() < 1e-12, "{s:?}");
         // Single-pixel peaks sit exactly on their pixel centres.
         assert_eq!(s.rmse, Some(0.0));
         assert_eq!(

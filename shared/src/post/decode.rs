@@ -7,9 +7,11 @@
 //!    ([`BIT_ON`]). This gives the observed word.
 //! 2. Find the codewords nearest to it in Hamming distance.
 //! 3. Distance 0 is an exact call, distance 1 a corrected call, provided
-//!    exactly one codeword is that near. In a codebook with minimum distance
-//!    4 (MHD4) or 3 the nearest word within distance 1 is always unique; in
-//!    a weaker codebook a tie leaves the spot unassigned rather than guess.
+//!    exactly one codeword is that near. Correction needs a code of minimum
+//!    distance at least 4 (MHD4, [`CORRECTING_DISTANCE`]): a one-bit error
+//!    can then never land nearer another word. A weaker codebook is decoded
+//!    without correction (exact calls only), so a spot one bit from a word
+//!    stays unassigned rather than guess; [`Decoder::corrects`] says which.
 //! 4. Anything farther is unassigned.
 //!
 //! # Confidence
@@ -36,7 +38,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
-use crate::codebook::BARCODE_BITS;
+#[cfg(doc)]
+use crate::codebook::CORRECTING_DISTANCE;
+use crate::codebook::{corrects_single_errors, BARCODE_BITS};
 
 /// A bit map value at or above this reads as a 1 (probability >= 0.5).
 pub const BIT_ON: u8 = 128;
@@ -124,7 +128,8 @@ impl core::error::Error for DecodeError {}
 pub struct Call {
     /// Index of the codeword in the codebook.
     pub codeword: u16,
-    /// Hamming distance from the observed word: 0 (exact) or 1 (corrected).
+    /// Hamming distance from the observed word: 0 (exact) or 1 (corrected,
+    /// only in codebooks that [correct](Decoder::corrects)).
     pub distance: u8,
     /// Whether the codeword is a blank (never carried by a real molecule).
     pub blank: bool,
@@ -141,22 +146,25 @@ pub struct Decoded {
     /// codebook).
     pub nearest_distance: u8,
     /// The call, or `None` when the spot is unassigned: no codeword within
-    /// distance 1, or (only in codebooks of minimum distance below 3) more
-    /// than one at the nearest distance.
+    /// distance 1 (distance 0 in a codebook that does not
+    /// [correct](Decoder::corrects)), or more than one at the nearest
+    /// distance.
     pub call: Option<Call>,
 }
 
-/// A codebook to decode against, borrowed: building one allocates and
-/// precomputes nothing.
+/// A codebook to decode against, borrowed: building one allocates nothing
+/// and only checks whether the code corrects one-bit errors.
 #[derive(Clone, Copy, Debug)]
 pub struct Decoder<'a> {
     codewords: &'a [u16],
     blank: &'a [bool],
+    corrects: bool,
 }
 
 impl<'a> Decoder<'a> {
     /// A decoder over `codewords`, where `blank[i]` says whether codeword
-    /// `i` is a blank.
+    /// `i` is a blank. Compares the codewords pairwise once (about 10,000
+    /// comparisons for MHD4) to decide whether to correct.
     pub fn new(codewords: &'a [u16], blank: &'a [bool]) -> Result<Self, DecodeError> {
         if codewords.len() != blank.len() {
             return Err(DecodeError::BlankFlagsMismatch {
@@ -169,12 +177,22 @@ impl<'a> Decoder<'a> {
                 codewords: codewords.len(),
             });
         }
-        Ok(Decoder { codewords, blank })
+        Ok(Decoder {
+            codewords,
+            blank,
+            corrects: corrects_single_errors(codewords),
+        })
     }
 
     /// The codewords.
     pub fn codewords(&self) -> &'a [u16] {
         self.codewords
+    }
+
+    /// Whether one-bit errors are corrected: the code's minimum distance is
+    /// at least [`CORRECTING_DISTANCE`].
+    pub fn corrects(&self) -> bool {
+        self.corrects
     }
 
     /// Number of blank codewords.
@@ -203,7 +221,8 @@ impl<'a> Decoder<'a> {
                 nearest_count += 1;
             }
         }
-        let call = (nearest_distance <= 1 && nearest_count == 1).then(|| Call {
+        let callable = u32::from(self.corrects);
+        let call = (nearest_distance <= callable && nearest_count == 1).then(|| Call {
             // The constructor caps the codebook below UNASSIGNED_GENE words.
             codeword: nearest_index as u16,
             distance: nearest_distance as u8,
@@ -264,6 +283,7 @@ impl<'a> Decoder<'a> {
 pub struct DecodeTable {
     codewords: Vec<u16>,
     blank: Vec<bool>,
+    corrects: bool,
 }
 
 #[cfg(feature = "alloc")]
@@ -271,8 +291,12 @@ impl DecodeTable {
     /// A table of `codewords` with `blank[i]` saying whether codeword `i`
     /// is a blank; refused for the reasons [`Decoder::new`] gives.
     pub fn new(codewords: Vec<u16>, blank: Vec<bool>) -> Result<Self, DecodeError> {
-        Decoder::new(&codewords, &blank)?;
-        Ok(DecodeTable { codewords, blank })
+        let corrects = Decoder::new(&codewords, &blank)?.corrects;
+        Ok(DecodeTable {
+            codewords,
+            blank,
+            corrects,
+        })
     }
 
     /// A decoder over this table; free, since the table was checked.
@@ -280,7 +304,18 @@ impl DecodeTable {
         Decoder {
             codewords: &self.codewords,
             blank: &self.blank,
+            corrects: self.corrects,
         }
+    }
+
+    /// The codewords.
+    pub fn codewords(&self) -> &[u16] {
+        &self.codewords
+    }
+
+    /// Whether codeword `i` is a blank, for every codeword.
+    pub fn blank_flags(&self) -> &[bool] {
+        &self.blank
     }
 
     /// Whether the table holds no codewords.
@@ -330,7 +365,9 @@ pub fn binarise(bit_values: &[u8; BARCODE_BITS]) -> u16 {
 }
 
 /// Running totals of decoding outcomes; merge the counts of tiles or bands
-/// with [`DecodeCounts::merge`].
+/// with [`DecodeCounts::merge`]. They travel on the wire inside
+/// [`CallQuality`](crate::protocol::CallQuality), so their fields and
+/// field order are part of the protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecodeCounts {
     /// Calls with distance 0.
@@ -396,15 +433,21 @@ impl DecodeCounts {
     }
 }
 
-/// The blank misidentification rate, estimated the MERlin way: errors land
-/// on blank and coding codewords alike, so the wrong calls among coding
-/// codewords are about `blank_calls * coding_codewords / blank_codewords`,
-/// and the rate is that over all calls:
-/// `blank_calls * (coding_codewords / blank_codewords) / (blank_calls + coding_calls)`.
+/// The blank misidentification rate, estimated the way MERFISH papers and
+/// MERlin do: a wrong call lands on any word alike, so coding words collect
+/// about as many false calls per word as blank words do. With `B` blank
+/// calls on `b` blank words and `C` coding calls on `c` coding words, the
+/// false coding calls are about `(B / b) * c`, and the rate is their share
+/// of the coding calls (a false discovery rate):
 ///
-/// `Some(0.0)` with no calls at all; `None` when it cannot be measured (the
-/// codebook has no blank or no coding codewords). The estimate can exceed 1
-/// when blank calls dominate, which says the decoder is guessing.
+/// ```text
+/// rate = (B / b) * c / C
+/// ```
+///
+/// `Some(0.0)` with no calls at all; `None` when it cannot be measured: the
+/// codebook has no blank or no coding words, or blank calls came without
+/// any coding call. The estimate can exceed 1 when blank calls dominate,
+/// which says the decoder is guessing.
 pub fn misidentification_rate(
     blank_calls: u64,
     coding_calls: u64,
@@ -414,11 +457,15 @@ pub fn misidentification_rate(
     if blank_codewords == 0 || coding_codewords == 0 {
         return None;
     }
-    let all_calls = blank_calls + coding_calls;
-    if all_calls == 0 {
+    if blank_calls == 0 {
         return Some(0.0);
     }
-    Some(blank_calls as f64 * (coding_codewords as f64 / blank_codewords as f64) / all_calls as f64)
+    if coding_calls == 0 {
+        return None;
+    }
+    Some(
+        blank_calls as f64 / blank_codewords as f64 * coding_codewords as f64 / coding_calls as f64,
+    )
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -501,11 +548,36 @@ pub(crate) mod tests {
 
     #[test]
     fn ambiguous_nearest_word_is_unassigned() {
-        // Distance 2 apart: 0b01 is distance 1 from both.
+        // Distance 2 apart: 0b01 is distance 1 from both (and the code does
+        // not correct); a word listed twice ties at distance 0.
         let book = [0b00u16, 0b11];
         let decoder = Decoder::new(&book, &[false, false]).unwrap();
         let decoded = decoder.decode(&values_of(0b01, 255, 0));
         assert_eq!((decoded.call, decoded.nearest_distance), (None, 1));
+        let twice = [0b1111u16, 0b1111];
+        let decoder = Decoder::new(&twice, &[false, false]).unwrap();
+        let decoded = decoder.decode(&values_of(0b1111, 255, 0));
+        assert_eq!((decoded.call, decoded.nearest_distance), (None, 0));
+    }
+
+    #[test]
+    fn a_code_closer_than_four_is_decoded_without_correction() {
+        // Weight-4 words two apart: one flipped bit is as near to others.
+        let book = [0b0000_1111u16, 0b0001_1110, 0b1111_0000_0000];
+        let decoder = Decoder::new(&book, &[false; 3]).unwrap();
+        assert!(!decoder.corrects());
+        let exact = decoder.decode(&values_of(book[1], 230, 20)).call.unwrap();
+        assert_eq!((exact.codeword, exact.distance), (1, 0));
+        // One bit off the third word, which no other word is near: still
+        // unassigned, since correction is off for the whole code.
+        let one_off = decoder.decode(&values_of(book[2] ^ 1 << 15, 230, 20));
+        assert_eq!((one_off.call, one_off.nearest_distance), (None, 1));
+        assert!(Decoder::new(&mhd4_codebook(), &[false; 140])
+            .unwrap()
+            .corrects());
+        let table = DecodeTable::new(book.to_vec(), std::vec![false; 3]).unwrap();
+        assert!(!table.decoder().corrects());
+        assert_eq!(table.codewords(), book);
     }
 
     #[test]
@@ -596,9 +668,9 @@ pub(crate) mod tests {
             (counts.calls(), counts.coding_calls(), counts.spots()),
             (3, 2, 4)
         );
-        // 1 blank call x (130 coding / 10 blank words) / 3 calls.
+        // 1 blank call / 10 blank words x 130 coding words / 2 coding calls.
         let rate = counts.misidentification_rate(&decoder).unwrap();
-        assert!((rate - 13.0 / 3.0).abs() < 1e-12);
+        assert!((rate - 6.5).abs() < 1e-12);
         let mut merged = counts;
         merged.merge(&counts);
         assert_eq!(merged.spots(), 8);
@@ -607,13 +679,18 @@ pub(crate) mod tests {
     #[test]
     fn misidentification_rate_the_merlin_way() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
-        // 3 blank calls x (130 coding / 10 blank words) / 263 calls.
+        // 3 blank calls / 10 blank words x 130 coding words / 260 coding calls.
         assert!(close(
             misidentification_rate(3, 260, 10, 130).unwrap(),
-            39.0 / 263.0
+            39.0 / 260.0
         ));
         assert_eq!(misidentification_rate(0, 0, 10, 130), Some(0.0));
-        assert!(close(misidentification_rate(2, 0, 10, 130).unwrap(), 13.0));
+        assert_eq!(misidentification_rate(0, 7, 10, 130), Some(0.0));
+        assert_eq!(misidentification_rate(2, 0, 10, 130), None);
+        assert!(close(
+            misidentification_rate(20, 13, 10, 130).unwrap(),
+            20.0
+        ));
         assert_eq!(misidentification_rate(0, 5, 0, 140), None);
         assert_eq!(misidentification_rate(0, 5, 140, 0), None);
     }

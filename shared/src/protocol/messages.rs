@@ -17,6 +17,8 @@
 //!                       ◀─────────────   HelloAck (or Error UnknownVersion)
 //! ModelBegin, ModelChunk*, ModelEnd ──▶  (optional: replace the model)
 //!                       ◀─────────────   ModelAccepted (or Error)
+//! CodebookChunk* (last = true ends it) ▶ (optional: the experiment's codebook)
+//!                       ◀─────────────   CodebookAccepted (or one Error)
 //! FrameStart            ─────────────▶   one field of view (FOV) ...
 //! RowBand*  (rows 0.., in order)      ─▶ processed as they arrive
 //! GroundTruth* (only if has_truth; any point between FrameStart and FrameEnd)
@@ -24,6 +26,8 @@
 //!                       ◀─────────────   Spots* (last = true on the final chunk,
 //!                                        one empty chunk when nothing was found),
 //!                                        Metrics (only if truth was sent),
+//!                                        Quality (always: the calls' blank
+//!                                        rate, confidence, corrections),
 //!                                        FrameTiming (always the last message
 //!                                        for a FOV that succeeded)
 //!                       ◀─────────────   or Error { frame_id: Some(id), .. }
@@ -34,7 +38,10 @@
 //! ```
 //!
 //! Every FOV is answered by either its `FrameTiming` or an `Error` naming its
-//! id; nothing is dropped silently. [`FrameTracker`](super::FrameTracker)
+//! id; nothing is dropped silently. A codebook upload is answered once, on
+//! its last chunk (or on the first chunk that fails; the rest of that
+//! upload is then dropped quietly); see [`super::codebook`] for why the
+//! codebook is a message of its own and how long it lasts. [`FrameTracker`](super::FrameTracker)
 //! implements the receiving side's checks of the FOV sub-sequence.
 //!
 //! # Borrowed payloads
@@ -52,7 +59,7 @@ use heapless::{String, Vec};
 use crate::image::ImageStats;
 use serde::{Deserialize, Serialize};
 
-use super::ProtocolError;
+use super::{CallQuality, CodebookChunk, CodebookInfo, ProtocolError, Quality};
 use crate::post::metrics::{SpotCounts, SpotEvaluation};
 
 /// The post-processing types the wire carries as they are: one definition
@@ -95,7 +102,7 @@ pub const MAX_MODEL_NAME_BYTES: usize = 32;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[allow(
     clippy::large_enum_variant,
-    reason = "no_std without a heap cannot box; one message (about 3 KiB) is alive at a time"
+    reason = "no_std without a heap cannot box; one message (about 4 KiB) is alive at a time"
 )]
 pub enum HostMessage<'a> {
     /// Opens a session; the device answers [`DeviceMessage::HelloAck`].
@@ -120,6 +127,9 @@ pub enum HostMessage<'a> {
     ReportRequest,
     /// Asks the device to end the session.
     Shutdown,
+    /// Part of the experiment's codebook; the last chunk is answered with
+    /// [`DeviceMessage::CodebookAccepted`].
+    CodebookChunk(CodebookChunk),
 }
 
 /// Session opener.
@@ -410,6 +420,10 @@ pub enum DeviceMessage {
     Report(Report),
     /// Answer to [`HostMessage::Shutdown`]; the device closes afterwards.
     ShutdownAck,
+    /// A codebook upload was checked; later FOVs decode with it.
+    CodebookAccepted(CodebookInfo),
+    /// How a FOV's spots decoded, without truth.
+    Quality(Quality),
 }
 
 /// The model a device runs.
@@ -456,11 +470,23 @@ pub struct WireSpot {
     pub dy: f32,
     /// Sub-pixel offset along columns, in pixels.
     pub dx: f32,
-    /// Gene id in the codebook, or [`UNASSIGNED_GENE`].
+    /// Index of the called gene in the device's active codebook (the
+    /// experiment's, in the order the host sent it, else the model's), or
+    /// [`UNASSIGNED_GENE`].
     pub gene: u16,
-    /// Detection confidence, 0 (none) ..= 255 (certain).
+    /// Hamming distance from the spot's observed word to the nearest
+    /// codeword: for a call, 0 (exact) or 1 (error-corrected); an
+    /// unassigned spot says how far off it was; [`NOT_DECODED`] when there
+    /// was no codebook to decode against.
+    pub distance: u8,
+    /// The call's confidence, 0 (none) ..= 255 (certain); for a spot that
+    /// was not decoded, its detection score.
     pub confidence: u8,
 }
+
+/// [`WireSpot::distance`] of a spot that was not decoded (no codebook, or a
+/// model without barcode outputs).
+pub const NOT_DECODED: u8 = u8::MAX;
 
 impl WireSpot {
     /// Sub-pixel row coordinate, `row + dy`.
@@ -713,6 +739,9 @@ pub struct Report {
     pub throughput_pixels_per_s: f64,
     /// Summed [`Metrics`], `None` when no FOV came with truth.
     pub cumulative: Option<DetectionCounts>,
+    /// Summed [`Quality`] of every FOV answered with results, `None` before
+    /// the first.
+    pub quality: Option<CallQuality>,
 }
 
 impl Report {

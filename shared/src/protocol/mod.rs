@@ -12,6 +12,9 @@
 //!   messages ([`FrameTracker`]);
 //! - [`chunks`](mod@chunks): how a FOV's spots and truth are split into numbered
 //!   [`Spots`] and [`GroundTruth`] messages;
+//! - [`codebook`]: the experiment's codebook ([`CodebookChunk`]) and the
+//!   receiving side's checks of it ([`CodebookTracker`]);
+//! - [`quality`]: each FOV's accuracy without truth ([`Quality`]);
 //! - [`ProtocolError`]: every way the above can fail, each mapping to the
 //!   [`ErrorKind`] the device reports.
 //!
@@ -27,16 +30,23 @@
 //! the new frame decodes intact.
 
 pub mod chunks;
+pub mod codebook;
 pub mod framing;
 pub mod messages;
+pub mod quality;
 pub mod tracker;
 
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
 pub use chunks::{chunks, Chunk};
+pub use codebook::{
+    codebook_checksum, CodebookChunk, CodebookFault, CodebookInfo, CodebookSource, CodebookTracker,
+    CodebookWord, MAX_CODEBOOK_WORDS, MAX_CODEBOOK_WORDS_PER_CHUNK, MAX_GENE_NAME_BYTES,
+};
 pub use framing::{encode_frame, Feed, FrameDecoder, WireMessage};
 pub use messages::*;
+pub use quality::{CallQuality, Quality};
 pub use tracker::FrameTracker;
 
 /// Version of the wire format; bumped on any change to [`messages`] or
@@ -141,6 +151,8 @@ pub enum ProtocolError {
     },
     /// postcard could not serialise the message.
     Encode(postcard::Error),
+    /// A codebook upload is inconsistent or holds a bad entry.
+    Codebook(CodebookFault),
 }
 
 /// How a frame's bytes failed to decode.
@@ -172,6 +184,7 @@ impl ProtocolError {
             ProtocolError::WrongDimensions { .. } => ErrorKind::WrongDimensions,
             ProtocolError::OutOfOrder { .. } => ErrorKind::OutOfOrder,
             ProtocolError::BufferTooSmall { .. } | ProtocolError::Encode(_) => ErrorKind::Internal,
+            ProtocolError::Codebook(fault) => fault.kind(),
         }
     }
 
@@ -265,6 +278,7 @@ impl core::fmt::Display for ProtocolError {
                  (MAX_ENCODED_FRAME_BYTES always suffices)"
             ),
             ProtocolError::Encode(error) => write!(f, "could not encode message: {error}"),
+            ProtocolError::Codebook(fault) => fault.fmt(f),
         }
     }
 }

@@ -12,6 +12,7 @@ use super::*;
 use crate::checksum::crc32;
 use crate::image::ImageStats;
 
+mod codebook;
 mod golden;
 
 fn bounded_str<const N: usize>(text: &str) -> String<N> {
@@ -122,7 +123,41 @@ fn host_samples() -> Vec<(&'static str, HostMessage<'static>)> {
         ),
         ("report_request", HostMessage::ReportRequest),
         ("shutdown", HostMessage::Shutdown),
+        (
+            "codebook_chunk",
+            HostMessage::CodebookChunk(sample_codebook_chunk())
+        ),
     ]
+}
+
+/// Two codebook words, a gene and a blank, in one last chunk.
+fn sample_codebook_chunk() -> CodebookChunk {
+    let words = [
+        CodebookWord {
+            name: bounded_str("Actb"),
+            word: 0b1111,
+        },
+        CodebookWord {
+            name: bounded_str("Blank-1"),
+            word: 0b1111_0000_0000_0000,
+        },
+    ];
+    let chunk = CodebookChunk::chunked(&words).next().unwrap();
+    chunk
+}
+
+fn sample_quality() -> CallQuality {
+    CallQuality {
+        decoding: crate::post::DecodeCounts {
+            exact: 20,
+            corrected: 5,
+            blank: 1,
+            unassigned: 4,
+        },
+        confidence_sum: 5000,
+        blank_words: 10,
+        coding_words: 130,
+    }
 }
 
 fn sample_counts() -> DetectionCounts {
@@ -154,6 +189,7 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
             dy: -0.25,
             dx: 0.5,
             gene: 12,
+            distance: 1,
             confidence: 200,
         })
         .unwrap();
@@ -164,6 +200,7 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
             dy: 0.0,
             dx: 0.0,
             gene: UNASSIGNED_GENE,
+            distance: NOT_DECODED,
             confidence: 0,
         })
         .unwrap();
@@ -240,9 +277,28 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
                 latency_p99_us: 90_000,
                 throughput_pixels_per_s: 1.0e8,
                 cumulative: Some(sample_counts()),
+                quality: Some(sample_quality()),
             }),
         ),
         ("shutdown_ack", DeviceMessage::ShutdownAck),
+        (
+            "codebook_accepted",
+            DeviceMessage::CodebookAccepted(CodebookInfo {
+                source: CodebookSource::Experiment,
+                words: 140,
+                blank_words: 10,
+                min_distance: Some(4),
+                corrects: true,
+                checksum: 0xDEAD_BEEF,
+            }),
+        ),
+        (
+            "quality",
+            DeviceMessage::Quality(Quality {
+                frame_id: 7,
+                calls: sample_quality(),
+            }),
+        ),
     ]
 }
 
@@ -328,7 +384,14 @@ fn every_message_fits_the_frame_limits() {
         dy: f32::MAX,
         dx: f32::MIN,
         gene: UNASSIGNED_GENE,
+        distance: u8::MAX,
         confidence: u8::MAX,
+    };
+    let longest_name: String<MAX_GENE_NAME_BYTES> =
+        String::try_from("é".repeat(MAX_GENE_NAME_BYTES / 2).as_str()).unwrap();
+    let codebook_word = CodebookWord {
+        name: longest_name,
+        word: u16::MAX,
     };
     let truth_spot = TruthSpot {
         y: f32::MAX,
@@ -353,7 +416,15 @@ fn every_message_fits_the_frame_limits() {
             last: true,
             spots: core::iter::repeat_n(truth_spot, MAX_TRUTH_SPOTS_PER_CHUNK).collect(),
         }),
+        HostMessage::CodebookChunk(CodebookChunk {
+            total_words: u16::MAX,
+            chunk_index: u16::MAX,
+            last: true,
+            words: core::iter::repeat_n(codebook_word, MAX_CODEBOOK_WORDS_PER_CHUNK).collect(),
+        }),
     ];
+    // One host message is alive at a time on a device without a heap.
+    assert!(core::mem::size_of::<HostMessage<'_>>() <= 4 * 1024 + 512);
     for message in &host {
         let frame = encode(message);
         assert!(frame.len() <= MAX_ENCODED_FRAME_BYTES);
@@ -692,6 +763,15 @@ fn every_error_displays_and_maps_to_a_kind() {
         },
         ProtocolError::BufferTooSmall { capacity: 1 },
         ProtocolError::Encode(postcard::Error::SerializeSeqLengthUnknown),
+        ProtocolError::Codebook(CodebookFault::TooManyWords { announced: 5000 }),
+        ProtocolError::Codebook(CodebookFault::OutOfOrder { reason: "r" }),
+        ProtocolError::Codebook(CodebookFault::WordCount {
+            received: 3,
+            announced: 2,
+        }),
+        ProtocolError::Codebook(CodebookFault::EmptyName { entry: 1 }),
+        ProtocolError::Codebook(CodebookFault::ZeroWord { entry: 1 }),
+        ProtocolError::Codebook(CodebookFault::DuplicateWord { entry: 2, word: 3 }),
     ];
     for error in &errors {
         let text = format!("{error}");
@@ -996,6 +1076,7 @@ fn detection_counts_ratios_and_accumulation() {
         dy: 0.25,
         dx: -0.5,
         gene: UNASSIGNED_GENE,
+        distance: 2,
         confidence: 1,
     };
     assert_eq!((spot.y(), spot.x()), (3.25, 3.5));
@@ -1097,6 +1178,7 @@ fn spots_and_truth_messages_are_chunked_alike() {
         dy: 0.0,
         dx: 0.0,
         gene: 5,
+        distance: 0,
         confidence: 9,
     };
     let spots = std::vec![spot; MAX_SPOTS_PER_CHUNK + 1];
