@@ -6,6 +6,7 @@ mod common;
 mod formats_fixture;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::{ok, robofish, temp_dir};
 use formats_fixture::{ome_xml, write_stack, Grid};
@@ -18,8 +19,8 @@ fn model() -> String {
         .to_string()
 }
 
-/// `robofish stream` of `data` fails; its stderr mentions every `needle`.
-fn stream_fails_naming(data: &Path, extra: &[&str], needles: &[&str]) {
+/// `robofish stream --model M --data data` plus `extra`.
+fn stream(data: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "stream".to_string(),
         "--model".into(),
@@ -28,7 +29,12 @@ fn stream_fails_naming(data: &Path, extra: &[&str], needles: &[&str]) {
     ];
     args.push(data.to_str().unwrap().into());
     args.extend(extra.iter().map(|s| s.to_string()));
-    let output = robofish(&args);
+    robofish(&args)
+}
+
+/// `robofish stream` of `data` fails; its stderr mentions every `needle`.
+fn stream_fails_naming(data: &Path, extra: &[&str], needles: &[&str]) {
+    let output = stream(data, extra);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "expected a failure: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -150,15 +156,7 @@ fn malformed_tiff_stacks_name_their_file() {
     std::fs::create_dir_all(&dir).unwrap();
     write_stack(&dir.join("a.tif"), &pages, None);
     stream_fails_naming(&dir, &[], &["a.tif", "--planes"]);
-    ok(robofish([
-        "stream",
-        "--model",
-        &model(),
-        "--data",
-        dir.to_str().unwrap(),
-        "--planes",
-        "tcz",
-    ]));
+    ok(stream(&dir, &["--planes", "tcz"]));
     write_stack(&dir.join("a.tif"), &pages[..12], None);
     stream_fails_naming(&dir, &["--planes", "tcz"], &["a.tif", "12 pages"]);
     // A z plane there is not.
@@ -184,13 +182,7 @@ fn config_yml_is_read_for_what_is_needed_only() {
          camera: {model: Prime BSI, gain: [1, 2]}\nbit_order: interleaved\n",
     )
     .unwrap();
-    let output = robofish([
-        "stream",
-        "--model",
-        &model(),
-        "--data",
-        dir.to_str().unwrap(),
-    ]);
+    let output = stream(&dir, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("interleaved bit order"), "{stderr}");
@@ -206,15 +198,7 @@ fn config_yml_is_read_for_what_is_needed_only() {
     .unwrap();
     stream_fails_naming(&dir, &[], &["config.yml", "`bit_order`", "diagonal"]);
     // --bit-order overrides the file and does not need it.
-    ok(robofish([
-        "stream",
-        "--model",
-        &model(),
-        "--data",
-        dir.to_str().unwrap(),
-        "--bit-order",
-        "blocked",
-    ]));
+    ok(stream(&dir, &["--bit-order", "blocked"]));
     std::fs::write(&config, "simulation: [unclosed\n").unwrap();
     stream_fails_naming(&dir, &[], &["config.yml"]);
 }

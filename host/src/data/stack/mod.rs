@@ -136,7 +136,7 @@ fn page_layout(
     let (sizes, order, tiff_data) = match (forced, &meta) {
         (Some(order), Some(m)) if usable(&m) => (m.sizes, order, Vec::new()),
         (Some(order), _) => {
-            if page_count % IMAGE_COUNT != 0 {
+            if !page_count.is_multiple_of(IMAGE_COUNT) {
                 return Err(bad(format!(
                     "{page_count} pages are not whole z planes of {IMAGE_COUNT} images \
                      ({ROUNDS} rounds x {COLOURS} colours)"
