@@ -42,6 +42,11 @@ if ! have_torch; then
     "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
 fi
 have_torch || { echo "error: $VENV has no torch $TORCH_VERSION" >&2; exit 1; }
+# tifffile cross-checks the OME-TIFFs the format tests write
+# (host/tests/cli_formats.rs); 2026.3.3 is the last release for Python 3.11.
+TIFFFILE_VERSION=2026.3.3
+"$VENV/bin/python3" -c "import tifffile, sys; sys.exit(0 if tifffile.__version__ == '$TIFFFILE_VERSION' else 1)" 2>/dev/null ||
+    "$VENV/bin/pip" install -q "tifffile==$TIFFFILE_VERSION"
 # tch's build finds libtorch through the venv's python; the binary gets an
 # rpath to it (host/build.rs), so nothing is needed at run time.
 export LIBTORCH_USE_PYTORCH=1

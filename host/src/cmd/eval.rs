@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use robofish_host::args::DataArgs;
 use robofish_host::evaluate::plots::write_input_plot;
-use robofish_host::evaluate::tables::machine_description;
+use robofish_host::evaluate::tables::{latency_table, machine_description, EvalRow};
 use robofish_host::evaluate::{
     benchmark, classical, evaluate_classical, evaluate_engine, markdown_report, set_reductions,
     DecodeBook, EvalModel, EvalSettings, FloatEngine, Timing,
@@ -134,6 +134,40 @@ impl Cmd {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
+    }
+}
+
+/// The report of data without ground truth: latency and size only.
+fn untruthed_report(rows: &[EvalRow], data: &str) -> String {
+    format!(
+        "## robofish eval\n\nMachine: {}\n\nData: {data}\n\n### Latency and size\n\n{}\n\
+         ### Accuracy\n\nNot measured: the data has no ground truth.\n",
+        machine_description(),
+        latency_table(rows)
+    )
+}
+
+/// The JSON fields that compare against ground truth, nulled (the blank
+/// misidentification rate needs none and stays).
+fn drop_accuracy(rows: &mut serde_json::Value) {
+    const ACCURACY: [&str; 10] = [
+        "pos_recall",
+        "pos_jaccard",
+        "bc_recall",
+        "bc_jaccard",
+        "spot_precision",
+        "spot_recall",
+        "spot_f1",
+        "rmse",
+        "gene_f1",
+        "truth_spots",
+    ];
+    for row in rows.as_array_mut().into_iter().flatten() {
+        for key in ACCURACY {
+            if let Some(value) = row.get_mut(key) {
+                *value = serde_json::Value::Null;
+            }
+        }
     }
 }
 
@@ -286,7 +320,11 @@ impl Cmd {
             )?);
         }
 
-        let mut report = markdown_report(&rows, &machine_description(), &split.source);
+        let mut report = if split.has_truth {
+            markdown_report(&rows, &machine_description(), &split.source)
+        } else {
+            untruthed_report(&rows, &split.source)
+        };
         if classical {
             report += &classical::notes(&classical_params);
         }
@@ -296,7 +334,11 @@ impl Cmd {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if let Some(path) = &self.json {
-            std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")
+            let mut json = serde_json::to_value(&rows)?;
+            if !split.has_truth {
+                drop_accuracy(&mut json);
+            }
+            std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if let Some(dir) = &settings.plots {

@@ -1,55 +1,63 @@
 //! `robofish render`: a PNG of one tile with its ground truth.
 use anyhow::Context;
-use robofish_host::data::Dataset;
+use robofish_host::args::ReadArgs;
+use robofish_host::data::{Format, FovSelection};
 use robofish_host::report::{render_tile_figure, write_png};
-use robofish_host::sim::{parse_bit_order, BitOrder, Split};
+use robofish_host::sim::Split;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 /// Draw a tile's 16 images in a 4 x 4 grid with the ground-truth emitters.
 #[derive(clap::Args, Debug)]
 pub struct Cmd {
-    /// Dataset root (holds train/, val/, test/).
-    #[arg(long)]
-    data: PathBuf,
-    /// Split to read.
+    /// The tile: --data DIR (required) and how to read it; the first FOV
+    /// --fov selects and its first z plane (or --z).
+    #[command(flatten)]
+    read: ReadArgs,
+    /// Split of a seed dataset root given as --data.
     #[arg(long, default_value = "test")]
     split: Split,
-    /// Tile number as on disk (1-based).
-    #[arg(long, default_value_t = 1)]
-    tile: usize,
+    /// Tile number as on disk (1-based) of the seed layout: the same as
+    /// --fov N-1. Default: the first FOV.
+    #[arg(long, conflicts_with = "fov")]
+    tile: Option<usize>,
     /// PNG to write.
     #[arg(long)]
     out: PathBuf,
     /// Output pixels per camera pixel (default: panels about 320 pixels wide).
     #[arg(long)]
     scale: Option<usize>,
-    /// Bit order; default: the one in the split's config.yml, else blocked.
-    #[arg(long, value_parser = parse_bit_order)]
-    bit_order: Option<BitOrder>,
 }
 
 impl Cmd {
     /// Reads the tile and writes the PNG.
     pub fn run(self) -> anyhow::Result<()> {
-        let dataset = Dataset::open(&self.data, None)?;
-        let tile = dataset
-            .read_tile(self.split, self.tile)
-            .with_context(|| format!("reading tile {} of the `{}` split", self.tile, self.split))?;
-        let bit_order = match self.bit_order {
-            Some(order) => order,
-            None => dataset.bit_order(self.split)?,
-        };
+        let data = self.read.data.clone().context("--data DIR is required")?;
+        let mut read = self.read.clone();
+        if let Some(number) = self.tile {
+            let id = number
+                .checked_sub(1)
+                .context("--tile counts from 1, as the file names do")?;
+            read.fov = Some(FovSelection::single(id));
+        }
+        let acquisition = read.open(&data, self.split)?;
+        let frame = *acquisition.frames().first().context("no FOV to draw")?;
+        let fov = acquisition.fovs[frame.fov].id;
+        let tile = acquisition
+            .read(frame)
+            .with_context(|| match acquisition.format {
+                Format::Seed => format!("reading tile {} of the `{}` split", fov + 1, self.split),
+                _ => format!("reading FOV {fov}"),
+            })?;
+        let bit_order = acquisition.bit_order;
         let scale = self
             .scale
             .unwrap_or_else(|| (320 / tile.height.max(tile.width).max(1)).clamp(1, 16));
-        let title = format!(
-            "{}: tile {} of the {} split, {} emitters",
-            self.data.display(),
-            self.tile,
-            self.split,
-            tile.truth.len()
-        );
+        let what = match acquisition.format {
+            Format::Seed => format!("tile {} of the {} split", fov + 1, self.split),
+            _ => format!("FOV {fov}, z plane {}", frame.plane),
+        };
+        let title = format!("{}: {what}, {} emitters", data.display(), tile.truth.len());
         let picture = render_tile_figure(&tile, bit_order, scale, &title)?;
         write_png(&self.out, &picture)?;
         writeln!(

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use robofish_device::DeviceConfig;
-use robofish_host::args::TileSize;
-use robofish_host::data::Dataset;
+use robofish_host::args::{ReadArgs, TileSize};
 use robofish_host::link::Link;
-use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile, PRESET_NAMES};
+use robofish_host::sim::{preset, BitOrder, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_host::streaming::{print_summary, stream_tiles, StreamJob};
+use robofish_shared::model::decode_model;
 
 /// Stream fields of view to a device and report spots, latency, throughput,
 /// the calls' quality (blank-based misidentification, confidence,
@@ -23,24 +23,20 @@ pub struct Cmd {
     /// Flash this model first (required for a fresh local device).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Dataset folder (original layout) to stream.
-    #[arg(long, conflicts_with = "simulate")]
-    pub data: Option<PathBuf>,
-    /// Split of --data to stream.
+    /// The FOVs to stream: --data DIR and how to read it.
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Split of a seed dataset root given as --data.
     #[arg(long, default_value = "test")]
     pub split: Split,
-    /// The experiment's codebook (MERlin CSV: name, id, bit1..bit16): the
-    /// device decodes and names genes with it. Default: the dataset's
-    /// codebook.csv; without either, the model's stored codebook. With
-    /// --simulate, the simulated genes are drawn from it.
-    #[arg(long, value_name = "FILE")]
-    pub codebook: Option<PathBuf>,
     /// Simulate FOVs of this preset instead of reading --data.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
+    #[arg(long, conflicts_with = "data", value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
     pub simulate: Option<String>,
-    /// Simulated FOVs to stream.
-    #[arg(long, default_value_t = 10)]
-    pub fovs: usize,
+    /// How many FOVs: with --simulate, how many to simulate (default 10);
+    /// with --data, the first N of those --fov selects (default: all). Use
+    /// --fov to choose FOVs by id.
+    #[arg(long)]
+    pub fovs: Option<usize>,
     /// Simulated FOV size (default: the preset's).
     #[arg(long)]
     pub size: Option<TileSize>,
@@ -61,7 +57,20 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn run(self) -> Result<()> {
-        let (tiles, codebook) = self.load_tiles()?;
+        let Fovs {
+            tiles,
+            codebook,
+            has_truth,
+            bit_order,
+        } = self.load_tiles()?;
+        if self.truth && !has_truth {
+            eprintln!(
+                "warning: --truth: the data has no ground truth, so accuracy is not measured"
+            );
+        }
+        if let Some(path) = &self.model {
+            warn_on_bit_order(path, bit_order);
+        }
         let mut config = DeviceConfig::default();
         if let Some(t) = self.threads {
             config.threads = t.max(1);
@@ -73,7 +82,7 @@ impl Cmd {
                 model: self.model.as_deref(),
                 tiles: &tiles,
                 codebook: codebook.as_ref(),
-                truth: self.truth,
+                truth: self.truth && has_truth,
                 spots_out: self.spots_out.as_deref(),
                 progress: true,
             },
@@ -83,17 +92,28 @@ impl Cmd {
         Ok(())
     }
 
-    /// The tiles to stream and the experiment's codebook, which their truth
-    /// genes index.
-    fn load_tiles(&self) -> Result<(Vec<Tile>, Option<Codebook>)> {
-        match (&self.data, &self.simulate) {
+    /// The FOVs to stream.
+    fn load_tiles(&self) -> Result<Fovs> {
+        match (&self.read.data, &self.simulate) {
             (Some(dir), None) => {
-                let dataset = Dataset::open(dir, self.codebook.as_deref())?;
-                let tiles = dataset.read_split(self.split)?;
+                let acquisition = self.read.open(dir, self.split)?;
+                let limit = self.fovs.unwrap_or(usize::MAX);
+                let tiles = acquisition
+                    .frames()
+                    .into_iter()
+                    .filter(|frame| frame.fov < limit)
+                    .map(|frame| acquisition.read(frame))
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("cannot read {}", dir.display()))?;
                 if tiles.is_empty() {
-                    bail!("{} has no {:?} tiles", dir.display(), self.split);
+                    bail!("{}: no FOVs to stream", dir.display());
                 }
-                Ok((tiles, dataset.codebook))
+                Ok(Fovs {
+                    tiles,
+                    codebook: acquisition.codebook,
+                    has_truth: acquisition.has_truth,
+                    bit_order: acquisition.bit_order,
+                })
             }
             (None, Some(name)) => {
                 let mut config = preset(name).context("unknown preset")?;
@@ -101,15 +121,21 @@ impl Cmd {
                     config.height = size.height;
                     config.width = size.width;
                 }
-                let codebook = match &self.codebook {
+                let codebook = match &self.read.codebook {
                     Some(path) => read_codebook(path)?,
                     None => Codebook::mhd4(config.real_genes),
                 };
-                let simulator = Simulator::new(config.clone(), codebook.clone(), self.seed)?;
-                let tiles = (0..self.fovs)
+                let bit_order = config.bit_order;
+                let simulator = Simulator::new(config, codebook.clone(), self.seed)?;
+                let tiles = (0..self.fovs.unwrap_or(10))
                     .map(|i| simulator.tile(Split::Test, i))
                     .collect();
-                Ok((tiles, Some(codebook)))
+                Ok(Fovs {
+                    tiles,
+                    codebook: Some(codebook),
+                    has_truth: true,
+                    bit_order,
+                })
             }
             _ => bail!("give either --data DIR or --simulate PRESET"),
         }
@@ -121,4 +147,32 @@ fn read_codebook(path: &Path) -> Result<Codebook> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read codebook {}", path.display()))?;
     Codebook::from_csv(&text).with_context(|| format!("codebook {}", path.display()))
+}
+
+/// The tiles to stream and what is known about them.
+struct Fovs {
+    tiles: Vec<Tile>,
+    /// The codebook their truth genes index.
+    codebook: Option<Codebook>,
+    has_truth: bool,
+    bit_order: BitOrder,
+}
+
+/// Warns when the model reads barcodes in another bit order than the
+/// data's (an unreadable model is left to the flash to report).
+fn warn_on_bit_order(model: &std::path::Path, data: BitOrder) {
+    let Ok(bytes) = std::fs::read(model) else {
+        return;
+    };
+    if let Ok(decoded) = decode_model(&bytes) {
+        let own = decoded.metadata.bit_order;
+        if own != data {
+            eprintln!(
+                "warning: {} reads {} bit order but the data is {}; its barcodes will not line up",
+                model.display(),
+                own.name(),
+                data.name()
+            );
+        }
+    }
 }

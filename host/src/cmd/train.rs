@@ -103,7 +103,9 @@ impl Cmd {
         arch.shared_first_stage = self.shared_first_stage;
         self.data.refuse_held_out("training")?;
         let train = self.data.load(Split::Train).context("training tiles")?;
+        let train = train.require_truth("training")?;
         let val = self.data.load(Split::Val).context("validation tiles")?;
+        let val = val.require_truth("validation")?;
         let config = trainer::TrainConfig {
             arch,
             epochs: self.epochs,

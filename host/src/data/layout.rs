@@ -13,12 +13,33 @@ pub fn split_dir(root: &Path, split: Split) -> PathBuf {
 
 /// The TIFF of `image` (`colour * 8 + round`) of tile `tile_number` (1-based).
 pub fn image_path(split_dir: &Path, image: usize, tile_number: usize) -> PathBuf {
+    plane_image_path(split_dir, image, tile_number, 1)
+}
+
+/// The TIFF of `image` of z plane `plane_number` (1-based: the file name's
+/// last field, `01` for a 2-D tile) of tile `tile_number`.
+pub fn plane_image_path(
+    split_dir: &Path,
+    image: usize,
+    tile_number: usize,
+    plane_number: usize,
+) -> PathBuf {
     let (colour, round) = (image / ROUNDS, image % ROUNDS);
     split_dir.join(COLOUR_FOLDERS[colour]).join(format!(
-        "merFISH_{:02}_{:03}_01.tiff",
+        "merFISH_{:02}_{:03}_{:02}.tiff",
         round + 1,
-        tile_number
+        tile_number,
+        plane_number
     ))
+}
+
+/// `(round number, tile number, plane number)` of a file named like
+/// [`plane_image_path`]'s.
+pub fn parse_image_name(name: &str) -> Option<(usize, usize, usize)> {
+    let stem = name.strip_suffix(".tiff")?.strip_prefix("merFISH_")?;
+    let mut fields = stem.split('_').map(|f| f.parse::<usize>().ok());
+    let numbers = (fields.next()??, fields.next()??, fields.next()??);
+    fields.next().is_none().then_some(numbers)
 }
 
 /// `groundtruths/groundtruth_<T>.csv`.

@@ -1,8 +1,9 @@
 //! Reading datasets in the original's layout.
-use super::layout::{codebook_path, config_path, image_path, split_dir, truth_path};
+use super::layout::{codebook_path, config_path, plane_image_path, split_dir, truth_path};
 use super::tiff_io::read_gray_tiff;
+use super::tile_images::TileImages;
 use super::truth_csv::parse_truth_csv;
-use super::{io_error, DataError, DatasetConfig};
+use super::{io_error, ConfigFacts, DataError, DatasetConfig};
 use crate::sim::{BitOrder, Split, Tile, IMAGE_COUNT};
 use robofish_shared::codebook::Codebook;
 use std::path::{Path, PathBuf};
@@ -65,12 +66,9 @@ impl Dataset {
     }
 
     /// The simulator preset a split was made from, when robofish simulated
-    /// it (recorded in its `config.yml`).
+    /// it (recorded in its `config.yml`); see [`simulated_preset`].
     pub fn simulated_preset(&self) -> Option<String> {
-        [Split::Train, Split::Val, Split::Test]
-            .into_iter()
-            .find_map(|split| self.config(split).ok().flatten()?.simulation.robofish)
-            .map(|config| config.preset)
+        simulated_preset(&self.root)
     }
 
     /// `<root>/<split>/1`.
@@ -90,9 +88,13 @@ impl Dataset {
 
     /// The split's bit order (blocked unless its config says otherwise).
     pub fn bit_order(&self, split: Split) -> Result<BitOrder, DataError> {
-        Ok(self
-            .config(split)?
-            .map_or(BitOrder::Blocked, |c| c.bit_order()))
+        let path = config_path(&self.split_dir(split));
+        if !path.exists() {
+            return Ok(BitOrder::Blocked);
+        }
+        Ok(ConfigFacts::read(&path)?
+            .bit_order
+            .unwrap_or(BitOrder::Blocked))
     }
 
     /// Tile numbers (1-based) of a split: those with a ground-truth CSV,
@@ -143,6 +145,17 @@ impl Dataset {
     }
 }
 
+/// The simulator preset recorded in the `config.yml` of `path` (a split
+/// folder) or of any split under it (a dataset root); unreadable configs
+/// count as none.
+pub fn simulated_preset(path: &Path) -> Option<String> {
+    let splits = Split::ALL.map(|split| config_path(&split_dir(path, split)));
+    std::iter::once(config_path(path))
+        .chain(splits)
+        .filter(|config| config.exists())
+        .find_map(|config| ConfigFacts::read(&config).ok()?.preset)
+}
+
 /// Reads tile `tile_number` (1-based) from a split folder. All 16 images
 /// must exist and share one size; ground-truth pixels must lie inside it.
 pub fn read_tile(
@@ -150,24 +163,33 @@ pub fn read_tile(
     tile_number: usize,
     codebook: Option<&Codebook>,
 ) -> Result<Tile, DataError> {
-    let mut size = None;
-    let mut images = Vec::new();
+    let mut tile = read_tile_images(split_dir, tile_number, 1)?;
+    tile.truth = read_tile_truth(split_dir, tile_number, &tile, codebook)?;
+    Ok(tile)
+}
+
+/// The 16 images of z plane `plane_number` (1-based) of a tile, without
+/// truth.
+pub(crate) fn read_tile_images(
+    split_dir: &Path,
+    tile_number: usize,
+    plane_number: usize,
+) -> Result<Tile, DataError> {
+    let mut tile = TileImages::default();
     for image in 0..IMAGE_COUNT {
-        let path = image_path(split_dir, image, tile_number);
-        let gray = read_gray_tiff(&path)?;
-        let (height, width) = *size.get_or_insert((gray.height, gray.width));
-        if (gray.height, gray.width) != (height, width) {
-            return Err(DataError::WrongSize {
-                path,
-                height,
-                width,
-                found_height: gray.height,
-                found_width: gray.width,
-            });
-        }
-        images.extend_from_slice(&gray.pixels);
+        let path = plane_image_path(split_dir, image, tile_number, plane_number);
+        tile.push(read_gray_tiff(&path)?, &path)?;
     }
-    let (height, width) = size.unwrap_or((0, 0));
+    Ok(tile.into_tile())
+}
+
+/// The ground truth of tile `tile_number`, checked against `tile`'s size.
+pub(crate) fn read_tile_truth(
+    split_dir: &Path,
+    tile_number: usize,
+    tile: &Tile,
+    codebook: Option<&Codebook>,
+) -> Result<Vec<crate::sim::Emitter>, DataError> {
     let path = truth_path(split_dir, tile_number);
     let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => DataError::Missing {
@@ -179,11 +201,5 @@ pub fn read_tile(
             source,
         },
     })?;
-    let truth = parse_truth_csv(&text, &path, height, width, codebook)?;
-    Ok(Tile {
-        height,
-        width,
-        images,
-        truth,
-    })
+    parse_truth_csv(&text, &path, tile.height, tile.width, codebook)
 }
