@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot, TruthSpot};
+use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot};
 use robofish_shared::post::MATCH_RADIUS;
 
 use super::decode::{Backend, Detection};
@@ -17,6 +17,7 @@ use super::ownership::Layout;
 use super::parts::{is_done, write_failure, write_part, FovFailure, FovPart, RunIdentity};
 use super::source::FovSource;
 use super::transcript::Transcript;
+use crate::evaluate::spots::{truth_spots, DecodeBook};
 use crate::sim::{Codebook, Tile, IMAGE_COUNT};
 
 /// What to run.
@@ -127,12 +128,7 @@ fn decode_fov(
         unassigned: 0,
         dropped_in_overlap: 0,
         transcripts: 0,
-        truth: truth_scores(
-            &tile,
-            &detections,
-            job.codebook,
-            job.source.codebook().is_some(),
-        )?,
+        truth: truth_scores(&tile, &detections, job.codebook)?,
         seconds: 0.0,
         placement,
     };
@@ -210,26 +206,21 @@ fn intensity(tile: &Tile, source: &dyn FovSource, word: u16, (row, col): (usize,
 }
 
 /// Spot and gene accuracy of all the FOV's detections against its truth,
-/// when it has truth; genes count only when the truth's codebook is the
-/// one the calls index.
+/// when it has truth.
 fn truth_scores(
     tile: &Tile,
     detections: &[Detection],
     codebook: &Codebook,
-    genes_known: bool,
 ) -> Result<Option<robofish_shared::post::metrics::SpotEvaluation>> {
     if tile.truth.is_empty() {
         return Ok(None);
     }
-    let truth: Vec<TruthSpot> = tile
-        .truth
-        .iter()
-        .map(|e| TruthSpot {
-            y: e.y - 0.5,
-            x: e.x - 0.5,
-            gene: u16::try_from(e.gene).ok().filter(|_| genes_known),
-        })
-        .collect();
+    // By word, so the truth's genes are the calls' whichever codebook
+    // the truth was written with.
+    let truth = truth_spots(
+        tile,
+        Some(&DecodeBook::from_codebook(codebook, "experiment")),
+    );
     let predicted: Vec<PredictedSpot> = detections
         .iter()
         .map(|d| PredictedSpot {

@@ -151,18 +151,15 @@ fn density_figure(qc: &Qc) -> Result<RgbImage> {
             .map(|i| ((i * (DENSITY_CELLS + 1)) as f64, 0.0))
             .collect(),
     };
-    let cols = origins
-        .iter()
-        .map(|o| o.0.round() as usize)
-        .max()
-        .unwrap_or(0)
-        + DENSITY_CELLS;
-    let rows = origins
-        .iter()
-        .map(|o| o.1.round() as usize)
-        .max()
-        .unwrap_or(0)
-        + DENSITY_CELLS;
+    let extent = |axis: fn(&(f64, f64)) -> f64| {
+        origins
+            .iter()
+            .map(|o| axis(o).round() as usize)
+            .max()
+            .unwrap_or(0)
+            + DENSITY_CELLS
+    };
+    let (cols, rows) = (extent(|o| o.0), extent(|o| o.1));
     let mut map = vec![0f32; rows * cols];
     for (d, o) in qc.density.iter().zip(&origins) {
         for (r, line) in d.cells.iter().enumerate() {
