@@ -42,6 +42,12 @@ pub enum Command {
     /// Stream fields of view through a device and report spots, latency and accuracy.
     Stream(stream::Cmd),
     /// Decode every FOV of an experiment into transcript tables (CSV, Parquet) and QC.
+    ///
+    /// Resumes (FOVs already written with the same model and codebook are
+    /// skipped); a FOV that fails is reported, skipped and listed in
+    /// qc.json, and the exit status is non-zero only when every selected
+    /// FOV failed. See README "Run on an experiment" for the columns and
+    /// the coordinate convention.
     Run(run::Cmd),
     /// Combine the per-FOV parts of `run` jobs into one set of tables.
     Merge(merge::Cmd),
