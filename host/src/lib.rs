@@ -11,6 +11,7 @@ pub mod link;
 pub mod norm;
 pub mod onnx;
 pub mod report;
+pub mod run;
 pub mod sim;
 pub mod streaming;
 pub mod targets;

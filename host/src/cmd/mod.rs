@@ -10,8 +10,10 @@ pub mod export;
 pub mod flash;
 pub mod init;
 pub mod inspect;
+pub mod merge;
 pub mod quantise;
 pub mod render;
+pub mod run;
 pub mod simulate;
 pub mod stream;
 pub mod train;
@@ -39,6 +41,16 @@ pub enum Command {
     Flash(flash::Cmd),
     /// Stream fields of view through a device and report spots, latency and accuracy.
     Stream(stream::Cmd),
+    /// Decode every FOV of an experiment into transcript tables (CSV, Parquet) and QC.
+    ///
+    /// Resumes (FOVs already written with the same model and codebook are
+    /// skipped); a FOV that fails is reported, skipped and listed in
+    /// qc.json, and the exit status is non-zero only when every selected
+    /// FOV failed. See README "Run on an experiment" for the columns and
+    /// the coordinate convention.
+    Run(run::Cmd),
+    /// Combine the per-FOV parts of `run` jobs into one set of tables.
+    Merge(merge::Cmd),
     /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
     Train(train::Cmd),
     /// Quantise an fp32 checkpoint to an int8 model (static, dynamic or QAT).
@@ -61,6 +73,8 @@ impl Command {
             Command::Bench(cmd) => cmd.run(),
             Command::Flash(cmd) => cmd.run(),
             Command::Stream(cmd) => cmd.run(),
+            Command::Run(cmd) => cmd.run(),
+            Command::Merge(cmd) => cmd.run(),
             Command::Train(cmd) => cmd.run(),
             Command::Quantise(cmd) => cmd.run(),
             Command::Export(cmd) => cmd.run(),

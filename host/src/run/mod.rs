@@ -1,0 +1,56 @@
+//! `robofish run`: every field of view (FOV) of an experiment decoded into
+//! the transcript tables that spatial-omics tools load, de-duplicated in
+//! the overlaps of neighbouring FOVs, resumable, and mergeable from
+//! per-FOV jobs (`robofish merge`).
+//!
+//! # Coordinates
+//!
+//! One convention for every table robofish writes:
+//!
+//! - `x` is the column and `y` the row, in pixels of the FOV's images. Pixel
+//!   `(row r, column c)` covers `[c, c + 1) x [r, r + 1)`, so its centre is
+//!   at `(c + 0.5, r + 0.5)` (the simulator's and the ground truth's
+//!   convention; the device reports centres at integers and `run` adds 0.5).
+//! - A FOV's stage position (µm) is where the corner of its pixel `(0, 0)`
+//!   lies (the outer corner, at `x = y = 0`), and global coordinates are
+//!   `global_x = stage_x + x * pixel_size`, `global_y = stage_y + y *
+//!   pixel_size`, in µm. Without stage positions every FOV sits at 0 and
+//!   overlaps are not de-duplicated; without a pixel size the global
+//!   coordinates are in pixels (`qc.json` says which: `global_units`).
+//! - `global_z` is the plane's z in µm when known, else its plane index
+//!   (today's readers give single planes: 0).
+//!
+//! # What a run leaves in `OUT`
+//!
+//! `fovs/fov_{id}.csv` and `fovs/fov_{id}.json` per FOV (the transcripts
+//! it owns, and its counts, identity and placement), `fovs/fov_{id}.failed.json`
+//! for a FOV that failed, `codebook.csv` (the codebook the calls index),
+//! and the final tables rebuilt from the parts: `detected_transcripts.csv`,
+//! `detected_transcripts.parquet`, `counts_per_gene.csv`, `qc.json`,
+//! `qc.png`. Every file is written to a temporary name and renamed, so a
+//! crash never leaves a file that looks complete.
+
+mod atomic;
+mod decode;
+mod driver;
+mod ownership;
+mod parquet_out;
+mod parts;
+mod positions;
+mod qc;
+mod qc_plot;
+mod source;
+mod tables;
+mod transcript;
+
+pub use atomic::write_bytes as write_atomic;
+pub use decode::{prepare, Backend, Detection, Method, Prepared};
+pub use driver::{run_fovs, RunJob, RunOutcome};
+pub use ownership::Layout;
+pub use parquet_out::write_parquet;
+pub use parts::{fingerprint, load_parts, parts_dir, FovFailure, FovPart, PartSet, RunIdentity};
+pub use positions::{parse_positions, read_positions};
+pub use qc::Qc;
+pub use source::{DatasetSource, FovPlacement, FovSource};
+pub use tables::{print_qc, write_tables};
+pub use transcript::{read_transcripts_csv, write_transcripts_csv, Transcript, COLUMNS};
