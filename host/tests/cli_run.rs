@@ -48,7 +48,7 @@ fn custom_codebook() -> Codebook {
 /// The scene cut into the four FOVs, written as dataset `root` (test split,
 /// no config.yml) with a positions file; returns the scene's emitters
 /// (global positions in µm) with their gene names.
-fn fixture(root: &Path) -> (PathBuf, Vec<(f64, f64, String)>) {
+fn fixture(root: &Path) -> Vec<(f64, f64, String)> {
     let mut config = preset("seed").unwrap();
     config.height = SCENE;
     config.width = SCENE;
@@ -83,15 +83,16 @@ fn fixture(root: &Path) -> (PathBuf, Vec<(f64, f64, String)>) {
             truth,
         };
         write_tile(&dir, i + 1, &tile, &codebook, config.file_bits()).unwrap();
+        // MERlin's convention: a FOV's stage position is the centre of its
+        // pixel (0, 0).
         positions.push_str(&format!(
             "{},{}\n",
-            c0 as f64 * PIXEL_UM,
-            r0 as f64 * PIXEL_UM
+            (c0 as f64 + 0.5) * PIXEL_UM,
+            (r0 as f64 + 0.5) * PIXEL_UM
         ));
     }
     write_codebook(root, &codebook).unwrap();
-    let positions_path = root.join("positions.csv");
-    std::fs::write(&positions_path, positions).unwrap();
+    std::fs::write(root.join("positions.csv"), positions).unwrap();
     let truth = scene
         .truth
         .iter()
@@ -100,17 +101,15 @@ fn fixture(root: &Path) -> (PathBuf, Vec<(f64, f64, String)>) {
             (f64::from(e.x) * PIXEL_UM, f64::from(e.y) * PIXEL_UM, name)
         })
         .collect();
-    (positions_path, truth)
+    truth
 }
 
-fn run(data: &Path, positions: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+fn run(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let model = repo("models/anglerfish-static.rfm");
     let mut args = vec![
         "run",
         "--data",
         data.to_str().unwrap(),
-        "--positions",
-        positions.to_str().unwrap(),
         "--pixel-size",
         "0.1",
         "--out",
@@ -153,9 +152,9 @@ fn matches(rows: &[Transcript], truth: &[(f64, f64, String)]) -> Vec<(f64, f64, 
 fn a_two_by_two_grid_gives_one_table_in_global_coordinates() {
     let dir = temp_dir("run-grid");
     let data = dir.join("data");
-    let (positions, truth) = fixture(&data);
+    let truth = fixture(&data);
     let out = dir.join("out");
-    let stdout = ok(run(&data, &positions, &out, &[]));
+    let stdout = ok(run(&data, &out, &[]));
     assert!(stdout.contains("4 decoded, 0 already written"), "{stdout}");
     assert!(stdout.contains("spot F1"), "truth is scored: {stdout}");
     let rows = table(&out);
@@ -227,7 +226,7 @@ fn a_two_by_two_grid_gives_one_table_in_global_coordinates() {
     let mut jobs = Vec::new();
     for fov in 0..4 {
         let job = dir.join(format!("job{fov}"));
-        ok(run(&data, &positions, &job, &["--fov", &fov.to_string()]));
+        ok(run(&data, &job, &["--fov", &fov.to_string()]));
         jobs.push(job.to_str().unwrap().to_string());
     }
     let merged = dir.join("merged");
@@ -250,7 +249,7 @@ fn a_two_by_two_grid_gives_one_table_in_global_coordinates() {
     let kept = out.join("fovs/fov_1.csv");
     let before = std::fs::metadata(&kept).unwrap().modified().unwrap();
     std::fs::remove_file(&part).unwrap();
-    let stdout = ok(run(&data, &positions, &out, &[]));
+    let stdout = ok(run(&data, &out, &[]));
     assert!(stdout.contains("1 decoded, 3 already written"), "{stdout}");
     assert_eq!(
         std::fs::metadata(&kept).unwrap().modified().unwrap(),
@@ -262,7 +261,6 @@ fn a_two_by_two_grid_gives_one_table_in_global_coordinates() {
     let classical = dir.join("classical");
     ok(run(
         &data,
-        &positions,
         &classical,
         &["--method", "classical", "--fov", "3"],
     ));
@@ -319,12 +317,12 @@ fn parquet_equals(path: &Path, rows: &[Transcript]) {
 fn a_fov_that_cannot_be_read_is_skipped_and_listed() {
     let dir = temp_dir("run-broken");
     let data = dir.join("data");
-    let (positions, _) = fixture(&data);
+    fixture(&data);
     // FOV 1's first image is not a TIFF.
     let image = robofish_host::data::image_path(&split_dir(&data, Split::Test), 0, 2);
     std::fs::write(&image, b"not a tiff").unwrap();
     let out = dir.join("out");
-    let stdout = ok(run(&data, &positions, &out, &["--method", "classical"]));
+    let stdout = ok(run(&data, &out, &["--method", "classical"]));
     assert!(
         stdout.contains("3 decoded, 0 already written (resumed), 1 failed"),
         "{stdout}"
@@ -339,10 +337,31 @@ fn a_fov_that_cannot_be_read_is_skipped_and_listed() {
     // Only the broken FOV: every FOV failed, so the run fails.
     let alone = run(
         &data,
-        &positions,
         &dir.join("alone"),
         &["--method", "classical", "--fov", "1"],
     );
     assert!(!alone.status.success());
     assert!(String::from_utf8_lossy(&alone.stderr).contains("every FOV selected failed"));
+}
+
+#[test]
+fn images_alone_run() {
+    let dir = temp_dir("run-images-only");
+    let data = dir.join("data");
+    fixture(&data);
+    // No ground truth, no gene counts, no config.yml: only the images,
+    // the codebook and the positions.
+    let split = split_dir(&data, Split::Test);
+    std::fs::remove_dir_all(split.join("groundtruths")).unwrap();
+    for n in 1..=ORIGINS.len() {
+        let _ = std::fs::remove_file(robofish_host::data::frequency_path(&split, n));
+    }
+    assert!(!robofish_host::data::config_path(&split).exists());
+    let out = dir.join("out");
+    let stdout = ok(run(&data, &out, &["--method", "classical"]));
+    assert!(stdout.contains("4 decoded"), "{stdout}");
+    assert!(!table(&out).is_empty());
+    assert!(qc(&out)
+        .get("failures")
+        .is_some_and(|f| f.as_array().is_some_and(Vec::is_empty)));
 }

@@ -11,14 +11,16 @@
 //!   `(row r, column c)` covers `[c, c + 1) x [r, r + 1)`, so its centre is
 //!   at `(c + 0.5, r + 0.5)` (the simulator's and the ground truth's
 //!   convention; the device reports centres at integers and `run` adds 0.5).
-//! - A FOV's stage position (µm) is where the corner of its pixel `(0, 0)`
-//!   lies (the outer corner, at `x = y = 0`), and global coordinates are
-//!   `global_x = stage_x + x * pixel_size`, `global_y = stage_y + y *
-//!   pixel_size`, in µm. Without stage positions every FOV sits at 0 and
-//!   overlaps are not de-duplicated; without a pixel size the global
-//!   coordinates are in pixels (`qc.json` says which: `global_units`).
+//! - A FOV's stage position (µm) is where the centre of its pixel `(0, 0)`
+//!   lies, as MERlin has it (see [`crate::data::FovInfo`]), so global
+//!   coordinates are `global_x = stage_x + (x - 0.5) * pixel_size`,
+//!   `global_y = stage_y + (y - 0.5) * pixel_size`, in µm: the same as
+//!   [`crate::data::pixel_to_global`]. Without stage positions and a pixel
+//!   size every FOV sits at 0 and overlaps are not de-duplicated; without
+//!   a pixel size the global coordinates are in pixels (`qc.json` says
+//!   which: `global_units`).
 //! - `global_z` is the plane's z in µm when known, else its plane index
-//!   (today's readers give single planes: 0).
+//!   (`run` decodes one plane per FOV: the one `--z` picks, default 0).
 //!
 //! # What a run leaves in `OUT`
 //!
@@ -36,7 +38,6 @@ mod driver;
 mod ownership;
 mod parquet_out;
 mod parts;
-mod positions;
 mod qc;
 mod qc_plot;
 mod source;
@@ -49,7 +50,6 @@ pub use driver::{run_fovs, RunJob, RunOutcome};
 pub use ownership::Layout;
 pub use parquet_out::write_parquet;
 pub use parts::{fingerprint, load_parts, parts_dir, FovFailure, FovPart, PartSet, RunIdentity};
-pub use positions::{parse_positions, read_positions};
 pub use qc::Qc;
 pub use source::{DatasetSource, FovPlacement, FovSource};
 pub use tables::{print_qc, write_tables};

@@ -1,19 +1,16 @@
-//! Where `run` takes its FOVs from: one small seam, [`FovSource`], so the
-//! acquisition readers (MERlin `.dax`, OME-TIFF, images-only folders) can
-//! be put behind it without touching the rest of `run`.
+//! Where `run` takes its FOVs from: one small seam, [`FovSource`].
 //!
-//! [`DatasetSource`] implements it over today's readers: a folder in the
-//! original's layout (each tile of the chosen split a FOV, FOV id = tile
-//! number - 1) or tiles simulated in memory, with stage positions from a
-//! MERlin-style positions file.
-
-use std::path::Path;
+//! [`DatasetSource`] implements it over the acquisition readers
+//! ([`Acquisition`]: the seed layout, images-only folders, MERlin `.dax`,
+//! multi-page and OME-TIFF) or tiles simulated in memory. Stage positions and
+//! the pixel size come from the acquisition (a positions CSV beside the
+//! images, the metadata, or `--pixel-size`).
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::args::DataArgs;
-use crate::data::Dataset;
+use crate::data::{Acquisition, FovInfo, Frame};
 use crate::sim::{BitOrder, Codebook, Split, Tile};
 
 /// Where one FOV sits. See the [module docs](super) for the convention.
@@ -21,12 +18,36 @@ use crate::sim::{BitOrder, Codebook, Split, Tile};
 pub struct FovPlacement {
     /// The FOV's id (MERlin numbering: 0-based).
     pub fov: u32,
-    /// Stage position (µm) of the outer corner of pixel (0, 0), when known.
+    /// Stage position (µm) of the outer corner of pixel (0, 0), when the
+    /// FOV's stage position and pixel size are both known: the stage
+    /// position (the centre of pixel (0, 0), as MERlin has it) minus half
+    /// a pixel.
     pub origin_um: Option<(f64, f64)>,
     /// Pixel size in µm per pixel, when known.
     pub pixel_size_um: Option<f64>,
     /// The plane's z: µm when known, else the plane index.
     pub z: f64,
+}
+
+impl FovPlacement {
+    /// The placement of `fov`'s plane `plane`.
+    fn of(fov: &FovInfo, plane: usize) -> Result<FovPlacement> {
+        let origin_um = match (fov.stage_um, fov.pixel_size_um) {
+            (Some((x, y)), Some(size)) => Some((x - 0.5 * size, y - 0.5 * size)),
+            _ => None,
+        };
+        Ok(FovPlacement {
+            fov: u32::try_from(fov.id).context("more FOVs than ids")?,
+            origin_um,
+            pixel_size_um: fov.pixel_size_um,
+            z: fov
+                .z_um
+                .get(plane)
+                .copied()
+                .flatten()
+                .unwrap_or(plane as f64),
+        })
+    }
 }
 
 /// The FOVs of an experiment and how to read each.
@@ -44,51 +65,96 @@ pub trait FovSource {
     fn describe(&self) -> String;
 }
 
-/// Today's readers as a [`FovSource`].
+/// The acquisition readers (or the simulator) as a [`FovSource`].
 pub struct DatasetSource {
     tiles: Tiles,
     placements: Vec<FovPlacement>,
+    /// The FOVs `--fov` selects (all without it), ascending.
+    selected: Vec<u32>,
     bit_order: BitOrder,
     codebook: Option<Codebook>,
     description: String,
 }
 
 enum Tiles {
-    /// Read one at a time, so a broken tile fails alone.
-    Folder { dataset: Dataset, split: Split },
+    /// Read one at a time, so a broken FOV fails alone: every FOV of the
+    /// acquisition (for the positions of those not selected) and the plane
+    /// decoded.
+    Acquisition { all: Acquisition, plane: usize },
     /// Simulated in memory.
     Memory(Vec<Tile>),
 }
 
 impl DatasetSource {
-    /// The `split` of `data` (a folder, or `--simulate`), decoded against
-    /// `codebook` (else the dataset's `codebook.csv`).
-    pub fn open(data: &DataArgs, split: Split, codebook: Option<&Path>) -> Result<DatasetSource> {
-        if let Some(root) = &data.data {
-            let dataset = Dataset::open(root, codebook)
-                .with_context(|| format!("cannot open dataset {}", root.display()))?;
-            let numbers = dataset.tile_numbers(split)?;
-            let ids = numbers
+    /// The FOVs of `data` (a folder, or `--simulate`'s `split`).
+    pub fn open(data: &DataArgs, split: Split) -> Result<DatasetSource> {
+        if let Some(dir) = &data.read.data {
+            let chosen = data.read.open(dir, split)?;
+            let mut options = data.read.options()?;
+            options.fovs = None;
+            let all = Acquisition::open(dir, split, &options)
+                .with_context(|| format!("cannot read {}", dir.display()))?;
+            let plane = data.read.z.unwrap_or(0);
+            if data.read.z.is_none() {
+                if let Some(fov) = all.fovs.iter().find(|f| f.z_um.len() > 1) {
+                    bail!(
+                        "FOV {} of {} has {} z planes: run decodes one plane per FOV, choose it with --z",
+                        fov.id,
+                        dir.display(),
+                        fov.z_um.len()
+                    );
+                }
+            }
+            let placements = all
+                .fovs
                 .iter()
-                .map(|&n| fov_id(n - 1))
+                .map(|fov| FovPlacement::of(fov, plane))
+                .collect::<Result<Vec<_>>>()?;
+            let selected = chosen
+                .fovs
+                .iter()
+                .map(|f| u32::try_from(f.id).context("more FOVs than ids"))
                 .collect::<Result<Vec<_>>>()?;
             return Ok(DatasetSource {
-                bit_order: dataset.bit_order(split)?,
-                codebook: dataset.codebook.clone(),
-                description: format!("{} ({split}, {} FOVs)", root.display(), ids.len()),
-                placements: unplaced(&ids),
-                tiles: Tiles::Folder { dataset, split },
+                bit_order: all.bit_order,
+                codebook: all.codebook.clone(),
+                description: all.summary(),
+                placements,
+                selected,
+                tiles: Tiles::Acquisition { all, plane },
             });
         }
-        if codebook.is_some() {
-            bail!("--codebook applies to --data; simulate the data with `robofish simulate --codebook FILE` first");
-        }
         let loaded = data.load(split)?;
-        let ids = (0..loaded.tiles.len())
-            .map(fov_id)
+        let placements = (0..loaded.tiles.len())
+            .map(|i| {
+                Ok(FovPlacement {
+                    fov: u32::try_from(i).context("more FOVs than ids")?,
+                    origin_um: None,
+                    pixel_size_um: None,
+                    z: 0.0,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
+        let selected = placements
+            .iter()
+            .map(|p| p.fov)
+            .filter(|&id| {
+                data.read
+                    .fov
+                    .as_ref()
+                    .is_none_or(|s| s.contains(id as usize))
+            })
+            .collect::<Vec<_>>();
+        if selected.is_empty() {
+            bail!(
+                "--fov selects none of the {} simulated FOVs (ids 0..{})",
+                placements.len(),
+                placements.len()
+            );
+        }
         Ok(DatasetSource {
-            placements: unplaced(&ids),
+            placements,
+            selected,
             bit_order: loaded.bit_order,
             codebook: loaded.codebook,
             description: loaded.source,
@@ -96,45 +162,10 @@ impl DatasetSource {
         })
     }
 
-    /// Places FOV `i` at `positions[i]` (µm) with `pixel_size_um`.
-    pub fn place(
-        &mut self,
-        positions: Option<&[(f64, f64)]>,
-        pixel_size_um: Option<f64>,
-    ) -> Result<()> {
-        if let Some(size) = pixel_size_um.filter(|s| !(s.is_finite() && *s > 0.0)) {
-            bail!("--pixel-size {size}: must be a positive number of µm per pixel");
-        }
-        for placement in &mut self.placements {
-            placement.pixel_size_um = pixel_size_um;
-            if let Some(positions) = positions {
-                let origin = positions.get(placement.fov as usize).with_context(|| {
-                    format!(
-                        "the positions file has {} lines but the data has FOV {}: one `x,y` line per FOV, in FOV order",
-                        positions.len(),
-                        placement.fov
-                    )
-                })?;
-                placement.origin_um = Some(*origin);
-            }
-        }
-        Ok(())
+    /// The FOVs to decode (`--fov`, else all), ascending id.
+    pub fn selected(&self) -> &[u32] {
+        &self.selected
     }
-}
-
-fn fov_id(index: usize) -> Result<u32> {
-    u32::try_from(index).context("more FOVs than ids")
-}
-
-fn unplaced(ids: &[u32]) -> Vec<FovPlacement> {
-    ids.iter()
-        .map(|&fov| FovPlacement {
-            fov,
-            origin_um: None,
-            pixel_size_um: None,
-            z: 0.0,
-        })
-        .collect()
 }
 
 impl FovSource for DatasetSource {
@@ -152,7 +183,17 @@ impl FovSource for DatasetSource {
 
     fn read(&self, fov: u32) -> Result<Tile> {
         match &self.tiles {
-            Tiles::Folder { dataset, split } => Ok(dataset.read_tile(*split, fov as usize + 1)?),
+            Tiles::Acquisition { all, plane } => {
+                let index = all
+                    .fovs
+                    .iter()
+                    .position(|f| f.id == fov as usize)
+                    .with_context(|| format!("no FOV {fov}"))?;
+                Ok(all.read(Frame {
+                    fov: index,
+                    plane: *plane,
+                })?)
+            }
             Tiles::Memory(tiles) => tiles
                 .get(fov as usize)
                 .cloned()
