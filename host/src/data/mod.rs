@@ -31,6 +31,7 @@ mod bit_layout;
 mod config_file;
 mod fov;
 mod layout;
+mod listing;
 mod merlin;
 mod planes;
 mod positions;
@@ -43,7 +44,7 @@ mod tile_images;
 mod truth_csv;
 mod writer;
 
-pub use acquisition::{detect, Acquisition, Format, Frame, OpenOptions};
+pub use acquisition::{detect, Acquisition, Format, Frame};
 pub use bit_layout::{layout_bits, BitLayout, BitSource};
 pub use config_file::{ConfigFacts, DatasetConfig, ImageSize, SimulationSection, Wanted};
 pub use fov::{global_to_pixel, pixel_to_global, FovInfo};
@@ -51,6 +52,7 @@ pub use layout::{
     codebook_path, config_path, frequency_path, image_path, plane_image_path, split_dir,
     truth_path, COLOUR_FOLDERS,
 };
+pub use listing::OpenOptions;
 pub use planes::{Axis, PlaneOrder, PlaneSizes};
 pub use positions::{read_positions, Positions};
 pub use reader::read_tile;
@@ -278,7 +280,7 @@ fn find_codebook_file(
         .find(|file| file.is_file());
     match exact {
         Some(file) => Ok(Some(file)),
-        None => acquisition::find_file(dir, &["codebook.csv"], "codebook", ".csv"),
+        None => listing::find_file(dir, &["codebook.csv"], "codebook", ".csv"),
     }
 }
 

@@ -1,9 +1,9 @@
 //! The original project's layout as an acquisition: FOVs are the tiles of
 //! one split folder, found from their images, so ground truth and
 //! `config.yml` are optional.
-use super::acquisition::{file_name, list_files, ListContext, Listing, ReadFov};
 use super::fov::FovInfo;
 use super::layout::{parse_image_name, split_dir, COLOUR_FOLDERS};
+use super::listing::{file_name, list_files, ListContext, Listing, ReadFov};
 use super::reader::{read_tile_images, read_tile_truth};
 use super::DataError;
 use crate::sim::{Codebook, Split, Tile};

@@ -33,6 +33,7 @@
 //! with a separate stream per (split, tile, purpose), so a tile is the same
 //! whatever the thread count or the order tiles are made in.
 pub mod artefacts;
+mod checks;
 pub mod config;
 pub mod domain;
 pub mod noise;

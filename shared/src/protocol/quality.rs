@@ -3,7 +3,7 @@
 //! Real data comes without truth, so MERFISH labs judge a run by its blank
 //! controls and its calls: how many calls land on blank words, the
 //! misidentification rate those imply
-//! ([`misidentification_rate`](crate::post::decode::misidentification_rate):
+//! ([`misidentification_rate`]:
 //! blank calls per blank word x coding words / coding calls), the mean
 //! confidence of the calls and the share that needed error correction. The
 //! device sends one [`Quality`] per FOV and sums them in

@@ -10,8 +10,8 @@
 mod metadata;
 
 use self::metadata::{parse_imagej, parse_ome, StackMetadata};
-use super::acquisition::{file_name, list_files, ListContext, Listing, ReadFov};
 use super::fov::FovInfo;
+use super::listing::{file_name, list_files, ListContext, Listing, ReadFov};
 use super::planes::{PlaneOrder, PlaneSizes};
 use super::tile_images::TileImages;
 use super::{DataError, TiffPages};
