@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 
+use robofish_host::evaluate::classical::predicted_spot;
 use robofish_host::evaluate::engines::{Engine, Int8Engine};
 use robofish_host::evaluate::spots::{detect_spots, truth_spots, DecodeBook, MATCH_RADIUS};
 use robofish_host::sim::{preset, BitOrder, Camera, Simulator, Split, Tile};
@@ -88,15 +89,7 @@ fn classical_spots(tiles: &[Tile], codebook: &Codebook) -> Vec<Vec<PredictedSpot
                 .decode(&image)
                 .unwrap()
                 .iter()
-                .map(|s| {
-                    let call = s.call();
-                    PredictedSpot {
-                        y: s.y,
-                        x: s.x,
-                        gene: call.map(|c| c.codeword),
-                        blank: call.is_some_and(|c| c.blank),
-                    }
-                })
+                .map(predicted_spot)
                 .collect()
         })
         .collect()

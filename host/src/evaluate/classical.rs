@@ -62,6 +62,17 @@ fn decode_tile(decoder: &ClassicalDecoder<'_>, tile: &Tile) -> Result<Vec<Classi
     Ok(decoder.decode(&image)?)
 }
 
+/// A classical spot for matching: its gene is the called codeword's index.
+pub fn predicted_spot(spot: &ClassicalSpot) -> PredictedSpot {
+    let call = spot.call();
+    PredictedSpot {
+        y: spot.y,
+        x: spot.x,
+        gene: call.map(|c| c.codeword),
+        blank: call.is_some_and(|c| c.blank),
+    }
+}
+
 /// One tile's matching counts and decoding outcomes.
 fn score_tile(
     decoder: &ClassicalDecoder<'_>,
@@ -74,13 +85,7 @@ fn score_tile(
         .iter()
         .map(|s| {
             counts.record(&s.decoded);
-            let call = s.call();
-            PredictedSpot {
-                y: s.y,
-                x: s.x,
-                gene: call.map(|c| c.codeword),
-                blank: call.is_some_and(|c| c.blank),
-            }
+            predicted_spot(s)
         })
         .collect();
     let truth = truth_spots(tile, book);
