@@ -5,7 +5,7 @@ use robofish_host::checkpoint::{Checkpoint, CheckpointMeta};
 use robofish_host::norm::{measure_normalisation, normalise_tile};
 use robofish_host::onnx::{onnx_bytes, TractModel};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile};
-use robofish_host::train::loss::{loss, reference_loss};
+use robofish_host::train::loss::{loss, reference_loss, BarcodeTarget};
 use robofish_host::train::net::Net;
 use robofish_host::train::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use robofish_host::train::trainer::{self, TensorSet, TrainConfig};
@@ -35,7 +35,11 @@ fn to_vec(t: &Tensor) -> Vec<f32> {
 #[test]
 fn vectorised_loss_equals_the_per_pixel_reference() {
     tch::manual_seed(3);
-    for (n, h, w) in [(3i64, 8i64, 8i64), (2, 4, 12)] {
+    let shapes = [(3i64, 8i64, 8i64), (2, 4, 12)];
+    for ((n, h, w), rule) in shapes
+        .into_iter()
+        .flat_map(|s| [(s, BarcodeTarget::Pixel), (s, BarcodeTarget::Neighbourhood)])
+    {
         let pl = Tensor::randn([n, 1, h, w], (Kind::Float, Device::Cpu)) * 3.0;
         let bl = Tensor::randn([n, 16, h, w], (Kind::Float, Device::Cpu)) * 3.0;
         let pt = Tensor::rand([n, 1, h, w], (Kind::Float, Device::Cpu))
@@ -45,7 +49,7 @@ fn vectorised_loss_equals_the_per_pixel_reference() {
             .gt(0.75)
             .to_kind(Kind::Float)
             * &pt;
-        let l = loss(&pl, &bl, &pt, &bt).unwrap();
+        let l = loss(&pl, &bl, &pt, &bt, rule).unwrap();
         let (total, pos, bc) = reference_loss(
             n as usize,
             16,
@@ -55,16 +59,17 @@ fn vectorised_loss_equals_the_per_pixel_reference() {
             &to_vec(&bl),
             &to_vec(&pt),
             &to_vec(&bt),
+            rule,
         );
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
         assert!(
             close(l.position.double_value(&[]), pos),
-            "{} {pos}",
+            "{rule:?}: {} {pos}",
             l.position.double_value(&[])
         );
         assert!(
             close(l.barcode.double_value(&[]), bc),
-            "{} {bc}",
+            "{rule:?}: {} {bc}",
             l.barcode.double_value(&[])
         );
         assert!(close(l.total.double_value(&[]), total));
@@ -72,7 +77,7 @@ fn vectorised_loss_equals_the_per_pixel_reference() {
     // No emitters at all: the barcode loss is the plain mean.
     let z = Tensor::zeros([1, 1, 4, 4], (Kind::Float, Device::Cpu));
     let zb = Tensor::zeros([1, 16, 4, 4], (Kind::Float, Device::Cpu));
-    let l = loss(&z, &zb, &z, &zb).unwrap();
+    let l = loss(&z, &zb, &z, &zb, BarcodeTarget::Pixel).unwrap();
     let (_, _, bc) = reference_loss(
         1,
         16,
@@ -82,6 +87,7 @@ fn vectorised_loss_equals_the_per_pixel_reference() {
         &[0.0; 256],
         &[0.0; 16],
         &[0.0; 256],
+        BarcodeTarget::Pixel,
     );
     assert!((l.barcode.double_value(&[]) - bc).abs() < 1e-6);
     assert!((bc - std::f64::consts::LN_2).abs() < 1e-6);
@@ -116,6 +122,7 @@ fn narrow_model_loss_falls_well_below_its_start() {
             &bl,
             &set.position.narrow(0, start, 8),
             &set.barcode.narrow(0, start, 8),
+            BarcodeTarget::Pixel,
         )
         .unwrap();
         for p in &params {
@@ -208,6 +215,7 @@ fn trainer_writes_a_run_and_resumes() {
         lr: 1e-3,
         lr_schedule: trainer::LrSchedule::Cosine,
         grad_clip: 0.01,
+        barcode_target: BarcodeTarget::Neighbourhood,
         seed: 2,
         augment: true,
         print_every: 0,

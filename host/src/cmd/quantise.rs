@@ -85,6 +85,10 @@ pub struct QatArgs {
     /// Clip the gradients' total L2 norm to this.
     #[arg(long, default_value_t = 0.01)]
     pub grad_clip: f64,
+    /// Which pixels the barcode loss trains (as `train
+    /// --barcode-target`; use the fp32 run's).
+    #[arg(long, default_value = "neighbourhood", value_parser = ["neighbourhood", "pixel"])]
+    pub barcode_target: String,
     /// Run directory of the fine-tuning (default: OUT with `.qat` appended).
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
@@ -232,6 +236,9 @@ impl Cmd {
             lr: self.qat.lr,
             lr_schedule: trainer::LrSchedule::Cosine,
             grad_clip: self.qat.grad_clip,
+            barcode_target: robofish_host::train::loss::BarcodeTarget::parse(
+                &self.qat.barcode_target,
+            )?,
             seed: self.qat.seed,
             augment: self.qat.augment,
             print_every: 0,

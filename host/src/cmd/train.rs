@@ -38,6 +38,12 @@ pub struct Cmd {
     /// Clip the gradients' total L2 norm to this.
     #[arg(long, default_value_t = 0.01)]
     pub grad_clip: f64,
+    /// Which pixels the barcode loss trains towards an emitter's word:
+    /// neighbourhood (its pixel and the 3x3 around it, when no other
+    /// emitter is there; a peak found one pixel off still reads the word) or
+    /// pixel (its own pixel only, the original's).
+    #[arg(long, default_value = "neighbourhood", value_parser = ["neighbourhood", "pixel"])]
+    pub barcode_target: String,
     /// cpu, cuda, or auto (CUDA when libtorch sees a GPU).
     #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "auto"])]
     pub device: String,
@@ -116,6 +122,7 @@ impl Cmd {
                 _ => trainer::LrSchedule::Constant,
             },
             grad_clip: self.grad_clip,
+            barcode_target: robofish_host::train::loss::BarcodeTarget::parse(&self.barcode_target)?,
             seed: self.seed,
             augment: self.augment,
             print_every: self.print_every,

@@ -14,6 +14,17 @@
 //!   0 when its set is empty);
 //! - total: `16 x barcode + 1 x position`.
 //!
+//! [`BarcodeTarget::Neighbourhood`] changes which pixels the barcode term
+//! trains and towards what. With one target pixel per emitter, the pixels
+//! around it look the same to the network but are trained towards "all
+//! bits off", so the bit maps learn to follow the position uncertainty
+//! instead of the bits, and a peak found one pixel off reads a blank word.
+//! In the neighbourhood rule a pixel whose 3x3 neighbourhood holds exactly
+//! one emitter is trained towards that emitter's word (weighted like an
+//! emitter pixel), a non-emitter pixel next to two or more emitters is left
+//! out (its word is ambiguous), and only pixels with no emitter within one
+//! pixel count as background.
+//!
 //! [`reference_loss`] computes the same with plain loops, one pixel at a
 //! time, as the original did.
 
@@ -24,6 +35,38 @@ use tch::{Kind, Tensor};
 pub const BARCODE_LOSS_WEIGHT: f64 = 16.0;
 /// Positive weight of the barcode BCE at emitter pixels.
 pub const BARCODE_POS_WEIGHT: f64 = 3.0;
+
+/// Which pixels the barcode term trains towards an emitter's word.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BarcodeTarget {
+    /// The original's: the emitter's own pixel only; every other pixel is
+    /// background.
+    #[default]
+    Pixel,
+    /// The emitter's pixel and its 3x3 neighbourhood (module docs).
+    Neighbourhood,
+}
+
+impl BarcodeTarget {
+    /// Name on the command line and in `config.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BarcodeTarget::Pixel => "pixel",
+            BarcodeTarget::Neighbourhood => "neighbourhood",
+        }
+    }
+
+    /// The rule called `name`.
+    pub fn parse(name: &str) -> Result<Self> {
+        [BarcodeTarget::Pixel, BarcodeTarget::Neighbourhood]
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown barcode target {name:?}: use pixel or neighbourhood")
+            })
+    }
+}
 
 /// The three losses of a batch (scalar tensors).
 #[derive(Debug)]
@@ -43,13 +86,34 @@ pub fn loss(
     bc_logits: &Tensor,
     pos_target: &Tensor,
     bc_target: &Tensor,
+    rule: BarcodeTarget,
 ) -> Result<Losses> {
     let bce = |x: &Tensor, y: &Tensor, w: f64| -> Tensor {
         y * (-x).softplus() * w + (1.0 - y) * x.softplus()
     };
     let position = bce(pos_logits, pos_target, 1.0).mean(Kind::Float);
-    let emitter = pos_target.f_squeeze_dim(1)?; // [N, H, W]
-    let background = emitter.ones_like() - &emitter;
+    let (emitter, background, bc_target) = match rule {
+        BarcodeTarget::Pixel => {
+            let emitter = pos_target.f_squeeze_dim(1)?; // [N, H, W]
+            let background = emitter.ones_like() - &emitter;
+            (emitter, background, bc_target.shallow_clone())
+        }
+        BarcodeTarget::Neighbourhood => {
+            // 3x3 sums (zero padding): emitters around each pixel, and the
+            // sum of their words.
+            let sum3 = |t: &Tensor| -> Result<Tensor> {
+                Ok(t.f_avg_pool2d([3, 3], [1, 1], [1, 1], false, true, None::<i64>)? * 9.0)
+            };
+            let count = sum3(pos_target)?.f_squeeze_dim(1)?.round();
+            let own = pos_target.f_squeeze_dim(1)?;
+            let lone = count.eq(1.0).to_kind(Kind::Float) * (own.ones_like() - &own);
+            let words = sum3(bc_target)?.round().clamp(0.0, 1.0);
+            let target = bc_target * pos_target + words * lone.unsqueeze(1);
+            let background = count.eq(0.0).to_kind(Kind::Float);
+            (own + lone, background, target)
+        }
+    };
+    let bc_target = &bc_target;
     let weighted =
         bce(bc_logits, bc_target, BARCODE_POS_WEIGHT).f_mean_dim(1, false, Kind::Float)?;
     let plain = bce(bc_logits, bc_target, 1.0).f_mean_dim(1, false, Kind::Float)?;
@@ -86,22 +150,57 @@ pub fn reference_loss(
     bc_logits: &[f32],
     pos_target: &[f32],
     bc_target: &[f32],
+    rule: BarcodeTarget,
 ) -> (f64, f64, f64) {
     let plane = h * w;
+    let is_emitter = |img: usize, y: usize, x: usize| pos_target[img * plane + y * w + x] > 0.5;
+    // The emitter whose word pixel (y, x) is trained towards, or None for a
+    // background pixel; Err(()) for a pixel the barcode term leaves out.
+    let source = |img: usize, y: usize, x: usize| -> Result<Option<(usize, usize)>, ()> {
+        if is_emitter(img, y, x) {
+            return Ok(Some((y, x)));
+        }
+        if rule == BarcodeTarget::Pixel {
+            return Ok(None);
+        }
+        let mut found = Vec::new();
+        for ny in y.saturating_sub(1)..(y + 2).min(h) {
+            for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                if is_emitter(img, ny, nx) {
+                    found.push((ny, nx));
+                }
+            }
+        }
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(Some(found[0])),
+            _ => Err(()),
+        }
+    };
     let (mut pos_sum, mut e_sum, mut n_sum, mut e_count, mut n_count) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for img in 0..n {
         for p in 0..plane {
             let i = img * plane + p;
             pos_sum += bce(pos_logits[i] as f64, pos_target[i] as f64, 1.0);
-            let is_emitter = pos_target[i] > 0.5;
-            let weight = if is_emitter { BARCODE_POS_WEIGHT } else { 1.0 };
+            let Ok(source) = source(img, p / w, p % w) else {
+                continue;
+            };
+            let weight = if source.is_some() {
+                BARCODE_POS_WEIGHT
+            } else {
+                1.0
+            };
             let mut pixel = 0.0;
             for b in 0..bits {
                 let j = (img * bits + b) * plane + p;
-                pixel += bce(bc_logits[j] as f64, bc_target[j] as f64, weight);
+                let target = match source {
+                    Some((y, x)) => bc_target[(img * bits + b) * plane + y * w + x] as f64,
+                    None => 0.0,
+                };
+                pixel += bce(bc_logits[j] as f64, target, weight);
             }
             pixel /= bits as f64;
-            if is_emitter {
+            if source.is_some() {
                 e_sum += pixel;
                 e_count += 1.0;
             } else {

@@ -29,7 +29,7 @@ use robofish_shared::ptq::ActivationGrids;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-use super::loss::loss;
+use super::loss::{loss, BarcodeTarget};
 use super::net::Net;
 use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use crate::checkpoint::{decode_tensors, encode_tensors, write_atomic, Checkpoint, CheckpointMeta};
@@ -54,6 +54,10 @@ pub struct TrainConfig {
     pub lr_schedule: LrSchedule,
     /// Gradient-norm clip.
     pub grad_clip: f64,
+    /// Which pixels the barcode loss trains (runs before this field: the
+    /// original's `pixel`).
+    #[serde(default)]
+    pub barcode_target: BarcodeTarget,
     /// Seed of initialisation and batch order.
     pub seed: u64,
     /// Random flips and transposes of each batch.
@@ -298,6 +302,7 @@ pub fn evaluate(
     set: &TensorSet,
     tiles: &[Tile],
     batch: i64,
+    rule: BarcodeTarget,
 ) -> Result<([f64; 3], PixelSummary)> {
     let _guard = tch::no_grad_guard();
     let mut sums = [0f64; 3];
@@ -314,6 +319,7 @@ pub fn evaluate(
             &bl,
             &set.position.narrow(0, start, len),
             &set.barcode.narrow(0, start, len),
+            rule,
         )?;
         sums[0] += l.total.double_value(&[]);
         sums[1] += l.position.double_value(&[]);
@@ -523,7 +529,7 @@ pub fn train(
                 }
             }
             let (pl, bl) = net.forward_logits(&b[0])?;
-            let l = loss(&pl, &bl, &b[1], &b[2])?;
+            let l = loss(&pl, &bl, &b[1], &b[2], config.barcode_target)?;
             for p in &params {
                 let mut g = p.grad();
                 if g.defined() {
@@ -569,7 +575,7 @@ pub fn train(
         }
         bar.finish_and_clear();
         let train_losses = sums.map(|v| v / steps as f64);
-        let (val_losses, pixels) = evaluate(&net, &val_set, val, batch)?;
+        let (val_losses, pixels) = evaluate(&net, &val_set, val, batch, config.barcode_target)?;
         let metrics = EpochMetrics {
             epoch,
             train: train_losses,
