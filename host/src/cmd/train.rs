@@ -10,9 +10,11 @@ use robofish_host::args::DataArgs;
 ///
 /// Writes RUN_DIR/config.json, best.safetensors (lowest validation loss),
 /// last.safetensors + last.optim.safetensors (for --resume), metrics.csv
-/// and loss.png. The loss is the original's: 16 x barcode BCE (positive
-/// weight 3 at emitter pixels, down-weighted elsewhere) + position BCE;
-/// AdamW with gradient-norm clipping. The input stage (--input-stage) is
+/// and loss.png. The loss is the original's, 16 x barcode BCE (positive
+/// weight 3 at emitter pixels, down-weighted elsewhere) + position BCE,
+/// except that by default the barcode term also trains the pixels around a
+/// lone emitter towards its word (--barcode-target); AdamW with
+/// gradient-norm clipping. The input stage (--input-stage) is
 /// stored in every checkpoint: per-image by default, so the model works on
 /// cameras it never saw.
 #[derive(Args, Debug)]
