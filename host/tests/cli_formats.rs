@@ -323,3 +323,120 @@ fn tifffile_reads_our_ome_tiff_planes() {
         }
     }
 }
+
+/// `robofish run` on every format that has stage positions: one transcript
+/// table, byte for byte, and no transcript kept twice where FOVs overlap.
+#[test]
+fn run_gives_one_transcript_table_through_every_format() {
+    let grid = Grid::new();
+    let root = temp_dir("formats-run");
+    let formats = write_all(&grid, &root);
+    let model = repo("models/anglerfish-static.rfm");
+    let mut tables = Vec::new();
+    for (name, dir, extra) in formats.iter().filter(|f| f.0 != "images-only") {
+        let out = root.join(format!("run-{}", name.replace(' ', "-")));
+        let mut args: Vec<String> = ["run", "--threads", "1", "--model"]
+            .map(String::from)
+            .to_vec();
+        args.push(model.to_str().unwrap().into());
+        args.extend(["--data".into(), dir.to_str().unwrap().into()]);
+        args.extend(["--out".into(), out.to_str().unwrap().into()]);
+        args.extend(extra.iter().cloned());
+        ok(robofish(&args));
+        let table = std::fs::read_to_string(out.join("detected_transcripts.csv")).unwrap();
+        tables.push((name, out, table));
+    }
+    let (_, out, first) = &tables[0];
+    assert!(first.lines().count() > 40, "{first}");
+    for (name, _, table) in &tables {
+        assert_eq!(
+            table, first,
+            "{name}'s transcripts differ from the seed layout's"
+        );
+    }
+    let file = std::fs::File::open(out.join("detected_transcripts.csv")).unwrap();
+    let rows = robofish_host::run::read_transcripts_csv(file, "table").unwrap();
+    let fovs: std::collections::BTreeSet<_> = rows.iter().map(|t| t.fov).collect();
+    assert_eq!(fovs.len(), 4, "every FOV contributes");
+    for (i, a) in rows.iter().enumerate() {
+        for b in &rows[i + 1..] {
+            let apart_px = (a.global_x - b.global_x).hypot(a.global_y - b.global_y) / PIXEL_UM;
+            assert!(
+                a.fov == b.fov || a.gene != b.gene || apart_px >= 1.0,
+                "{} is kept by FOV {} and FOV {} ({apart_px:.2} px apart)",
+                a.gene,
+                a.fov,
+                b.fov
+            );
+        }
+    }
+}
+
+/// `simulate --layout merlin` writes the tiles `--layout seed` writes, as
+/// `.dax` FOVs on a stage grid, which `run` reads like a lab's folder.
+#[test]
+fn simulate_writes_a_merlin_acquisition() {
+    let root = temp_dir("formats-simulate-merlin");
+    let simulate = |layout: &str| {
+        let out = root.join(layout);
+        ok(robofish([
+            "simulate",
+            "--preset",
+            "seed",
+            "--layout",
+            layout,
+            "--train",
+            "0",
+            "--val",
+            "0",
+            "--test",
+            "4",
+            "--height",
+            "48",
+            "--width",
+            "40",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        out
+    };
+    let seed = simulate("seed");
+    let merlin = simulate("merlin").join("test");
+    assert!(merlin.join("Conventional_750_650_003_07.dax").is_file());
+    let want = open(&seed, &[]).read_all().unwrap();
+    let acquisition = open(&merlin, &[]);
+    assert_eq!(acquisition.format, Format::Merlin);
+    assert_eq!(acquisition.bit_order, BitOrder::Blocked);
+    let got = acquisition.read_all().unwrap();
+    assert_eq!(got.len(), 4);
+    for (id, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert!(got.images == want.images, "FOV {id}'s images differ");
+    }
+    // A 2 x 2 grid of abutting 40 x 48 FOVs at MERlin's 0.108 µm.
+    let stages: Vec<_> = acquisition.fovs.iter().map(|f| f.stage_um).collect();
+    let um = |px: usize| px as f64 * 0.108;
+    assert_eq!(
+        stages,
+        [
+            Some((0.0, 0.0)),
+            Some((um(40), 0.0)),
+            Some((0.0, um(48))),
+            Some((um(40), um(48)))
+        ]
+    );
+    let out = root.join("run");
+    let stdout = ok(robofish([
+        "run",
+        "--threads",
+        "1",
+        "--model",
+        repo("models/anglerfish-static.rfm").to_str().unwrap(),
+        "--data",
+        merlin.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(out.join("detected_transcripts.csv").is_file(), "{stdout}");
+}

@@ -2,7 +2,7 @@
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use robofish_host::data::{self, DatasetConfig};
+use robofish_host::data::{self, DatasetConfig, MerlinWriter};
 use robofish_host::sim::stats::TileStats;
 use robofish_host::sim::{
     is_held_out, parse_bit_order, preset, simulation_seed, BitOrder, Codebook, SimConfig,
@@ -42,6 +42,19 @@ pub struct Cmd {
     /// Codebook CSV (MERlin style) to draw genes from, instead of MHD4.
     #[arg(long)]
     codebook: Option<PathBuf>,
+    /// How to write the images. `seed`: the original project's layout,
+    /// TIFFs with ground truth (what train, quantise and eval --truth read).
+    /// `merlin`: each split as a MERlin raw acquisition in OUT/<split>/ --
+    /// per FOV and round a 2-frame `.dax` + `.inf`, dataorganization.csv,
+    /// codebook.csv, positions.csv, microscope_parameters.json -- with the
+    /// tiles as FOVs on a square stage grid and no ground truth, as a lab's
+    /// folder would be (for `robofish run --data OUT/test`).
+    #[arg(long, default_value = "seed", value_parser = ["seed", "merlin"])]
+    layout: String,
+    /// Pixel size in µm written to the MERlin layout's microscope
+    /// parameters (MERlin's default 0.108).
+    #[arg(long, default_value_t = 0.108)]
+    pixel_size: f64,
     #[command(flatten)]
     overrides: Overrides,
 }
@@ -154,8 +167,22 @@ impl Cmd {
         if splits.is_empty() {
             bail!("nothing to simulate: --train, --val and --test are all 0");
         }
+        let merlin = self.layout == "merlin";
+        if merlin && !(self.pixel_size.is_finite() && self.pixel_size > 0.0) {
+            bail!(
+                "--pixel-size {} is not a positive size in µm",
+                self.pixel_size
+            );
+        }
+        let split_dir = |split: Split| {
+            if merlin {
+                self.out.join(split.name())
+            } else {
+                data::split_dir(&self.out, split)
+            }
+        };
         for (split, _) in &splits {
-            let dir = data::split_dir(&self.out, *split);
+            let dir = split_dir(*split);
             if !self.force && dir.exists() {
                 bail!(
                     "{} already exists; pass --force to write into it",
@@ -169,18 +196,35 @@ impl Cmd {
         let progress = progress_bar(total_tiles as u64);
         let mut all_stats = TileStats::default();
         for (split, count) in splits {
-            let dir = data::split_dir(&self.out, split);
-            data::create_split_dirs(&dir)?;
-            data::write_split_config(
-                &dir,
-                &DatasetConfig::for_simulation(simulator.config(), count, seed),
-            )?;
+            let dir = split_dir(split);
+            let config = simulator.config();
+            let size = (config.height, config.width);
+            let stage = |index: usize| stage_position(index, count, size, self.pixel_size);
+            let writer = if merlin {
+                Some(MerlinWriter::create(
+                    &dir,
+                    config.bit_order,
+                    self.pixel_size,
+                )?)
+            } else {
+                data::create_split_dirs(&dir)?;
+                data::write_split_config(
+                    &dir,
+                    &DatasetConfig::for_simulation(config, count, seed),
+                )?;
+                None
+            };
             let stats = (0..count)
                 .into_par_iter()
                 .map(|index| -> anyhow::Result<TileStats> {
                     let tile = simulator.tile(split, index);
-                    let bits = simulator.config().file_bits();
-                    data::write_tile(&dir, index + 1, &tile, simulator.codebook(), bits)?;
+                    match &writer {
+                        Some(writer) => writer.write_fov(index, &tile, stage(index))?,
+                        None => {
+                            let bits = simulator.config().file_bits();
+                            data::write_tile(&dir, index + 1, &tile, simulator.codebook(), bits)?
+                        }
+                    }
                     progress.inc(1);
                     Ok(if self.stats {
                         TileStats::measure(&tile, &simulator.tile_config(split, index))
@@ -194,6 +238,10 @@ impl Cmd {
                 })
                 .try_reduce(TileStats::default, |a, b| Ok(a.merge(b)))
                 .with_context(|| format!("simulating the `{split}` split"))?;
+            if let Some(writer) = &writer {
+                let positions: Vec<(f64, f64)> = (0..count).map(stage).collect();
+                writer.finish(simulator.codebook(), &positions, size)?;
+            }
             all_stats = all_stats.merge(stats);
         }
         progress.finish_and_clear();
@@ -216,11 +264,36 @@ impl Cmd {
             self.out.display(),
             all_stats.emitters_per_tile()
         )?;
+        if merlin {
+            writeln!(
+                io::stdout(),
+                "MERlin raw layout (.dax), one acquisition per split, no ground truth: \
+                 `robofish run --data {} --out OUT`",
+                self.out.join(Split::Test.name()).display()
+            )?;
+        }
         if self.stats {
             writeln!(io::stdout(), "{all_stats}")?;
         }
         Ok(())
     }
+}
+
+/// Stage position (x, y) in µm of FOV `index` of `count` on a square grid,
+/// row by row, FOVs abutting: simulated tiles are independent scenes, so
+/// they must not overlap.
+fn stage_position(
+    index: usize,
+    count: usize,
+    (height, width): (usize, usize),
+    pixel_size_um: f64,
+) -> (f64, f64) {
+    let columns = (1..=count).find(|c| c * c >= count).unwrap_or(1);
+    let (row, column) = (index / columns, index % columns);
+    (
+        (column * width) as f64 * pixel_size_um,
+        (row * height) as f64 * pixel_size_um,
+    )
 }
 
 /// A progress bar on stderr; indicatif draws nothing when stderr is not a

@@ -53,6 +53,7 @@ pub use layout::{
     truth_path, COLOUR_FOLDERS,
 };
 pub use listing::OpenOptions;
+pub use merlin::MerlinWriter;
 pub use planes::{Axis, PlaneOrder, PlaneSizes};
 pub use positions::{read_positions, Positions};
 pub use reader::read_tile;

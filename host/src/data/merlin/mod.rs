@@ -10,6 +10,9 @@
 mod dataorg;
 mod dax;
 mod microscope;
+mod write;
+
+pub use self::write::MerlinWriter;
 
 use self::dataorg::{read_data_organization, BitRow};
 use self::dax::{read_dax_frame, read_inf};
