@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{ok, robofish, temp_dir};
-use formats_fixture::{write_all, Grid, OFFSETS, PIXEL_UM, SIDE};
+use formats_fixture::{write_all, write_stack, Grid, OFFSETS, PIXEL_UM, SIDE};
 use robofish_host::args::ReadArgs;
 use robofish_host::data::{Acquisition, Format};
-use robofish_host::sim::{BitOrder, Split};
+use robofish_host::sim::{BitOrder, Split, IMAGE_COUNT};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -439,4 +439,71 @@ fn simulate_writes_a_merlin_acquisition() {
         out.to_str().unwrap(),
     ]));
     assert!(out.join("detected_transcripts.csv").is_file(), "{stdout}");
+}
+
+/// A z-stack: `run` decodes every plane of every FOV (two identical planes
+/// here), reporting each plane's `global_z`; `--z` picks one plane, which
+/// gives the table of a single-plane acquisition.
+#[test]
+fn run_decodes_every_z_plane() {
+    let grid = Grid::new();
+    let root = temp_dir("formats-z");
+    let single = root.join("single");
+    grid.write_plain_stack(&single);
+    let stack = root.join("stack");
+    std::fs::create_dir_all(&stack).unwrap();
+    for (id, tile) in grid.fovs.iter().enumerate() {
+        // Pages colour fastest, then round, then z (`--planes ctz`).
+        let pages: Vec<&[u16]> = (0..2 * IMAGE_COUNT)
+            .map(|page| tile.image((page % 2) * 8 + (page / 2) % 8))
+            .collect();
+        write_stack(&stack.join(format!("stack-{id}.tif")), &pages, None);
+    }
+    std::fs::copy(single.join("positions.csv"), stack.join("positions.csv")).unwrap();
+    let model = repo("models/anglerfish-static.rfm");
+    let run = |data: &Path, name: &str, extra: &[&str]| {
+        let out = root.join(name);
+        let mut args = vec![
+            "run",
+            "--threads",
+            "1",
+            "--planes",
+            "ctz",
+            "--pixel-size",
+            "0.25",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(robofish(&args));
+        let file = std::fs::File::open(out.join("detected_transcripts.csv")).unwrap();
+        let rows = robofish_host::run::read_transcripts_csv(file, name).unwrap();
+        (
+            std::fs::read_to_string(out.join("detected_transcripts.csv")).unwrap(),
+            rows,
+        )
+    };
+    let (single_csv, single_rows) = run(&single, "run-single", &[]);
+    assert!(single_rows.len() > 40);
+    let (chosen_csv, _) = run(&stack, "run-z0", &["--z", "0"]);
+    assert_eq!(
+        chosen_csv, single_csv,
+        "--z 0 of the stack is the single plane"
+    );
+    let (_, rows) = run(&stack, "run-all", &[]);
+    assert_eq!(rows.len(), 2 * single_rows.len(), "both planes decoded");
+    for z in [0.0, 1.0] {
+        let plane: Vec<_> = rows.iter().filter(|t| t.global_z == z).collect();
+        assert_eq!(plane.len(), single_rows.len(), "plane {z}");
+        for (got, want) in plane.iter().zip(&single_rows) {
+            let mut renamed = want.clone();
+            renamed.global_z = z;
+            renamed.transcript_id = want.transcript_id.replacen('-', &format!("-z{z}-"), 1);
+            assert_eq!(**got, renamed);
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot};
 use robofish_shared::post::MATCH_RADIUS;
@@ -116,66 +116,96 @@ fn decode_fov(
         .find(|p| p.fov == fov)
         .with_context(|| format!("the data has no FOV {fov}"))?
         .clone();
-    let tile = job.source.read(fov).context("cannot read the FOV")?;
-    let detections = backend.decode(fov, &tile)?;
-    let size = (tile.height, tile.width);
-    let mut part = FovPart {
-        fov,
-        identity: job.identity.clone(),
-        height: tile.height,
-        width: tile.width,
-        spots: detections.len() as u64,
-        unassigned: 0,
-        dropped_in_overlap: 0,
-        transcripts: 0,
-        truth: truth_scores(&tile, &detections, job.codebook)?,
-        seconds: 0.0,
-        placement,
-    };
+    let mut part: Option<FovPart> = None;
     let mut transcripts = Vec::new();
     let mut ids = HashSet::new();
-    for d in &detections {
-        let (x, y) = (f64::from(d.x) + 0.5, f64::from(d.y) + 0.5);
-        let global = layout.to_global(fov, x, y);
-        if !layout.owns(fov, global, size) {
-            part.dropped_in_overlap += 1;
-            continue;
-        }
-        let Some((gene, distance)) = d.call else {
-            part.unassigned += 1;
-            continue;
-        };
-        let word = job
-            .codebook
-            .word(usize::from(gene))
-            .with_context(|| format!("the decoder called word {gene}, which the codebook lacks"))?;
-        let pixel = (pixel_of(y, tile.height), pixel_of(x, tile.width));
-        let mut transcript_id = format!("{fov}-{}-{}", pixel.0, pixel.1);
-        // Two spots on one pixel (possible for the classical decoder).
-        let mut n = 1;
-        while !ids.insert(transcript_id.clone()) {
-            n += 1;
-            transcript_id = format!("{fov}-{}-{}-{n}", pixel.0, pixel.1);
-        }
-        transcripts.push(Transcript {
-            barcode_id: u32::from(gene),
-            global_x: global.0,
-            global_y: global.1,
-            global_z: part.placement.z,
-            x,
-            y,
+    let several = placement.planes.len() > 1;
+    for plane in &placement.planes {
+        let tile = job
+            .source
+            .read(fov, plane.index)
+            .with_context(|| format!("cannot read z plane {} of the FOV", plane.index))?;
+        let detections = backend.decode(fov, &tile)?;
+        let truth = truth_scores(&tile, &detections, job.codebook)?;
+        let part = part.get_or_insert_with(|| FovPart {
             fov,
-            gene: job
-                .codebook
-                .name(usize::from(gene))
-                .unwrap_or_default()
-                .to_string(),
-            transcript_id,
-            confidence: d.confidence,
-            hamming_distance: distance,
-            intensity: intensity(&tile, job.source, word, pixel),
+            identity: job.identity.clone(),
+            height: tile.height,
+            width: tile.width,
+            spots: 0,
+            unassigned: 0,
+            dropped_in_overlap: 0,
+            transcripts: 0,
+            truth: None,
+            seconds: 0.0,
+            placement: placement.clone(),
         });
+        if (tile.height, tile.width) != (part.height, part.width) {
+            bail!(
+                "z plane {} is {} x {} but plane {} is {} x {}",
+                plane.index,
+                tile.height,
+                tile.width,
+                placement.planes[0].index,
+                part.height,
+                part.width
+            );
+        }
+        part.spots += detections.len() as u64;
+        match (&mut part.truth, truth) {
+            (Some(all), Some(this)) => all.merge(&this),
+            (all @ None, this) => *all = this,
+            (Some(_), None) => {}
+        }
+        let size = (tile.height, tile.width);
+        for d in &detections {
+            let (x, y) = (f64::from(d.x) + 0.5, f64::from(d.y) + 0.5);
+            let global = layout.to_global(fov, x, y);
+            if !layout.owns(fov, global, size) {
+                part.dropped_in_overlap += 1;
+                continue;
+            }
+            let Some((gene, distance)) = d.call else {
+                part.unassigned += 1;
+                continue;
+            };
+            let word = job.codebook.word(usize::from(gene)).with_context(|| {
+                format!("the decoder called word {gene}, which the codebook lacks")
+            })?;
+            let pixel = (pixel_of(y, tile.height), pixel_of(x, tile.width));
+            let stem = if several {
+                format!("{fov}-z{}-{}-{}", plane.index, pixel.0, pixel.1)
+            } else {
+                format!("{fov}-{}-{}", pixel.0, pixel.1)
+            };
+            let mut transcript_id = stem.clone();
+            // Two spots on one pixel (possible for the classical decoder).
+            let mut n = 1;
+            while !ids.insert(transcript_id.clone()) {
+                n += 1;
+                transcript_id = format!("{stem}-{n}");
+            }
+            transcripts.push(Transcript {
+                barcode_id: u32::from(gene),
+                global_x: global.0,
+                global_y: global.1,
+                global_z: plane.z,
+                x,
+                y,
+                fov,
+                gene: job
+                    .codebook
+                    .name(usize::from(gene))
+                    .unwrap_or_default()
+                    .to_string(),
+                transcript_id,
+                confidence: d.confidence,
+                hamming_distance: distance,
+                intensity: intensity(&tile, job.source, word, pixel),
+            });
+        }
     }
+    let mut part = part.with_context(|| format!("FOV {fov} has no z plane to decode"))?;
     part.transcripts = transcripts.len() as u64;
     part.seconds = started.elapsed().as_secs_f64();
     Ok((part, transcripts))

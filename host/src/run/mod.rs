@@ -19,8 +19,12 @@
 //!   size every FOV sits at 0 and overlaps are not de-duplicated; without
 //!   a pixel size the global coordinates are in pixels (`qc.json` says
 //!   which: `global_units`).
-//! - `global_z` is the plane's z in µm when known, else its plane index
-//!   (`run` decodes one plane per FOV: the one `--z` picks, default 0).
+//! - `global_z` is the plane's z in µm when known, else its plane index.
+//!   `run` decodes every z plane of a FOV (or only the one `--z` picks),
+//!   each as its own 16 images; a FOV's part holds all its planes, and a
+//!   transcript of a FOV with several planes has the plane in its id
+//!   (`{fov}-z{plane}-{row}-{col}`). Planes are not merged along z: a
+//!   molecule seen in two planes gives two rows.
 //!
 //! # What a run leaves in `OUT`
 //!
@@ -51,6 +55,6 @@ pub use ownership::Layout;
 pub use parquet_out::write_parquet;
 pub use parts::{fingerprint, load_parts, parts_dir, FovFailure, FovPart, PartSet, RunIdentity};
 pub use qc::Qc;
-pub use source::{DatasetSource, FovPlacement, FovSource};
+pub use source::{DatasetSource, FovPlacement, FovSource, Plane};
 pub use tables::{print_qc, write_tables};
 pub use transcript::{read_transcripts_csv, write_transcripts_csv, Transcript, COLUMNS};

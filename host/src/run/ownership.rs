@@ -94,7 +94,7 @@ mod tests {
             fov,
             origin_um: Some((x, y)),
             pixel_size_um: Some(0.5),
-            z: 0.0,
+            planes: Vec::new(),
         }
     }
 

@@ -25,13 +25,23 @@ pub struct FovPlacement {
     pub origin_um: Option<(f64, f64)>,
     /// Pixel size in µm per pixel, when known.
     pub pixel_size_um: Option<f64>,
-    /// The plane's z: µm when known, else the plane index.
+    /// The z planes decoded, in order.
+    pub planes: Vec<Plane>,
+}
+
+/// One z plane of a FOV.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plane {
+    /// Its index among the FOV's planes (0-based).
+    pub index: usize,
+    /// Its z: µm when known, else the plane index.
     pub z: f64,
 }
 
 impl FovPlacement {
-    /// The placement of `fov`'s plane `plane`.
-    fn of(fov: &FovInfo, plane: usize) -> Result<FovPlacement> {
+    /// The placement of `fov` with the planes `only` picks (every plane
+    /// without it).
+    fn of(fov: &FovInfo, only: Option<usize>) -> Result<FovPlacement> {
         let origin_um = match (fov.stage_um, fov.pixel_size_um) {
             (Some((x, y)), Some(size)) => Some((x - 0.5 * size, y - 0.5 * size)),
             _ => None,
@@ -40,12 +50,21 @@ impl FovPlacement {
             fov: u32::try_from(fov.id).context("more FOVs than ids")?,
             origin_um,
             pixel_size_um: fov.pixel_size_um,
-            z: fov
-                .z_um
-                .get(plane)
-                .copied()
-                .flatten()
-                .unwrap_or(plane as f64),
+            planes: match only {
+                Some(index) => vec![index],
+                None => (0..fov.z_um.len().max(1)).collect(),
+            }
+            .into_iter()
+            .map(|index| Plane {
+                index,
+                z: fov
+                    .z_um
+                    .get(index)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(index as f64),
+            })
+            .collect(),
         })
     }
 }
@@ -59,8 +78,9 @@ pub trait FovSource {
     fn bit_order(&self) -> BitOrder;
     /// The experiment's codebook, which the truth's genes index, when known.
     fn codebook(&self) -> Option<&Codebook>;
-    /// The 16 images (and ground truth, when there is some) of FOV `fov`.
-    fn read(&self, fov: u32) -> Result<Tile>;
+    /// The 16 images (and ground truth, when there is some) of z plane
+    /// `plane` of FOV `fov`.
+    fn read(&self, fov: u32, plane: usize) -> Result<Tile>;
     /// What the FOVs are, for messages.
     fn describe(&self) -> String;
 }
@@ -78,9 +98,8 @@ pub struct DatasetSource {
 
 enum Tiles {
     /// Read one at a time, so a broken FOV fails alone: every FOV of the
-    /// acquisition (for the positions of those not selected) and the plane
-    /// decoded.
-    Acquisition { all: Acquisition, plane: usize },
+    /// acquisition (for the positions of those not selected).
+    Acquisition(Acquisition),
     /// Simulated in memory.
     Memory(Vec<Tile>),
 }
@@ -94,21 +113,10 @@ impl DatasetSource {
             options.fovs = None;
             let all = Acquisition::open(dir, split, &options)
                 .with_context(|| format!("cannot read {}", dir.display()))?;
-            let plane = data.read.z.unwrap_or(0);
-            if data.read.z.is_none() {
-                if let Some(fov) = all.fovs.iter().find(|f| f.z_um.len() > 1) {
-                    bail!(
-                        "FOV {} of {} has {} z planes: run decodes one plane per FOV, choose it with --z",
-                        fov.id,
-                        dir.display(),
-                        fov.z_um.len()
-                    );
-                }
-            }
             let placements = all
                 .fovs
                 .iter()
-                .map(|fov| FovPlacement::of(fov, plane))
+                .map(|fov| FovPlacement::of(fov, data.read.z))
                 .collect::<Result<Vec<_>>>()?;
             let selected = chosen
                 .fovs
@@ -121,7 +129,7 @@ impl DatasetSource {
                 description: all.summary(),
                 placements,
                 selected,
-                tiles: Tiles::Acquisition { all, plane },
+                tiles: Tiles::Acquisition(all),
             });
         }
         let loaded = data.load(split)?;
@@ -131,7 +139,7 @@ impl DatasetSource {
                     fov: u32::try_from(i).context("more FOVs than ids")?,
                     origin_um: None,
                     pixel_size_um: None,
-                    z: 0.0,
+                    planes: vec![Plane { index: 0, z: 0.0 }],
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -181,21 +189,19 @@ impl FovSource for DatasetSource {
         self.codebook.as_ref()
     }
 
-    fn read(&self, fov: u32) -> Result<Tile> {
+    fn read(&self, fov: u32, plane: usize) -> Result<Tile> {
         match &self.tiles {
-            Tiles::Acquisition { all, plane } => {
+            Tiles::Acquisition(all) => {
                 let index = all
                     .fovs
                     .iter()
                     .position(|f| f.id == fov as usize)
                     .with_context(|| format!("no FOV {fov}"))?;
-                Ok(all.read(Frame {
-                    fov: index,
-                    plane: *plane,
-                })?)
+                Ok(all.read(Frame { fov: index, plane })?)
             }
             Tiles::Memory(tiles) => tiles
                 .get(fov as usize)
+                .filter(|_| plane == 0)
                 .cloned()
                 .with_context(|| format!("no FOV {fov}")),
         }

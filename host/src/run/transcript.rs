@@ -43,7 +43,8 @@ pub struct Transcript {
     pub fov: u32,
     /// The called gene's (or blank's) name.
     pub gene: String,
-    /// `{fov}-{row}-{col}` of its pixel: the same on every rerun.
+    /// `{fov}-{row}-{col}` of its pixel (`{fov}-z{plane}-{row}-{col}` in a
+    /// FOV of several z planes): the same on every rerun.
     pub transcript_id: String,
     /// The call's confidence, 0 ..= 1.
     pub confidence: f32,
