@@ -58,7 +58,7 @@ pub enum Error {
 
     // --- model upload ----------------------------------------------------
     /// `ModelBegin` announced an empty or oversized model.
-    #[error("model size must be 1 byte .. 256 MiB")]
+    #[error("model size must be 1 byte .. 32 MiB")]
     ModelSize,
     /// A `ModelChunk` arrived without a `ModelBegin`.
     #[error("model chunk without ModelBegin")]
@@ -273,10 +273,10 @@ impl Error {
             Error::UploadIncomplete | Error::FrameInterrupted => ErrorKind::Truncated,
             Error::UploadChecksum => ErrorKind::BadChecksum,
             Error::UploadHash => ErrorKind::ModelHashMismatch,
-            Error::Model(_)
-            | Error::DynamicModel
-            | Error::NoPositionOutput
-            | Error::ModelRefused(_) => ErrorKind::Malformed,
+            Error::Model(_) => ErrorKind::Malformed,
+            Error::DynamicModel | Error::NoPositionOutput => ErrorKind::Unsupported,
+            // The kind of what made the device refuse it.
+            Error::ModelRefused(cause) => cause.kind(),
             Error::NoModel => ErrorKind::NoModel,
             Error::NoImageStats => ErrorKind::Malformed,
             Error::ImageCount { .. } | Error::Unstreamable(_) | Error::FovSize(_) => {
@@ -329,6 +329,14 @@ mod tests {
              more rows than the FOV's 16 were pushed"
         );
         assert_eq!(text.matches("16").count(), 1);
+        assert_eq!(
+            Error::ModelRefused(Box::new(Error::DynamicModel)).kind(),
+            ErrorKind::Unsupported
+        );
+        assert_eq!(
+            Error::ModelRefused(Box::new(Error::UploadHash)).kind(),
+            ErrorKind::ModelHashMismatch
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod codebook;
 pub mod config;
 pub mod error;
 mod frame;
+pub mod listener;
 pub mod prepared;
 pub mod server;
 pub mod session;

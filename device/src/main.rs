@@ -1,11 +1,13 @@
 //! `robofish-device`: the on-microscope runtime.
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use robofish_device::{serve, Device, DeviceConfig, SerialPort, ServeOutcome};
+use robofish_device::listener::{serve_tcp, Timeouts};
+use robofish_device::{serve, Device, DeviceConfig, SerialPort};
 use robofish_shared::kernels::KernelPath;
 
 /// Streams fields of view from a host through the int8 anglerFISH model and
@@ -16,9 +18,19 @@ struct Args {
     /// Talk over standard input/output (how `robofish stream --device exec:...` runs it).
     #[arg(long, conflicts_with_all = ["listen", "serial"])]
     stdio: bool,
-    /// Listen for TCP connections on ADDR (e.g. 0.0.0.0:7878); serves one host at a time.
+    /// Listen for TCP connections on ADDR (e.g. 127.0.0.1:7878): serves one
+    /// host at a time, tells others it is busy, and stays up after each
+    /// session (stop it with a signal). There is no authentication: anyone
+    /// who can connect can flash a model, so listen on a lab network only
+    /// behind a firewall or an SSH tunnel.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Drop a TCP host that sends nothing for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = parse_seconds)]
+    idle_timeout: f64,
+    /// Drop a TCP host that reads none of the replies for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    io_timeout: f64,
     /// Talk over a serial port, PATH[@BAUD] (default 115200 baud).
     #[arg(long, value_name = "PATH[@BAUD]")]
     serial: Option<SerialPort>,
@@ -34,6 +46,14 @@ struct Args {
     /// Rows gathered before they are pushed through the network.
     #[arg(long, default_value_t = 16)]
     batch_rows: usize,
+}
+
+/// A timeout in seconds: positive and finite.
+fn parse_seconds(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,27 +99,20 @@ fn run(args: Args) -> Result<()> {
     if let Some(addr) = args.listen {
         let listener =
             TcpListener::bind(&addr).with_context(|| format!("cannot listen on {addr}"))?;
-        eprintln!("robofish-device: listening on {}", listener.local_addr()?);
-        for stream in listener.incoming() {
-            let stream = match stream {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("robofish-device: accept failed: {e}");
-                    continue;
-                }
-            };
-            stream.set_nodelay(true).ok();
-            let mut reader = BufReader::new(stream.try_clone()?);
-            let mut writer = BufWriter::new(stream);
-            match serve(&mut device, &mut reader, &mut writer) {
-                Ok(ServeOutcome::Shutdown) => return Ok(()),
-                Ok(ServeOutcome::Disconnected) => continue,
-                Err(e) => eprintln!(
-                    "robofish-device: connection ended: {:#}",
-                    anyhow::Error::new(e)
-                ),
-            }
+        let local = listener.local_addr()?;
+        eprintln!("robofish-device: listening on {local}");
+        if !local.ip().is_loopback() {
+            eprintln!(
+                "robofish-device: WARNING: listening on {local} without authentication: \
+                 anyone who can reach this port can flash a model. Listen on 127.0.0.1 and \
+                 reach it through an SSH tunnel, or firewall the port to the host."
+            );
         }
+        let timeouts = Timeouts {
+            idle: Duration::from_secs_f64(args.idle_timeout),
+            io: Duration::from_secs_f64(args.io_timeout),
+        };
+        serve_tcp(device, &listener, timeouts)?;
         return Ok(());
     }
     if let Some(port) = args.serial {

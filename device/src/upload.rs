@@ -12,8 +12,11 @@ use robofish_shared::protocol::{ModelBegin, ModelChunk};
 use crate::error::{Error, Result};
 use crate::prepared::PreparedModel;
 
-/// Largest model accepted over the wire.
-pub const MAX_MODEL_BYTES: u32 = 256 << 20;
+/// Largest model accepted over the wire. An upload is buffered in memory
+/// until it is checked, so this bounds what one host can make the device
+/// hold; the shipped models are under 1 MiB and a full-width int8 U-Net
+/// a few MiB.
+pub const MAX_MODEL_BYTES: u32 = 32 << 20;
 
 /// A model upload in progress.
 #[derive(Debug)]

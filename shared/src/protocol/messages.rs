@@ -625,6 +625,12 @@ pub enum ErrorKind {
     OutOfOrder,
     /// The device failed on its own (I/O, engine error, ...).
     Internal,
+    /// The device is serving another host; the message says which and
+    /// for how long. Try again later.
+    Busy,
+    /// A well-formed request the device does not serve (e.g. a dynamic
+    /// model, which cannot stream).
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -641,6 +647,8 @@ impl ErrorKind {
             ErrorKind::NoModel => "no model",
             ErrorKind::OutOfOrder => "out of order",
             ErrorKind::Internal => "internal error",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Unsupported => "unsupported",
         }
     }
 }

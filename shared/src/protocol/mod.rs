@@ -51,7 +51,7 @@ pub use tracker::FrameTracker;
 
 /// Version of the wire format; bumped on any change to [`messages`] or
 /// [`framing`].
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Largest postcard encoding of a versioned message (`version` + message),
 /// in bytes: a full [`RowBand`] plus 64 bytes for its header (version,

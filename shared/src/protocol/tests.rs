@@ -299,6 +299,14 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
                 calls: sample_quality(),
             }),
         ),
+        (
+            "error_busy",
+            DeviceMessage::Error(ErrorReport::new(
+                None,
+                ErrorKind::Busy,
+                "busy: serving 127.0.0.1:50000 for 12 s",
+            )),
+        ),
     ]
 }
 
@@ -555,8 +563,8 @@ proptest! {
 fn malformed_frame_between_good_frames() {
     let (_, messages) = host_stream();
     let mut stream = encode(&messages[0]);
-    // Valid COBS, version 2, but variant 64 does not exist.
-    stream.extend_from_slice(&[0x00, 0x03, 0x02, 0x40, 0x00]);
+    // Valid COBS, version 3, but variant 64 does not exist.
+    stream.extend_from_slice(&[0x00, 0x03, 0x03, 0x40, 0x00]);
     stream.extend(encode(&messages[1]));
     for chunk in [1, 3, stream.len()] {
         let events = decode_host_stream::<MAX_FRAME_BYTES>(&stream, &[chunk], &messages);
@@ -574,8 +582,8 @@ fn malformed_frame_between_good_frames() {
 #[test]
 fn trailing_bytes_are_malformed() {
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
-    // `ReportRequest` (version 2, variant 8) with one extra byte.
-    let trailing = [0x05, 0x02, 0x08, 0x07, 0x07, 0x00];
+    // `ReportRequest` (version 3, variant 8) with one extra byte.
+    let trailing = [0x05, 0x03, 0x08, 0x07, 0x07, 0x00];
     match decoder.feed::<HostMessage>(&trailing) {
         Feed::Error { error, remaining } => {
             assert_eq!(
@@ -611,10 +619,10 @@ fn truncated_frame_then_new_frame() {
 
 #[test]
 fn frame_cut_at_a_block_boundary_is_truncated() {
-    // Version 2, `FrameEnd` (variant 7), frame 7, then the stream stops
+    // Version 3, `FrameEnd` (variant 7), frame 7, then the stream stops
     // before the checksum: valid COBS, too short for postcard.
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
-    match decoder.feed::<HostMessage>(&[0x04, 0x02, 0x07, 0x07, 0x00]) {
+    match decoder.feed::<HostMessage>(&[0x04, 0x03, 0x07, 0x07, 0x00]) {
         Feed::Error { error, .. } => assert_eq!(error, ProtocolError::Truncated),
         other => panic!("{other:?}"),
     }
@@ -705,7 +713,7 @@ fn unknown_version_is_refused_with_both_versions() {
     assert_eq!(report.kind, ErrorKind::UnknownVersion);
     assert_eq!(report.frame_id, None);
     assert!(report.message.contains("version 1"), "{}", report.message);
-    assert!(report.message.contains("version 2"), "{}", report.message);
+    assert!(report.message.contains("version 3"), "{}", report.message);
     // The report itself travels to the host and reads the same there.
     let frame = encode(&DeviceMessage::Error(report.clone()));
     let mut host_decoder: FrameDecoder<256> = FrameDecoder::new();
