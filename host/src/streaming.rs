@@ -123,12 +123,13 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
         };
         link.client.send_fov(id as u32, &fov)?;
         let result: FovResult = link.client.collect(id as u32)?;
-        summary.pixels += (tile.height * tile.width * 16) as u64;
         if let Some(e) = &result.error {
             summary.failed += 1;
             // suspend, not println: a hidden bar (no terminal) drops its lines.
             bar.suspend(|| eprintln!("frame {id}: {e}"));
         } else {
+            // Rates count the FOVs that succeeded only.
+            summary.pixels += (tile.height * tile.width * 16) as u64;
             summary.add(&result);
             if let Some(f) = out.as_mut() {
                 for s in &result.spots {

@@ -292,3 +292,35 @@ fn an_odd_codebook_is_accepted_with_warnings_and_decoded_without_correction() {
         "{stderr}"
     );
 }
+
+/// FOVs the device cannot take (41 x 41 is no multiple of the network's
+/// stride) fail the stream, and no rate is made up from them.
+#[test]
+fn a_stream_whose_fovs_failed_exits_non_zero() {
+    let model = repo("models/anglerfish-static.rfm");
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "stream",
+            "--model",
+            model.to_str().unwrap(),
+            "--simulate",
+            "seed",
+            "--size",
+            "41x41",
+            "--fovs",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        robofish(args)
+    };
+    let failed = args(&[]);
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "{stdout}");
+    assert!(stderr.contains("failed on 2 of 2 FOVs"), "{stderr}");
+    assert!(stdout.contains("FOVs          0 ok, 2 failed"), "{stdout}");
+    assert!(stdout.contains("latency       n/a"), "{stdout}");
+    assert!(stdout.contains("throughput    n/a"), "{stdout}");
+    let stdout = ok(args(&["--allow-failed-fovs"]));
+    assert!(stdout.contains("0 ok, 2 failed"), "{stdout}");
+}

@@ -53,6 +53,10 @@ pub struct Cmd {
     /// Threads of a local device.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Exit 0 even when the device failed on some FOVs (they are reported
+    /// either way).
+    #[arg(long)]
+    pub allow_failed_fovs: bool,
 }
 
 impl Cmd {
@@ -89,6 +93,14 @@ impl Cmd {
         )?;
         link.close()?;
         print_summary(&mut std::io::stdout().lock(), &self.device, &summary)?;
+        if summary.failed > 0 && !self.allow_failed_fovs {
+            bail!(
+                "the device failed on {} of {} FOVs (reasons above); pass --allow-failed-fovs \
+                 to exit 0 anyway",
+                summary.failed,
+                summary.failed + summary.fovs
+            );
+        }
         Ok(())
     }
 

@@ -105,20 +105,33 @@ pub fn print_summary(out: &mut impl Write, device: &str, s: &StreamSummary) -> i
     )?;
     writeln!(out, "FOVs          {} ok, {} failed", s.fovs, s.failed)?;
     writeln!(out, "spots         {}", s.spots)?;
-    writeln!(
-        out,
-        "latency       p50 {:.2} ms, p99 {:.2} ms per FOV (device)",
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
-    )?;
-    writeln!(
-        out,
-        "throughput    {:.2} Mpixel/s ({} images x pixels), {:.1} FOVs/min (host wall clock, {:.2} s)",
-        s.pixels as f64 / s.seconds.max(1e-9) / 1e6,
-        16,
-        (s.fovs + s.failed) as f64 / s.seconds.max(1e-9) * 60.0,
-        s.seconds
-    )?;
+    if lat.is_empty() {
+        writeln!(out, "latency       n/a (no FOV succeeded)")?;
+    } else {
+        writeln!(
+            out,
+            "latency       p50 {:.2} ms, p99 {:.2} ms per FOV (device)",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
+        )?;
+    }
+    if s.fovs == 0 {
+        writeln!(
+            out,
+            "throughput    n/a (no FOV succeeded; {:.2} s)",
+            s.seconds
+        )?;
+    } else {
+        // Over the FOVs that succeeded; the wall clock includes the failed.
+        writeln!(
+            out,
+            "throughput    {:.2} Mpixel/s ({} images x pixels), {:.1} FOVs/min (host wall clock, {:.2} s)",
+            s.pixels as f64 / s.seconds.max(1e-9) / 1e6,
+            16,
+            s.fovs as f64 / s.seconds.max(1e-9) * 60.0,
+            s.seconds
+        )?;
+    }
     if let Some(info) = &s.codebook {
         writeln!(out, "codebook      {}", describe_codebook(info))?;
     }
