@@ -6,7 +6,8 @@
 //!   by a signal (Ctrl-C, `systemctl stop`). stdio and serial devices serve
 //!   their one host and exit when it says `Shutdown` or closes.
 //! - A host that connects while another is served gets an `Error` of kind
-//!   `Busy` naming the holder and for how long it has held the device, and
+//!   `Busy` naming the holder and for how long it has held the device
+//!   (`device error (busy): serving ADDR for N s; try again later`), and
 //!   is closed; it can try again later.
 //! - A host that sends nothing for `idle_timeout`, or stops reading the
 //!   replies for `io_timeout`, is dropped with a logged reason, and the next
@@ -83,10 +84,10 @@ pub fn serve_tcp(device: Device, listener: &TcpListener, timeouts: Timeouts) -> 
             Some((by, since)) => {
                 drop(held);
                 let message = format!(
-                    "busy: serving {by} for {} s; try again later",
+                    "serving {by} for {} s; try again later",
                     since.elapsed().as_secs()
                 );
-                eprintln!("robofish-device: {peer} refused, {message}");
+                eprintln!("robofish-device: {peer} refused (busy): {message}");
                 if busy_replies.fetch_add(1, Ordering::SeqCst) < MAX_BUSY_REPLIES {
                     let count = Arc::clone(&busy_replies);
                     let spawned = std::thread::Builder::new()

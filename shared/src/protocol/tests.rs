@@ -304,7 +304,7 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
             DeviceMessage::Error(ErrorReport::new(
                 None,
                 ErrorKind::Busy,
-                "busy: serving 127.0.0.1:50000 for 12 s",
+                "serving 127.0.0.1:50000 for 12 s; try again later",
             )),
         ),
     ]
