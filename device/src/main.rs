@@ -26,10 +26,10 @@ struct Args {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Drop a TCP host that sends nothing for this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value_t = Timeouts::default().idle.as_secs_f64(), value_parser = parse_seconds)]
     idle_timeout: f64,
     /// Drop a TCP host that reads none of the replies for this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value_t = Timeouts::default().io.as_secs_f64(), value_parser = parse_seconds)]
     io_timeout: f64,
     /// Talk over a serial port, PATH[@BAUD] (default 115200 baud).
     #[arg(long, value_name = "PATH[@BAUD]")]
