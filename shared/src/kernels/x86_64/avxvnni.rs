@@ -4,7 +4,9 @@
 //! 8-lane requantisation epilogue shared with AVX2.
 //!
 //! Tile: `P` output pixels (flattened over the rows) times `C` blocks of 8
-//! output channels, one accumulator each. Layouts: see [`super`].
+//! output channels, one accumulator each: 4 x 3 or 6 x 2 (12 independent
+//! chains, enough to keep two `vpdpbusd` ports busy through its latency),
+//! 8 x 1 for a lone last block. Layouts: see [`super`].
 
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -31,7 +33,8 @@ conv3x3_path! {
 
 conv_by_blocks! {
     "avx2,avxvnni";
-    r if r >= 3 => tile::<4, 3>;
+    r if r >= 3 && r != 4 => tile::<4, 3>;
+    r if r >= 2 => tile::<6, 2>;
     _ => tile::<8, 1>;
 }
 
@@ -78,12 +81,23 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
                 }
             }};
         }
+        // Full groups: one asm block per pixel (broadcast from memory, `^
+        // 0x80` with the mask as a memory operand, `C` `vpdpbusd`). AVX-VNNI
+        // has 16 ymm registers: `P * C` accumulators, `C` weights and the
+        // broadcast fill them (4 x 3 + 3 + 1), so the mask must not take one;
+        // left to LLVM, the intrinsics spilled accumulators every group.
+        let bases: [*const i8; P] = core::array::from_fn(|p| ctx.input.wrapping_add(offs[p]));
         for g in 0..full {
-            // SAFETY: offs[p] is an input pixel; `check_args` makes `full`
-            // groups of 4 bytes readable there.
-            group!(g, |o: usize, g: usize| unsafe {
-                ctx.input.add(o + 4 * g).cast::<i32>().read_unaligned()
-            });
+            let mut w = [_mm256_setzero_si256(); C];
+            for (c, wc) in w.iter_mut().enumerate() {
+                // SAFETY: group g of tap t of block b + c, 32 bytes.
+                *wc = unsafe { _mm256_loadu_si256(wt.add(c * block_bytes + g * 32).cast()) };
+            }
+            for p in 0..P {
+                // SAFETY: bases[p] is an input pixel; `check_args` makes
+                // `full` groups of 4 bytes readable there.
+                unsafe { pixel_group(&mut acc[p], &w, bases[p], 4 * g, &FLIP) };
+            }
         }
         if full < groups {
             // SAFETY: `read_group` stays within the pixel's `cin` bytes.
@@ -98,6 +112,101 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
     let acc = core::hint::black_box(acc);
     // SAFETY: forwarded contract (blocks b..b + C exist, pixels first..first + P).
     unsafe { store_blocks::<P, C, false>(ctx, b, first, &acc) }
+}
+
+/// `0x80` in every byte: the `+ 128` that makes activations unsigned.
+static FLIP: Flip = Flip([0x80; 32]);
+
+/// 32 bytes aligned for a `ymmword` memory operand.
+#[repr(C, align(32))]
+struct Flip([u8; 32]);
+
+/// `acc[c] += dpbusd(broadcast(bytes at base + offset) ^ flip, w[c])` for
+/// every `c`, in one asm block: `vpbroadcastd` from memory (a load, no ALU
+/// port), `vpxor` with `flip` from memory, then `C` `vpdpbusd`.
+///
+/// # Safety
+///
+/// `base + offset` must be valid for reads of 4 bytes; `C` is 1, 2 or 3.
+#[target_feature(enable = "avx2,avxvnni")]
+#[inline]
+unsafe fn pixel_group<const C: usize>(
+    acc: &mut [__m256i; C],
+    w: &[__m256i; C],
+    base: *const i8,
+    offset: usize,
+    flip: &Flip,
+) {
+    // A typed scratch output: `out(ymm_reg) _` picks a bogus register.
+    let mut _scratch: __m256i;
+    let flip = flip.0.as_ptr();
+    if let (Ok(acc), Ok(w)) = (
+        <&mut [__m256i; 3]>::try_from(&mut acc[..]),
+        <&[__m256i; 3]>::try_from(&w[..]),
+    ) {
+        // SAFETY: reads 4 bytes at base + offset (caller's contract) and
+        // the 32 bytes of `flip`; AVX2/AVX-VNNI are enabled.
+        unsafe {
+            core::arch::asm!(
+                "vpbroadcastd {a}, dword ptr [{base} + {offset}]",
+                "vpxor {a}, {a}, ymmword ptr [{flip}]",
+                "{{vex}} vpdpbusd {c0}, {a}, {w0}",
+                "{{vex}} vpdpbusd {c1}, {a}, {w1}",
+                "{{vex}} vpdpbusd {c2}, {a}, {w2}",
+                a = out(ymm_reg) _scratch,
+                flip = in(reg) flip,
+                base = in(reg) base,
+                offset = in(reg) offset,
+                w0 = in(ymm_reg) w[0],
+                w1 = in(ymm_reg) w[1],
+                w2 = in(ymm_reg) w[2],
+                c0 = inout(ymm_reg) acc[0],
+                c1 = inout(ymm_reg) acc[1],
+                c2 = inout(ymm_reg) acc[2],
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+    } else if let (Ok(acc), Ok(w)) = (
+        <&mut [__m256i; 2]>::try_from(&mut acc[..]),
+        <&[__m256i; 2]>::try_from(&w[..]),
+    ) {
+        // SAFETY: as above.
+        unsafe {
+            core::arch::asm!(
+                "vpbroadcastd {a}, dword ptr [{base} + {offset}]",
+                "vpxor {a}, {a}, ymmword ptr [{flip}]",
+                "{{vex}} vpdpbusd {c0}, {a}, {w0}",
+                "{{vex}} vpdpbusd {c1}, {a}, {w1}",
+                a = out(ymm_reg) _scratch,
+                flip = in(reg) flip,
+                base = in(reg) base,
+                offset = in(reg) offset,
+                w0 = in(ymm_reg) w[0],
+                w1 = in(ymm_reg) w[1],
+                c0 = inout(ymm_reg) acc[0],
+                c1 = inout(ymm_reg) acc[1],
+                options(pure, readonly, nostack, preserves_flags),
+            );
+        }
+    } else {
+        for c in 0..C {
+            // SAFETY: as above.
+            unsafe {
+                core::arch::asm!(
+                    "vpbroadcastd {a}, dword ptr [{base} + {offset}]",
+                    "vpxor {a}, {a}, ymmword ptr [{flip}]",
+                    "{{vex}} vpdpbusd {c0}, {a}, {w0}",
+                    a = out(ymm_reg) _scratch,
+                    flip = in(reg) flip,
+                    base = in(reg) base,
+                    offset = in(reg) offset,
+                    w0 = in(ymm_reg) w[c],
+                    c0 = inout(ymm_reg) acc[c],
+                    options(pure, readonly, nostack, preserves_flags),
+                );
+            }
+        }
+    }
 }
 
 /// `{vex} vpdpbusd ymm` (`acc + sum(u8 a * i8 w)` per `i32` lane, wrapping).
