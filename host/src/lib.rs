@@ -5,6 +5,7 @@
 pub mod args;
 pub mod calibration;
 pub mod checkpoint;
+pub mod cpu;
 pub mod data;
 pub mod evaluate;
 pub mod link;

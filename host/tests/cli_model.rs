@@ -104,6 +104,14 @@ fn init_inspect_bench_round_trip() {
     ] {
         assert!(text.contains(key), "bench JSON lacks {key}: {text}");
     }
+    let report: serde_json::Value = serde_json::from_str(&text).expect("bench --json is JSON");
+    let cpu = &report["cpu"];
+    assert!(cpu.is_object(), "bench JSON names no CPU: {text}");
+    #[cfg(target_arch = "x86_64")]
+    assert!(
+        cpu["family"].as_u64().is_some() && cpu["vendor"].as_str().is_some_and(|v| !v.is_empty()),
+        "x86_64 CPU identity incomplete: {cpu}"
+    );
     let out = robofish()
         .arg("bench")
         .arg(&model)

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use robofish_host::args::TileSize;
+use robofish_host::cpu::CpuIdentity;
 use robofish_host::sim::{preset, Codebook, Simulator, Split};
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
@@ -91,25 +92,26 @@ impl Cmd {
         let min = times[0];
         let macs = network.model().graph.macs_per_pixel() * pixels as f64;
         let gmac_per_s = macs / (median * 1e-3) / 1e9;
+        let cpu = CpuIdentity::detect();
         if self.json {
-            writeln!(
-                io::stdout(),
-                "{{\"model\":{:?},\"tile\":\"{}\",\"threads\":{},\"kernel_path\":\"{}\",\"runs\":{},\"median_ms\":{:.4},\"min_ms\":{:.4},\"gmac\":{:.4},\"gmac_per_s\":{:.3},\"arena_bytes\":{}}}",
-                self.model.display().to_string(),
-                self.tile,
-                self.threads,
-                network.kernel_path(),
-                self.runs,
-                median,
-                min,
-                macs / 1e9,
-                gmac_per_s,
-                plan.arena_bytes()
-            )?;
+            let report = serde_json::json!({
+                "model": self.model.display().to_string(),
+                "tile": self.tile.to_string(),
+                "threads": self.threads,
+                "kernel_path": network.kernel_path().to_string(),
+                "cpu": cpu,
+                "runs": self.runs,
+                "median_ms": median,
+                "min_ms": min,
+                "gmac": macs / 1e9,
+                "gmac_per_s": gmac_per_s,
+                "arena_bytes": plan.arena_bytes(),
+            });
+            writeln!(io::stdout(), "{report}")?;
         } else {
             writeln!(
                 io::stdout(),
-                "{} on {} tile, {} thread(s), kernels {}: median {:.3} ms, min {:.3} ms over {} runs ({:.3} G MAC, {:.2} GMAC/s, arena {} bytes)",
+                "{} on {} tile, {} thread(s), kernels {}: median {:.3} ms, min {:.3} ms over {} runs ({:.3} G MAC, {:.2} GMAC/s, arena {} bytes)\ncpu: {cpu}",
                 self.model.display(),
                 self.tile,
                 self.threads,
