@@ -186,14 +186,8 @@ pub fn set_reductions(rows: &mut [EvalRow]) {
 
 /// "CPU model, N logical cores" from /proc/cpuinfo and the OS.
 pub fn machine_description() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    let cpu = crate::cpu::CpuIdentity::detect()
+        .name
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!(
