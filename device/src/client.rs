@@ -11,11 +11,11 @@ use robofish_shared::image::{ImageStats, InputImage, Pixels};
 use robofish_shared::image_stats::measure_all;
 use robofish_shared::model::model_hash;
 use robofish_shared::protocol::{
-    codebook_checksum, encode_frame, CallQuality, CodebookChunk, CodebookInfo, CodebookWord,
-    DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder, FrameEnd, FrameStart,
-    FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin, ModelChunk, ModelEnd,
-    ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot, MAX_CODEBOOK_WORDS,
-    MAX_ENCODED_FRAME_BYTES, MAX_MODEL_CHUNK_BYTES, PROTOCOL_VERSION,
+    auth_tag, codebook_checksum, encode_frame, Access, Authenticate, CallQuality, CodebookChunk,
+    CodebookInfo, CodebookWord, DetectionCounts, DeviceMessage, ErrorReport, Feed, FrameDecoder,
+    FrameEnd, FrameStart, FrameTiming, GroundTruth, Hello, HelloAck, HostMessage, ModelBegin,
+    ModelChunk, ModelEnd, ModelInfo, PixelType, Report, RowBand, TruthSpot, WireSpot,
+    MAX_CODEBOOK_WORDS, MAX_ENCODED_FRAME_BYTES, MAX_MODEL_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 
 use crate::error::{Error, Result};
@@ -114,8 +114,14 @@ impl<R: Read, W: Write> Client<R, W> {
             .map_err(Error::io("sending to the device"))
     }
 
-    /// Receives the next message (blocking).
+    /// Receives the next message (blocking, up to the transport's read
+    /// timeout, if it has one).
     pub fn recv(&mut self) -> Result<DeviceMessage> {
+        self.recv_for(|| "a message".into())
+    }
+
+    /// [`Client::recv`], naming what was awaited when the read times out.
+    fn recv_for(&mut self, waiting_for: impl FnOnce() -> String) -> Result<DeviceMessage> {
         loop {
             if self.start < self.end {
                 match self
@@ -133,10 +139,21 @@ impl<R: Read, W: Write> Client<R, W> {
                     }
                 }
             }
-            let n = self
-                .reader
-                .read(&mut self.input)
-                .map_err(Error::io("reading from the device"))?;
+            let n = match self.reader.read(&mut self.input) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    return Err(Error::TimedOut {
+                        waiting_for: waiting_for(),
+                    })
+                }
+                Err(e) => return Err(Error::io("reading from the device")(e)),
+            };
             if n == 0 {
                 return Err(Error::Closed);
             }
@@ -154,7 +171,7 @@ impl<R: Read, W: Write> Client<R, W> {
             client,
         }))?;
         self.flush()?;
-        match self.recv()? {
+        match self.recv_for(|| "the device's answer to Hello".into())? {
             DeviceMessage::HelloAck(ack) => {
                 if ack.version != PROTOCOL_VERSION {
                     return Err(Error::VersionMismatch {
@@ -188,7 +205,7 @@ impl<R: Read, W: Write> Client<R, W> {
             crc32: crc32(bytes),
         }))?;
         self.flush()?;
-        match self.recv()? {
+        match self.recv_for(|| "the device's answer to the model upload".into())? {
             DeviceMessage::ModelAccepted(info) => Ok(info),
             other => Err(unexpected("in reply to a model upload", other)),
         }
@@ -239,7 +256,7 @@ impl<R: Read, W: Write> Client<R, W> {
             self.send(&HostMessage::CodebookChunk(chunk))?;
         }
         self.flush()?;
-        match self.recv()? {
+        match self.recv_for(|| "the device's answer to the codebook".into())? {
             DeviceMessage::CodebookAccepted(info) => Ok(info),
             other => Err(unexpected("in reply to a codebook", other)),
         }
@@ -320,7 +337,7 @@ impl<R: Read, W: Write> Client<R, W> {
     pub fn collect(&mut self, frame_id: u32) -> Result<FovResult> {
         let mut result = FovResult::default();
         loop {
-            match self.recv()? {
+            match self.recv_for(|| format!("frame {frame_id}'s results"))? {
                 DeviceMessage::Spots(s) if s.frame_id == frame_id => {
                     result.spots.extend(s.spots.iter().copied())
                 }
@@ -352,7 +369,7 @@ impl<R: Read, W: Write> Client<R, W> {
     pub fn report(&mut self) -> Result<Report> {
         self.send(&HostMessage::ReportRequest)?;
         self.flush()?;
-        match self.recv()? {
+        match self.recv_for(|| "the session report".into())? {
             DeviceMessage::Report(r) => Ok(r),
             other => Err(unexpected("in reply to ReportRequest", other)),
         }
@@ -362,9 +379,41 @@ impl<R: Read, W: Write> Client<R, W> {
     pub fn shutdown(&mut self) -> Result<()> {
         self.send(&HostMessage::Shutdown)?;
         self.flush()?;
-        match self.recv()? {
+        match self.recv_for(|| "the device's answer to Shutdown".into())? {
             DeviceMessage::ShutdownAck => Ok(()),
             other => Err(unexpected("in reply to Shutdown", other)),
+        }
+    }
+
+    /// Proves this host holds `token`, answering the challenge of `ack`
+    /// (from [`Client::hello`]). A device without a token needs none: that
+    /// returns at once. A device that demands a token when none is given
+    /// is [`Error::NeedsToken`]; a wrong token is the device's
+    /// `Unauthorized` error (and the device ends the session).
+    pub fn authenticate(&mut self, ack: &HelloAck, token: Option<&[u8]>) -> Result<()> {
+        match (ack.access, token) {
+            (Access::Open, _) | (Access::StreamOpen, None) => Ok(()),
+            (Access::Closed, None) => Err(Error::NeedsToken),
+            (_, Some(token)) => {
+                self.send(&HostMessage::Authenticate(Authenticate {
+                    tag: auth_tag(token, &ack.challenge),
+                }))?;
+                self.flush()?;
+                match self.recv_for(|| "the device's answer to Authenticate".into())? {
+                    DeviceMessage::Authenticated => Ok(()),
+                    other => Err(unexpected("in reply to Authenticate", other)),
+                }
+            }
+        }
+    }
+
+    /// Stops the device process (needs an authenticated session).
+    pub fn stop_device(&mut self) -> Result<()> {
+        self.send(&HostMessage::StopDevice)?;
+        self.flush()?;
+        match self.recv_for(|| "the device's answer to StopDevice".into())? {
+            DeviceMessage::Stopping => Ok(()),
+            other => Err(unexpected("in reply to StopDevice", other)),
         }
     }
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use robofish_shared::kernels::KernelPath;
 
+use crate::auth::AuthConfig;
+
 /// How the device runs.
 #[derive(Clone, Debug)]
 pub struct DeviceConfig {
@@ -17,6 +19,12 @@ pub struct DeviceConfig {
     pub model_store: Option<PathBuf>,
     /// Kernel path for the engine.
     pub kernels: KernelPath,
+    /// Who may flash, stop and stream.
+    pub auth: AuthConfig,
+    /// Most bytes one FOV may need (its plan's row rings, pending rows and
+    /// truth); a larger FOV is refused before anything is allocated.
+    /// `None`: no limit beyond the protocol's.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for DeviceConfig {
@@ -26,6 +34,8 @@ impl Default for DeviceConfig {
             batch_rows: 16,
             model_store: None,
             kernels: KernelPath::detect(),
+            auth: AuthConfig::default(),
+            max_memory: None,
         }
     }
 }

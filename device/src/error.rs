@@ -85,10 +85,49 @@ pub enum Error {
     #[error("model not stored, old model kept")]
     ModelNotStored(#[source] Box<Error>),
 
+    // --- authentication ----------------------------------------------------
+    /// The session may not do this (see `Access`); the text says how to
+    /// get access (at most 128 bytes: it goes on the wire).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// `Authenticate` to a device without a token.
+    #[error("this device has no --token-file: there is nothing to authenticate")]
+    NothingToAuthenticate,
+    /// `Authenticate` before `Hello` drew a challenge.
+    #[error("Authenticate before Hello: no challenge was issued")]
+    AuthenticateBeforeHello,
+    /// A token file's contents are unusable.
+    #[error(transparent)]
+    Token(robofish_shared::protocol::TokenError),
+    /// A token file is unusable.
+    #[error("token file {path}")]
+    TokenFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+
     // --- one FOV -----------------------------------------------------------
     /// A FOV arrived before any model.
     #[error("no model is loaded; flash one first")]
     NoModel,
+    /// A FOV arrived while the stored model could not be loaded.
+    #[error("no model: {0}; flash one")]
+    StoredModelFault(String),
+    /// The FOV needs more memory than `--max-memory` allows.
+    #[error(
+        "this FOV needs {} MiB on the device, more than its --max-memory of {} MiB",
+        needs.div_ceil(1 << 20),
+        limit / (1 << 20)
+    )]
+    FovTooLarge {
+        /// Bytes the FOV's plan needs.
+        needs: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The FOV's image count differs from the model's input channels.
     #[error("frame has {images} images, the model expects {expected}")]
     ImageCount {
@@ -163,6 +202,19 @@ pub enum Error {
     /// The device closed the connection.
     #[error("the device closed the connection")]
     Closed,
+    /// The device sent nothing within the host's read timeout.
+    #[error(
+        "timed out waiting for {waiting_for}: the device sent nothing within the read timeout"
+    )]
+    TimedOut {
+        /// What was awaited, e.g. "frame 3's results".
+        waiting_for: String,
+    },
+    /// The device lets only authenticated hosts in and no token was given.
+    #[error(
+        "the device accepts authenticated hosts only: pass --token-file FILE holding its token"
+    )]
+    NeedsToken,
     /// The device speaks another protocol version.
     #[error("device speaks protocol {device}, this host {host}")]
     VersionMismatch {
@@ -277,7 +329,11 @@ impl Error {
             Error::DynamicModel | Error::NoPositionOutput => ErrorKind::Unsupported,
             // The kind of what made the device refuse it.
             Error::ModelRefused(cause) => cause.kind(),
-            Error::NoModel => ErrorKind::NoModel,
+            Error::NoModel | Error::StoredModelFault(_) => ErrorKind::NoModel,
+            Error::Unauthorized(_) => ErrorKind::Unauthorized,
+            Error::NothingToAuthenticate => ErrorKind::Unsupported,
+            Error::AuthenticateBeforeHello => ErrorKind::OutOfOrder,
+            Error::FovTooLarge { .. } => ErrorKind::Oversized,
             Error::NoImageStats => ErrorKind::Malformed,
             Error::ImageCount { .. } | Error::Unstreamable(_) | Error::FovSize(_) => {
                 ErrorKind::WrongDimensions

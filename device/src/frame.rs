@@ -17,6 +17,7 @@ use robofish_shared::protocol::{
 };
 
 use crate::codebook::ActiveCodebook;
+use crate::config::DeviceConfig;
 use crate::error::{Error, Result};
 use crate::prepared::PreparedModel;
 use crate::spots::{call_quality, detection_counts, FoundSpot};
@@ -84,6 +85,29 @@ impl Answer {
     }
 }
 
+/// Bytes a FOV needs on the device beyond the model: the strips' row
+/// rings, a batch of pending rows, one output row set per strip ahead of
+/// peak finding, and the largest ground truth allowed. Spots found are
+/// not counted (they are a small fraction of the pixels).
+fn memory_needed(
+    model: &PreparedModel,
+    start: &FrameStart,
+    threads: usize,
+    batch_rows: usize,
+) -> Result<u64> {
+    let (height, width) = (start.height as usize, start.width as usize);
+    let rings = StripRunner::planned_bytes(&model.network, height, width, threads)
+        .map_err(|e| Error::Unstreamable(Box::new(e)))?;
+    let row_values = start.images() * width;
+    let pending = (batch_rows.max(1) + 1) * row_values * 2;
+    let truth = if start.has_truth {
+        robofish_shared::protocol::MAX_TRUTH_SPOTS_PER_FOV * std::mem::size_of::<TruthSpot>()
+    } else {
+        0
+    };
+    Ok((rings + pending + truth) as u64)
+}
+
 impl Frame {
     /// Opens the FOV `start` announces on `model`, decoding with
     /// `codebook` (the experiment's) or else the model's own, reusing
@@ -93,8 +117,9 @@ impl Frame {
         model: Option<&Arc<PreparedModel>>,
         codebook: Option<&Arc<ActiveCodebook>>,
         spare: Option<StripRunner>,
-        threads: usize,
+        config: &DeviceConfig,
     ) -> Result<Frame> {
+        let threads = config.threads;
         let started = Instant::now();
         let tracker = FrameTracker::begin(start)?;
         let start = tracker.start();
@@ -111,6 +136,12 @@ impl Frame {
             return Err(Error::NoImageStats);
         }
         let (height, width) = (start.height as usize, start.width as usize);
+        if let Some(limit) = config.max_memory {
+            let needs = memory_needed(model, start, threads, config.batch_rows)?;
+            if needs > limit {
+                return Err(Error::FovTooLarge { needs, limit });
+            }
+        }
         let mut runner = match spare {
             Some(mut runner) if runner.fits(height, width) => {
                 runner.reset();

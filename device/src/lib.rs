@@ -8,6 +8,7 @@
 //! [`spots`] finds and decodes its spots; [`server`] runs a session over a byte stream named by
 //! a [`transport`] SPEC, and [`client`] is the host's end of it.
 
+pub mod auth;
 pub mod client;
 pub mod codebook;
 pub mod config;

@@ -1,10 +1,11 @@
 //! The TCP server: serves one host at a time and stays up between them.
 //!
 //! - A host's session ends when it closes the connection or sends
-//!   `Shutdown`; the server then serves the next host. Nothing a host sends
-//!   stops a TCP device (any host that can connect could), so it is stopped
-//!   by a signal (Ctrl-C, `systemctl stop`). stdio and serial devices serve
-//!   their one host and exit when it says `Shutdown` or closes.
+//!   `Shutdown`; the server then serves the next host. Only an
+//!   authenticated host can stop a TCP device (`StopDevice`, `robofish
+//!   stop`); a device without a token is stopped by a signal (Ctrl-C,
+//!   `systemctl stop`). stdio and serial devices serve their one host and
+//!   exit when it says `Shutdown` or closes.
 //! - A host that connects while another is served gets an `Error` of kind
 //!   `Busy` naming the holder and for how long it has held the device
 //!   (`device error (busy): serving ADDR for N s; try again later`), and
@@ -14,7 +15,7 @@
 //!   host is served.
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use robofish_shared::protocol::{
     encode_frame, DeviceMessage, ErrorKind, ErrorReport, MAX_ENCODED_FRAME_BYTES,
 };
 
-use crate::server::serve;
+use crate::server::{serve, ServeOutcome};
 use crate::{Device, Error, Result};
 
 /// How long a TCP host may stay quiet or stop reading.
@@ -51,17 +52,31 @@ const MAX_BUSY_REPLIES: usize = 16;
 type Holder = Arc<Mutex<Option<(SocketAddr, Instant)>>>;
 
 /// Serves hosts that connect to `listener`, one at a time, until the
-/// process is stopped. Log lines go to stderr.
+/// process is stopped or an authenticated host sends `StopDevice`. Log
+/// lines go to stderr.
 pub fn serve_tcp(device: Device, listener: &TcpListener, timeouts: Timeouts) -> Result<()> {
     let holder: Holder = Arc::new(Mutex::new(None));
+    let stopping = Arc::new(AtomicBool::new(false));
+    let own_addr = listener
+        .local_addr()
+        .map_err(Error::io("reading the listening address"))?;
     let (hand_over, sessions) = mpsc::channel::<(TcpStream, SocketAddr)>();
     let worker_holder = Arc::clone(&holder);
+    let worker_stopping = Arc::clone(&stopping);
     let worker = std::thread::Builder::new()
         .name("robofish-session".into())
-        .spawn(move || serve_sessions(device, &sessions, &worker_holder, timeouts))
+        .spawn(move || {
+            serve_sessions(device, &sessions, &worker_holder, timeouts);
+            // Wake the accept loop so it sees the stop.
+            worker_stopping.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect_timeout(&wake_address(own_addr), Duration::from_secs(1));
+        })
         .map_err(Error::io("starting the session thread"))?;
     let busy_replies = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
         let stream = match stream {
             Ok(s) => s,
             Err(e) => {
@@ -111,7 +126,21 @@ pub fn serve_tcp(device: Device, listener: &TcpListener, timeouts: Timeouts) -> 
         .map_err(|_| Error::io("the session thread")(std::io::Error::other("it panicked")))
 }
 
-/// Serves each host handed over in turn, then frees the device.
+/// Where the session thread connects to wake the accept loop: the
+/// listening address, or loopback when it listens on every interface.
+fn wake_address(listening: SocketAddr) -> SocketAddr {
+    let mut addr = listening;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+/// Serves each host handed over in turn, then frees the device; returns
+/// when a host stops the device (or the listener is gone).
 fn serve_sessions(
     mut device: Device,
     sessions: &mpsc::Receiver<(TcpStream, SocketAddr)>,
@@ -121,7 +150,11 @@ fn serve_sessions(
     for (stream, peer) in sessions {
         eprintln!("robofish-device: serving {peer}");
         match serve_one(&mut device, stream, timeouts) {
-            Ok(()) => eprintln!("robofish-device: {peer} done"),
+            Ok(ServeOutcome::Stop) => {
+                eprintln!("robofish-device: {peer} (authenticated) stopped the device");
+                return;
+            }
+            Ok(_) => eprintln!("robofish-device: {peer} done"),
             Err(reason) => {
                 device.connection_lost();
                 eprintln!("robofish-device: dropped {peer}: {reason}");
@@ -136,7 +169,7 @@ fn serve_one(
     device: &mut Device,
     stream: TcpStream,
     timeouts: Timeouts,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<ServeOutcome, String> {
     let setup = |e: std::io::Error| format!("cannot set up the connection: {e}");
     stream.set_nodelay(true).ok();
     stream
@@ -145,11 +178,8 @@ fn serve_one(
     stream.set_write_timeout(Some(timeouts.io)).map_err(setup)?;
     let mut reader = BufReader::new(stream.try_clone().map_err(setup)?);
     let mut writer = BufWriter::new(stream);
-    match serve(device, &mut reader, &mut writer) {
-        // A host's Shutdown ends its session only (see the module docs).
-        Ok(_) => Ok(()),
-        Err(e) => Err(describe_drop(&e, timeouts)),
-    }
+    // A host's Shutdown ends its session only (see the module docs).
+    serve(device, &mut reader, &mut writer).map_err(|e| describe_drop(&e, timeouts))
 }
 
 /// Why a session ended in an error, naming the timeout when one fired.

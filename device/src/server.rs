@@ -19,8 +19,10 @@ use crate::session::{Control, Device};
 /// Why [`serve`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServeOutcome {
-    /// The host sent Shutdown.
+    /// The host sent Shutdown (or failed to authenticate).
     Shutdown,
+    /// An authenticated host asked the device to stop.
+    Stop,
     /// The host closed the connection.
     Disconnected,
 }
@@ -79,9 +81,18 @@ pub fn serve(
                 Feed::Pending => break,
                 Feed::Message { message, remaining } => {
                     rest = remaining;
-                    if device.handle(message, &mut send) == Control::Shutdown {
-                        writer.flush().ok();
-                        return Ok(ServeOutcome::Shutdown);
+                    match device.handle(message, &mut send) {
+                        Control::Continue => {}
+                        Control::Shutdown => {
+                            writer.flush().ok();
+                            device.connection_lost();
+                            return Ok(ServeOutcome::Shutdown);
+                        }
+                        Control::Stop => {
+                            writer.flush().ok();
+                            device.connection_lost();
+                            return Ok(ServeOutcome::Stop);
+                        }
                     }
                 }
                 Feed::Error { error, remaining } => {

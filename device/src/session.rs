@@ -7,14 +7,20 @@
 //! (the experiment's codebook), `frame` (one FOV), `stats` (the report)
 //! and [`system`](crate::system) (`HelloAck`). Every FOV gets either its
 //! results (Spots chunks, Metrics when truth came, Quality, FrameTiming
-//! last) or exactly one Error, every codebook upload one answer; a bad
-//! message never ends the session.
+//! last) or exactly one Error, every codebook upload and every model upload
+//! one answer; a bad message never ends the session (a wrong
+//! authentication tag does).
+//!
+//! Authentication ([`crate::auth`]): each `Hello` draws a new challenge and
+//! forgets an earlier session's authentication; what an unauthenticated
+//! session may do is the [`Access`] the device was configured with.
 
 use std::sync::Arc;
 
 use robofish_shared::protocol::{
-    check_version, CodebookChunk, CodebookInfo, DeviceMessage, FrameEnd, FrameStart, GroundTruth,
-    HostMessage, ModelChunk, ModelInfo, RowBand,
+    check_version, verify_tag, Access, Authenticate, Challenge, CodebookChunk, CodebookInfo,
+    DeviceMessage, FrameEnd, FrameStart, GroundTruth, HostMessage, ModelBegin, ModelChunk,
+    ModelInfo, RowBand,
 };
 
 use crate::codebook::{ActiveCodebook, CodebookReceiver, Received, NO_CODEBOOK};
@@ -26,13 +32,38 @@ use crate::stats::Stats;
 use crate::tiling::StripRunner;
 use crate::upload::Upload;
 
+/// Refusals, kept within the wire's 128-byte error messages.
+const STREAMING_NEEDS_AUTH: &str =
+    "this device streams for authenticated hosts only: run the host with --token-file";
+const FLASHING_NEEDS_AUTH: &str =
+    "flashing needs an authenticated session: run the host with --token-file";
+const STOPPING_NEEDS_AUTH: &str =
+    "stopping the device needs an authenticated session: run the host with --token-file";
+const WRONG_TOKEN: &str =
+    "wrong token: the host's --token-file is not the device's; session closed";
+
 /// What the server loop should do after a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     /// Keep serving this connection.
     Continue,
-    /// The host asked to end the session.
+    /// The host asked to end the session, or failed to authenticate.
     Shutdown,
+    /// An authenticated host asked the device to stop.
+    Stop,
+}
+
+/// The model upload in progress.
+#[derive(Default)]
+enum UploadState {
+    /// None.
+    #[default]
+    Idle,
+    /// Receiving chunks.
+    Receiving(Upload),
+    /// Answered with its error already: its chunks are dropped without
+    /// another reply until its `ModelEnd`.
+    Refused,
 }
 
 /// The FOV in flight.
@@ -53,9 +84,18 @@ pub struct Device {
     /// The experiment's codebook; `None` decodes with the model's.
     codebook: Option<Arc<ActiveCodebook>>,
     codebook_upload: CodebookReceiver,
-    upload: Option<Upload>,
+    /// A refused codebook upload's remaining chunks are dropped quietly.
+    codebook_refused: bool,
+    upload: UploadState,
     fov: Option<Fov>,
     stats: Stats,
+    /// The challenge of this session's `HelloAck` (`None` before `Hello`).
+    challenge: Option<Challenge>,
+    /// Whether this session proved it holds the token.
+    authenticated: bool,
+    /// Why there is no model although one was stored (see
+    /// [`Device::set_model_fault`]).
+    model_fault: Option<String>,
 }
 
 impl Device {
@@ -67,10 +107,36 @@ impl Device {
             model: None,
             codebook: None,
             codebook_upload: CodebookReceiver::default(),
-            upload: None,
+            codebook_refused: false,
+            upload: UploadState::Idle,
             fov: None,
             stats: Stats::default(),
+            challenge: None,
+            authenticated: false,
+            model_fault: None,
         }
+    }
+
+    /// Records why the device has no model although it should (its stored
+    /// model would not load): `HelloAck` tells every host, FOVs are refused
+    /// with it, and a successful flash clears it.
+    pub fn set_model_fault(&mut self, fault: impl Into<String>) {
+        self.model_fault = Some(fault.into());
+    }
+
+    /// What an unauthenticated host may do here.
+    pub fn access(&self) -> Access {
+        self.config.auth.access()
+    }
+
+    /// Whether this session may stream, send codebooks and ask for reports.
+    fn may_stream(&self) -> bool {
+        self.authenticated || self.access().anonymous_streaming()
+    }
+
+    /// Whether this session may flash.
+    fn may_change(&self) -> bool {
+        self.authenticated || self.access().anonymous_changes()
     }
 
     /// Loads and prepares a model file's bytes.
@@ -99,14 +165,17 @@ impl Device {
         if let Some(Fov::Open(_)) = self.fov.take() {
             self.stats.failed();
         }
-        self.upload = None;
+        self.upload = UploadState::Idle;
         self.forget_codebook();
+        self.challenge = None;
+        self.authenticated = false;
     }
 
     /// Back to the model's codebook, with no codebook upload in progress.
     fn forget_codebook(&mut self) {
         self.codebook = None;
         self.codebook_upload.reset();
+        self.codebook_refused = false;
     }
 
     /// Handles one message, sending replies through `send`.
@@ -116,26 +185,15 @@ impl Device {
         send: &mut dyn FnMut(DeviceMessage),
     ) -> Control {
         match message {
-            HostMessage::Hello(hello) => send(match check_version(hello.version) {
-                Ok(()) => {
-                    // A new session starts from the model's codebook.
-                    self.forget_codebook();
-                    DeviceMessage::HelloAck(crate::system::hello_ack(
-                        &self.config,
-                        self.model_info(),
-                    ))
-                }
-                Err(e) => Error::from(e).reply(None),
-            }),
-            HostMessage::ModelBegin(begin) => match Upload::begin(&begin) {
-                Ok(upload) => self.upload = Some(upload),
-                Err(e) => send(e.reply(None)),
-            },
+            HostMessage::Hello(hello) => self.hello(hello.version, send),
+            HostMessage::Authenticate(auth) => return self.authenticate(&auth, send),
+            HostMessage::ModelBegin(begin) => self.begin_upload(&begin, send),
             HostMessage::ModelChunk(chunk) => self.accept_chunk(&chunk, send),
             HostMessage::ModelEnd(end) => {
-                let result = match self.upload.take() {
-                    None => Err(Error::EndWithoutBegin),
-                    Some(upload) => upload.finish(
+                let result = match std::mem::take(&mut self.upload) {
+                    UploadState::Idle => Err(Error::EndWithoutBegin),
+                    UploadState::Refused => return Control::Continue,
+                    UploadState::Receiving(upload) => upload.finish(
                         end.crc32,
                         self.config.kernels,
                         self.config.model_store.as_deref(),
@@ -150,17 +208,118 @@ impl Device {
             HostMessage::RowBand(band) => self.accept_band(&band, send),
             HostMessage::GroundTruth(truth) => self.accept_truth(&truth, send),
             HostMessage::FrameEnd(end) => self.end_frame(&end, send),
-            HostMessage::ReportRequest => send(DeviceMessage::Report(self.stats.report())),
+            HostMessage::ReportRequest => send(if self.may_stream() {
+                DeviceMessage::Report(self.stats.report())
+            } else {
+                Error::Unauthorized(STREAMING_NEEDS_AUTH).reply(None)
+            }),
             HostMessage::Shutdown => {
                 send(DeviceMessage::ShutdownAck);
                 return Control::Shutdown;
+            }
+            HostMessage::StopDevice => {
+                if self.authenticated {
+                    send(DeviceMessage::Stopping);
+                    return Control::Stop;
+                }
+                let why = match self.access() {
+                    Access::Open => Error::Unauthorized(
+                        "this device has no --token-file, so nothing stops it over the wire; \
+                         send it a signal",
+                    ),
+                    _ => Error::Unauthorized(STOPPING_NEEDS_AUTH),
+                };
+                send(why.reply(None));
             }
             HostMessage::CodebookChunk(chunk) => self.accept_codebook(&chunk, send),
         }
         Control::Continue
     }
 
+    /// Opens a session: a new challenge, no authentication yet, the
+    /// model's codebook.
+    fn hello(&mut self, version: u16, send: &mut dyn FnMut(DeviceMessage)) {
+        if let Err(e) = check_version(version) {
+            send(Error::from(e).reply(None));
+            return;
+        }
+        self.forget_codebook();
+        self.authenticated = false;
+        let challenge = match self.config.auth.token {
+            None => Ok([0u8; robofish_shared::protocol::CHALLENGE_BYTES]),
+            Some(_) => crate::auth::fresh_challenge(),
+        };
+        match challenge {
+            Ok(challenge) => {
+                self.challenge = Some(challenge);
+                send(DeviceMessage::HelloAck(crate::system::hello_ack(
+                    &self.config,
+                    self.model_info(),
+                    challenge,
+                    self.model_fault.as_deref(),
+                )));
+            }
+            Err(e) => {
+                self.challenge = None;
+                send(e.reply(None));
+            }
+        }
+    }
+
+    /// Checks a host's tag; a wrong one ends the session.
+    fn authenticate(
+        &mut self,
+        auth: &Authenticate,
+        send: &mut dyn FnMut(DeviceMessage),
+    ) -> Control {
+        let Some(token) = &self.config.auth.token else {
+            send(Error::NothingToAuthenticate.reply(None));
+            return Control::Continue;
+        };
+        let Some(challenge) = self.challenge else {
+            send(Error::AuthenticateBeforeHello.reply(None));
+            return Control::Continue;
+        };
+        if verify_tag(token.bytes(), &challenge, &auth.tag) {
+            self.authenticated = true;
+            send(DeviceMessage::Authenticated);
+            Control::Continue
+        } else {
+            self.authenticated = false;
+            // A challenge answers one attempt: the next needs a new Hello.
+            self.challenge = None;
+            send(Error::Unauthorized(WRONG_TOKEN).reply(None));
+            Control::Shutdown
+        }
+    }
+
+    fn begin_upload(&mut self, begin: &ModelBegin, send: &mut dyn FnMut(DeviceMessage)) {
+        // A new ModelBegin abandons an upload in progress (its temporary
+        // file goes with it).
+        self.upload = UploadState::Idle;
+        let started = if self.may_change() {
+            Upload::begin(begin, self.config.model_store.as_deref())
+        } else {
+            Err(Error::Unauthorized(FLASHING_NEEDS_AUTH))
+        };
+        self.upload = match started {
+            Ok(upload) => UploadState::Receiving(upload),
+            Err(e) => {
+                send(e.reply(None));
+                UploadState::Refused
+            }
+        };
+    }
+
     fn accept_codebook(&mut self, chunk: &CodebookChunk, send: &mut dyn FnMut(DeviceMessage)) {
+        if self.codebook_refused || !self.may_stream() {
+            if !self.codebook_refused {
+                send(Error::Unauthorized(STREAMING_NEEDS_AUTH).reply(None));
+            }
+            // Quiet until the refused upload's last chunk.
+            self.codebook_refused = !chunk.last;
+            return;
+        }
         match self.codebook_upload.accept(chunk) {
             None => {}
             Some(Err(e)) => send(e.reply(None)),
@@ -178,16 +337,22 @@ impl Device {
         let info = model.info.clone();
         self.model = Some(Arc::new(model));
         self.spare_runner = None;
+        self.model_fault = None;
         info
     }
 
     fn accept_chunk(&mut self, chunk: &ModelChunk<'_>, send: &mut dyn FnMut(DeviceMessage)) {
-        let Some(upload) = self.upload.as_mut() else {
-            send(Error::ChunkWithoutBegin.reply(None));
-            return;
+        let upload = match &mut self.upload {
+            UploadState::Idle => {
+                send(Error::ChunkWithoutBegin.reply(None));
+                self.upload = UploadState::Refused;
+                return;
+            }
+            UploadState::Refused => return,
+            UploadState::Receiving(upload) => upload,
         };
         if let Err(e) = upload.accept(chunk) {
-            self.upload = None;
+            self.upload = UploadState::Refused;
             send(e.reply(None));
         }
     }
@@ -204,21 +369,26 @@ impl Device {
         }
         let spare = self.spare_runner.take();
         let frame_id = start.frame_id;
-        self.fov = Some(
-            match Frame::begin(
+        let opened = if !self.may_stream() {
+            Err(Error::Unauthorized(STREAMING_NEEDS_AUTH))
+        } else if let (None, Some(fault)) = (&self.model, &self.model_fault) {
+            Err(Error::StoredModelFault(fault.clone()))
+        } else {
+            Frame::begin(
                 start,
                 self.model.as_ref(),
                 self.codebook.as_ref(),
                 spare,
-                self.config.threads,
-            ) {
-                Ok(frame) => Fov::Open(Box::new(frame)),
-                Err(e) => {
-                    self.fail(frame_id, &e, send);
-                    Fov::Failed
-                }
-            },
-        );
+                &self.config,
+            )
+        };
+        self.fov = Some(match opened {
+            Ok(frame) => Fov::Open(Box::new(frame)),
+            Err(e) => {
+                self.fail(frame_id, &e, send);
+                Fov::Failed
+            }
+        });
     }
 
     fn accept_band(&mut self, band: &RowBand<'_>, send: &mut dyn FnMut(DeviceMessage)) {

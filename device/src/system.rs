@@ -2,12 +2,19 @@
 //! kernel path, model, threads and free memory.
 
 use heapless::String as HString;
-use robofish_shared::protocol::{HelloAck, ModelInfo, MAX_ROW_BAND_BYTES, PROTOCOL_VERSION};
+use robofish_shared::protocol::{
+    Challenge, HelloAck, ModelInfo, MAX_ROW_BAND_BYTES, PROTOCOL_VERSION,
+};
 
 use crate::config::DeviceConfig;
 
 /// The device's answer to `Hello`.
-pub fn hello_ack(config: &DeviceConfig, model: Option<&ModelInfo>) -> HelloAck {
+pub fn hello_ack(
+    config: &DeviceConfig,
+    model: Option<&ModelInfo>,
+    challenge: Challenge,
+    model_fault: Option<&str>,
+) -> HelloAck {
     HelloAck {
         version: PROTOCOL_VERSION,
         kernel_path: bounded(config.kernels.name()),
@@ -15,6 +22,9 @@ pub fn hello_ack(config: &DeviceConfig, model: Option<&ModelInfo>) -> HelloAck {
         threads: config.threads.min(u16::MAX as usize) as u16,
         free_memory: free_memory(),
         max_row_band_bytes: MAX_ROW_BAND_BYTES as u32,
+        access: config.auth.access(),
+        challenge,
+        model_fault: model_fault.map(bounded),
     }
 }
 

@@ -56,7 +56,49 @@ fn ceil_to(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
 }
 
+/// The strips of a `height x width` FOV on (up to) `threads` threads:
+/// each strip's input columns (kept columns plus halo, grid-aligned) and
+/// the columns it keeps.
+fn strip_layout(
+    network: &Network,
+    height: usize,
+    width: usize,
+    threads: usize,
+) -> Result<Vec<(Range<usize>, Range<usize>)>> {
+    let graph = &network.model().graph;
+    check_tile_size(graph, height, width, Extent::Strips).map_err(Error::FovSize)?;
+    let align = 1usize << graph.max_level();
+    let halo = receptive_halo(graph);
+    // A strip narrower than its halo wastes more than it gains.
+    let count = threads.clamp(1, (width / halo.max(align)).max(1));
+    let step = ceil_to(width.div_ceil(count), align);
+    Ok((0..width)
+        .step_by(step)
+        .map(|start| {
+            let keep = start..(start + step).min(width);
+            let input_cols = floor_to(keep.start.saturating_sub(halo), align)
+                ..ceil_to(keep.end + halo, align).min(width);
+            (input_cols, keep)
+        })
+        .collect())
+}
+
 impl StripRunner {
+    /// Bytes the strips of a `height x width` FOV on `threads` threads
+    /// would hold, without allocating them.
+    pub fn planned_bytes(
+        network: &Arc<Network>,
+        height: usize,
+        width: usize,
+        threads: usize,
+    ) -> Result<usize> {
+        let mut total = 0;
+        for (input_cols, _) in strip_layout(network, height, width, threads)? {
+            total += RowStreamer::planned_bytes(network.clone(), height, input_cols.len())?;
+        }
+        Ok(total)
+    }
+
     /// A runner for `height x width` FOVs on (up to) `threads` strips.
     pub fn new(
         network: Arc<Network>,
@@ -64,18 +106,8 @@ impl StripRunner {
         width: usize,
         threads: usize,
     ) -> Result<StripRunner> {
-        let graph = &network.model().graph;
-        check_tile_size(graph, height, width, Extent::Strips).map_err(Error::FovSize)?;
-        let align = 1usize << graph.max_level();
-        let halo = receptive_halo(graph);
-        // A strip narrower than its halo wastes more than it gains.
-        let count = threads.clamp(1, (width / halo.max(align)).max(1));
-        let step = ceil_to(width.div_ceil(count), align);
         let mut strips = Vec::new();
-        for start in (0..width).step_by(step) {
-            let keep = start..(start + step).min(width);
-            let input_cols = floor_to(keep.start.saturating_sub(halo), align)
-                ..ceil_to(keep.end + halo, align).min(width);
+        for (input_cols, keep) in strip_layout(&network, height, width, threads)? {
             let streamer = RowStreamer::new(network.clone(), height, input_cols.len())?;
             strips.push(Strip {
                 input_cols,
@@ -83,6 +115,7 @@ impl StripRunner {
                 streamer,
             });
         }
+        let graph = &network.model().graph;
         let channels = graph
             .outputs
             .iter()

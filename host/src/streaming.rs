@@ -41,7 +41,7 @@ pub struct StreamJob<'a> {
 
 /// Streams `job.tiles` through `link` (flashing `job.model` first when given).
 pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummary> {
-    let ack = link.client.hello()?;
+    let ack = link.ack.clone();
     let mut model_codebook = None;
     if let Some(path) = job.model {
         let bytes =

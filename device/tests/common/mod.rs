@@ -2,6 +2,8 @@
 //! that stores the MHD4 codebook, a device configuration, and FOVs.
 #![allow(dead_code)]
 
+pub mod tcp;
+
 use std::io::{Read, Write};
 
 use robofish_device::client::{Client, Fov};
@@ -42,6 +44,7 @@ pub fn config(threads: usize) -> DeviceConfig {
         batch_rows: 5,
         model_store: None,
         kernels: KernelPath::from_env().unwrap(),
+        ..DeviceConfig::default()
     }
 }
 

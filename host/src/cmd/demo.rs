@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use robofish_device::DeviceConfig;
-use robofish_host::link::Link;
+use robofish_host::link::{Link, LinkOptions};
 use robofish_host::sim::{preset, Codebook, Simulator, Split};
 use robofish_host::streaming::{print_summary, stream_tiles, StreamJob};
 
@@ -68,7 +68,7 @@ impl Cmd {
         let tiles: Vec<_> = (0..self.fovs)
             .map(|i| simulator.tile(Split::Test, i))
             .collect();
-        let mut link = Link::connect("local", DeviceConfig::default())?;
+        let mut link = Link::open("local", DeviceConfig::default(), &LinkOptions::default())?;
         let summary = stream_tiles(
             &mut link,
             &StreamJob {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use robofish_device::DeviceConfig;
-use robofish_host::link::Link;
+use robofish_host::link::{Link, LinkArgs};
 
 /// Upload a model to a device; it verifies (checksum, version, loads in the
 /// engine), stores it atomically and keeps the old one if anything fails.
@@ -18,6 +18,8 @@ pub struct Cmd {
     /// Model file to flash.
     #[arg(long)]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 impl Cmd {
@@ -30,9 +32,12 @@ impl Cmd {
                 self.model.display()
             )
         })?;
-        let mut link = Link::connect(&self.device, DeviceConfig::default())?;
-        let ack = link.client.hello()?;
-        let info = link.client.flash(&bytes)?;
+        let mut link = Link::open(&self.device, DeviceConfig::default(), &self.link.options()?)?;
+        let ack = link.ack.clone();
+        let info = link
+            .client
+            .flash(&bytes)
+            .with_context(|| format!("flashing {} to {}", self.model.display(), self.device))?;
         writeln!(
             io::stdout(),
             "flashed {} to {}: model '{}' hash {:016x}, arena {} bytes at 256x256 (kernels {}, previous model {})",

@@ -15,6 +15,7 @@ pub mod quantise;
 pub mod render;
 pub mod run;
 pub mod simulate;
+pub mod stop;
 pub mod stream;
 pub mod train;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Flash(flash::Cmd),
     /// Stream fields of view through a device and report spots, latency and accuracy.
     Stream(stream::Cmd),
+    /// Stop a device process (needs the device's token).
+    Stop(stop::Cmd),
     /// Decode every FOV of an experiment into transcript tables (CSV, Parquet) and QC.
     ///
     /// Resumes (FOVs already written with the same model and codebook are
@@ -73,6 +76,7 @@ impl Command {
             Command::Bench(cmd) => cmd.run(),
             Command::Flash(cmd) => cmd.run(),
             Command::Stream(cmd) => cmd.run(),
+            Command::Stop(cmd) => cmd.run(),
             Command::Run(cmd) => cmd.run(),
             Command::Merge(cmd) => cmd.run(),
             Command::Train(cmd) => cmd.run(),

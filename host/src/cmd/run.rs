@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use robofish_host::args::DataArgs;
+use robofish_host::link::LinkArgs;
 use robofish_host::run::{
     parts_dir, prepare, run_fovs, write_tables, DatasetSource, FovSource, Method, PartSet,
     RunIdentity, RunJob,
@@ -44,6 +45,8 @@ pub struct Cmd {
     /// Threads of a local device.
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 impl Cmd {
@@ -55,6 +58,7 @@ impl Cmd {
             &self.device,
             self.model.as_deref(),
             self.threads,
+            &self.link.options()?,
             source.codebook(),
             source.bit_order(),
         )?;

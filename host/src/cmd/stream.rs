@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use robofish_device::DeviceConfig;
 use robofish_host::args::{ReadArgs, TileSize};
-use robofish_host::link::Link;
+use robofish_host::link::{Link, LinkArgs};
 use robofish_host::sim::{preset, BitOrder, Codebook, Simulator, Split, Tile, PRESET_NAMES};
 use robofish_host::streaming::{print_summary, stream_tiles, StreamJob};
 use robofish_shared::model::decode_model;
@@ -57,6 +57,8 @@ pub struct Cmd {
     /// either way).
     #[arg(long)]
     pub allow_failed_fovs: bool,
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 impl Cmd {
@@ -79,7 +81,7 @@ impl Cmd {
         if let Some(t) = self.threads {
             config.threads = t.max(1);
         }
-        let mut link = Link::connect(&self.device, config)?;
+        let mut link = Link::open(&self.device, config, &self.link.options()?)?;
         let summary = stream_tiles(
             &mut link,
             &StreamJob {

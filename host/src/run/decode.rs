@@ -13,7 +13,7 @@ use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::decode_model;
 
 use super::parts::fingerprint;
-use crate::link::Link;
+use crate::link::{Link, LinkOptions};
 use crate::sim::{BitOrder, Codebook, Tile, IMAGE_COUNT};
 
 /// How FOVs are decoded.
@@ -84,6 +84,7 @@ pub fn prepare(
     device: &str,
     model: Option<&Path>,
     threads: Option<usize>,
+    link_options: &LinkOptions,
     experiment: Option<&Codebook>,
     bit_order: BitOrder,
 ) -> Result<Prepared> {
@@ -110,7 +111,7 @@ pub fn prepare(
                 codebook,
             })
         }
-        Method::Network => prepare_network(device, model, threads, experiment),
+        Method::Network => prepare_network(device, model, threads, link_options, experiment),
     }
 }
 
@@ -118,14 +119,15 @@ fn prepare_network(
     device: &str,
     model: Option<&Path>,
     threads: Option<usize>,
+    link_options: &LinkOptions,
     experiment: Option<&Codebook>,
 ) -> Result<Prepared> {
     let mut config = DeviceConfig::default();
     if let Some(t) = threads {
         config.threads = t.max(1);
     }
-    let mut link = Link::connect(device, config)?;
-    let ack = link.client.hello()?;
+    let mut link = Link::open(device, config, link_options)?;
+    let ack = link.ack.clone();
     let (info, model_codebook) = match model {
         Some(path) => {
             let bytes =

@@ -127,6 +127,31 @@ impl RowStreamer {
         height: usize,
         width: usize,
     ) -> Result<RowStreamer, EngineError> {
+        let mut streamer = Self::unallocated(network, height, width)?;
+        streamer.size_rings()?;
+        Ok(streamer)
+    }
+
+    /// Bytes a streamer for `height x width` images would hold (rings,
+    /// gather buffer and output rows), computed without allocating them,
+    /// so a device can refuse a FOV too large for its memory first.
+    pub fn planned_bytes(
+        network: Arc<Network>,
+        height: usize,
+        width: usize,
+    ) -> Result<usize, EngineError> {
+        let mut streamer = Self::unallocated(network, height, width)?;
+        let rings = streamer.plan_rings()?;
+        let maps: usize = streamer.maps.iter().map(Vec::len).sum();
+        Ok(rings + 3 * streamer.widest_row() + maps)
+    }
+
+    /// A streamer whose rings are not sized yet.
+    fn unallocated(
+        network: Arc<Network>,
+        height: usize,
+        width: usize,
+    ) -> Result<RowStreamer, EngineError> {
         check_tile_size(&network.model().graph, height, width, Extent::Rows)?;
         if network.model().metadata.mode == QuantMode::Dynamic {
             return Err(EngineError::BadInput(
@@ -168,7 +193,7 @@ impl RowStreamer {
             .iter()
             .map(|&t| vec![0u8; graph.tensors[t as usize].channels as usize * width])
             .collect();
-        let mut streamer = RowStreamer {
+        Ok(RowStreamer {
             network,
             height,
             rings,
@@ -181,9 +206,7 @@ impl RowStreamer {
             emitted: 0,
             maps,
             gathered: Vec::new(),
-        };
-        streamer.size_rings()?;
-        Ok(streamer)
+        })
     }
 
     /// Bytes held by the rings.
@@ -241,6 +264,21 @@ impl RowStreamer {
 
     /// Dry run of the schedule over the whole image to find every ring's size.
     fn size_rings(&mut self) -> Result<(), EngineError> {
+        let total = self.plan_rings()?;
+        self.storage = vec![0i8; total];
+        self.gathered = vec![0i8; 3 * self.widest_row()];
+        Ok(())
+    }
+
+    /// Bytes of the widest ring row.
+    fn widest_row(&self) -> usize {
+        self.rings.iter().map(|r| r.row_bytes()).max().unwrap_or(0)
+    }
+
+    /// Runs the schedule symbolically to find how many rows each ring must
+    /// hold, lays the rings out and returns their total bytes (nothing is
+    /// allocated but the per-tensor counters).
+    fn plan_rings(&mut self) -> Result<usize, EngineError> {
         let mut capacity = vec![3usize; self.rings.len()];
         for _ in 0..self.height {
             self.push_symbolic(&mut capacity);
@@ -255,13 +293,10 @@ impl RowStreamer {
             ring.offset = offset;
             offset += ring.capacity * ring.row_bytes();
         }
-        self.storage = vec![0i8; offset];
-        let widest = self.rings.iter().map(|r| r.row_bytes()).max().unwrap_or(0);
-        self.gathered = vec![0i8; 3 * widest];
         self.produced.iter_mut().for_each(|p| *p = 0);
         self.pushed = 0;
         self.emitted = 0;
-        Ok(())
+        Ok(offset)
     }
 
     fn note(&self, t: usize, capacity: &mut [usize]) {

@@ -14,7 +14,12 @@
 //! ```text
 //! host                                   device
 //! Hello                 ─────────────▶
-//!                       ◀─────────────   HelloAck (or Error UnknownVersion)
+//!                       ◀─────────────   HelloAck (or Error UnknownVersion):
+//!                                        its Access, a fresh challenge, and
+//!                                        why a stored model failed, if it did
+//! Authenticate (HMAC of the challenge) ▶ (only to a device with a token)
+//!                       ◀─────────────   Authenticated (or Error
+//!                                        Unauthorized, and the session ends)
 //! ModelBegin, ModelChunk*, ModelEnd ──▶  (optional: replace the model)
 //!                       ◀─────────────   ModelAccepted (or Error)
 //! CodebookChunk* (last = true ends it) ▶ (optional: the experiment's codebook)
@@ -34,8 +39,17 @@
 //! ReportRequest         ─────────────▶
 //!                       ◀─────────────   Report
 //! Shutdown              ─────────────▶
-//!                       ◀─────────────   ShutdownAck, then the device closes
+//!                       ◀─────────────   ShutdownAck, then the session ends
+//!                                        (a stdio or serial device exits; a
+//!                                        TCP device serves the next host)
+//! StopDevice            ─────────────▶   (authenticated hosts only)
+//!                       ◀─────────────   Stopping, then the device exits
 //! ```
+//!
+//! A message that needs authentication the session lacks (see
+//! [`Access`](super::Access)) is answered once with `Error Unauthorized`:
+//! a refused upload's remaining chunks, and a refused FOV's bands, are then
+//! dropped without further replies.
 //!
 //! Every FOV is answered by either its `FrameTiming` or an `Error` naming its
 //! id; nothing is dropped silently. A codebook upload is answered once, on
@@ -82,6 +96,13 @@ pub const MAX_SPOTS_PER_CHUNK: usize = 256;
 /// Most ground-truth spots in one [`GroundTruth`] message.
 pub const MAX_TRUTH_SPOTS_PER_CHUNK: usize = 256;
 
+/// Most ground-truth spots of one FOV (262,144, about 3 MiB on the device):
+/// six times a dense 2048x2048 FOV (0.01 emitters/px², 41,900 emitters) and
+/// 0.06/px², the densest the simulator draws. More is refused as
+/// `Oversized`, so what a host sends cannot grow the device's memory
+/// without bound.
+pub const MAX_TRUTH_SPOTS_PER_FOV: usize = 1 << 18;
+
 /// Longest [`ErrorReport::message`], in UTF-8 bytes.
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 128;
 
@@ -125,11 +146,26 @@ pub enum HostMessage<'a> {
     FrameEnd(FrameEnd),
     /// Asks for the cumulative [`DeviceMessage::Report`].
     ReportRequest,
-    /// Asks the device to end the session.
+    /// Ends the session (not the device: a TCP device serves the next
+    /// host; a stdio or serial device, which has only this host, exits).
     Shutdown,
     /// Part of the experiment's codebook; the last chunk is answered with
     /// [`DeviceMessage::CodebookAccepted`].
     CodebookChunk(CodebookChunk),
+    /// Answers the challenge of [`HelloAck::challenge`]; the device replies
+    /// [`DeviceMessage::Authenticated`], or `Error Unauthorized` and ends
+    /// the session.
+    Authenticate(Authenticate),
+    /// Stops the device process (authenticated sessions only); answered
+    /// with [`DeviceMessage::Stopping`].
+    StopDevice,
+}
+
+/// A host's proof that it holds the device's token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticate {
+    /// [`auth_tag`](super::auth_tag)`(token, challenge)`.
+    pub tag: [u8; super::TAG_BYTES],
 }
 
 /// Session opener.
@@ -424,6 +460,11 @@ pub enum DeviceMessage {
     CodebookAccepted(CodebookInfo),
     /// How a FOV's spots decoded, without truth.
     Quality(Quality),
+    /// The host's [`Authenticate`] tag was right: the session may now do
+    /// what [`HelloAck::access`] withholds from anonymous hosts.
+    Authenticated,
+    /// Answer to [`HostMessage::StopDevice`]; the device exits afterwards.
+    Stopping,
 }
 
 /// The model a device runs.
@@ -455,6 +496,14 @@ pub struct HelloAck {
     /// [`MAX_ROW_BAND_BYTES`]); the host sizes its bands with
     /// [`FrameStart::rows_per_band`].
     pub max_row_band_bytes: u32,
+    /// What an unauthenticated host may do.
+    pub access: super::Access,
+    /// A fresh random value for [`HostMessage::Authenticate`]; all zeros
+    /// from a device without a token ([`Access::Open`](super::Access::Open)).
+    pub challenge: super::Challenge,
+    /// Why the device has no model although one was stored (e.g. the
+    /// stored file is corrupt); `None` otherwise. Flashing a model clears it.
+    pub model_fault: Option<String<MAX_ERROR_MESSAGE_BYTES>>,
 }
 
 /// One detected spot.
@@ -631,6 +680,9 @@ pub enum ErrorKind {
     /// A well-formed request the device does not serve (e.g. a dynamic
     /// model, which cannot stream).
     Unsupported,
+    /// The request needs an authenticated session (see
+    /// [`HelloAck::access`]), or the authentication tag was wrong.
+    Unauthorized,
 }
 
 impl ErrorKind {
@@ -649,6 +701,7 @@ impl ErrorKind {
             ErrorKind::Internal => "internal error",
             ErrorKind::Busy => "busy",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Unauthorized => "unauthorized",
         }
     }
 }

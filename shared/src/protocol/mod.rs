@@ -15,6 +15,7 @@
 //! - [`codebook`]: the experiment's codebook ([`CodebookChunk`]) and the
 //!   receiving side's checks of it ([`CodebookTracker`]);
 //! - [`quality`]: each FOV's accuracy without truth ([`Quality`]);
+//! - [`auth`]: who may flash or stop a device ([`Access`], [`auth_tag`]);
 //! - [`ProtocolError`]: every way the above can fail, each mapping to the
 //!   [`ErrorKind`] the device reports.
 //!
@@ -29,6 +30,7 @@
 //! and a new one started: the partial frame is reported as `Truncated` and
 //! the new frame decodes intact.
 
+pub mod auth;
 pub mod chunks;
 pub mod codebook;
 pub mod framing;
@@ -39,6 +41,10 @@ pub mod tracker;
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
+pub use auth::{
+    auth_tag, parse_token, verify_tag, Access, Challenge, TokenError, CHALLENGE_BYTES,
+    MIN_TOKEN_BYTES, TAG_BYTES,
+};
 pub use chunks::{chunks, Chunk};
 pub use codebook::{
     codebook_checksum, CodebookChunk, CodebookFault, CodebookInfo, CodebookSource, CodebookTracker,
@@ -51,7 +57,7 @@ pub use tracker::FrameTracker;
 
 /// Version of the wire format; bumped on any change to [`messages`] or
 /// [`framing`].
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// Largest postcard encoding of a versioned message (`version` + message),
 /// in bytes: a full [`RowBand`] plus 64 bytes for its header (version,
@@ -111,6 +117,14 @@ pub enum ProtocolError {
     Oversized {
         /// Bytes seen (for a frame, at least this many).
         len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A FOV's ground truth holds more than
+    /// [`MAX_TRUTH_SPOTS_PER_FOV`](messages::MAX_TRUTH_SPOTS_PER_FOV) spots.
+    TooMuchTruth {
+        /// The FOV.
+        frame_id: u32,
         /// The limit.
         limit: usize,
     },
@@ -178,7 +192,9 @@ impl ProtocolError {
             ProtocolError::Truncated
             | ProtocolError::MissingRows { .. }
             | ProtocolError::MissingTruth { .. } => ErrorKind::Truncated,
-            ProtocolError::Oversized { .. } => ErrorKind::Oversized,
+            ProtocolError::Oversized { .. } | ProtocolError::TooMuchTruth { .. } => {
+                ErrorKind::Oversized
+            }
             ProtocolError::UnknownVersion { .. } => ErrorKind::UnknownVersion,
             ProtocolError::BadChecksum { .. } => ErrorKind::BadChecksum,
             ProtocolError::WrongDimensions { .. } => ErrorKind::WrongDimensions,
@@ -193,6 +209,7 @@ impl ProtocolError {
         match self {
             ProtocolError::MissingRows { frame_id, .. }
             | ProtocolError::MissingTruth { frame_id }
+            | ProtocolError::TooMuchTruth { frame_id, .. }
             | ProtocolError::WrongDimensions { frame_id, .. }
             | ProtocolError::OutOfOrder { frame_id, .. } => Some(*frame_id),
             ProtocolError::BadChecksum { frame_id, .. } => *frame_id,
@@ -243,6 +260,10 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::Oversized { len, limit } => write!(
                 f,
                 "oversized: {len} bytes exceed the limit of {limit}; dropped"
+            ),
+            ProtocolError::TooMuchTruth { frame_id, limit } => write!(
+                f,
+                "frame {frame_id}: more than {limit} ground-truth spots; the rest are refused"
             ),
             ProtocolError::UnknownVersion {
                 received,

@@ -127,6 +127,13 @@ fn host_samples() -> Vec<(&'static str, HostMessage<'static>)> {
             "codebook_chunk",
             HostMessage::CodebookChunk(sample_codebook_chunk())
         ),
+        (
+            "authenticate",
+            HostMessage::Authenticate(Authenticate {
+                tag: core::array::from_fn(|i| i as u8),
+            }),
+        ),
+        ("stop_device", HostMessage::StopDevice),
     ]
 }
 
@@ -214,6 +221,9 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
                 threads: 4,
                 free_memory: 1 << 30,
                 max_row_band_bytes: MAX_ROW_BAND_BYTES as u32,
+                access: Access::Closed,
+                challenge: core::array::from_fn(|i| 0xA0 + i as u8),
+                model_fault: None,
             }),
         ),
         (
@@ -225,6 +235,9 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
                 threads: 1,
                 free_memory: 0,
                 max_row_band_bytes: 4096,
+                access: Access::Open,
+                challenge: [0; CHALLENGE_BYTES],
+                model_fault: Some(bounded_str("stored model /m.rfm failed: bad magic")),
             }),
         ),
         ("model_accepted", DeviceMessage::ModelAccepted(model)),
@@ -305,6 +318,16 @@ fn device_samples() -> Vec<(&'static str, DeviceMessage)> {
                 None,
                 ErrorKind::Busy,
                 "serving 127.0.0.1:50000 for 12 s; try again later",
+            )),
+        ),
+        ("authenticated", DeviceMessage::Authenticated),
+        ("stopping", DeviceMessage::Stopping),
+        (
+            "error_unauthorized",
+            DeviceMessage::Error(ErrorReport::new(
+                None,
+                ErrorKind::Unauthorized,
+                "flashing needs an authenticated session",
             )),
         ),
     ]
@@ -563,8 +586,8 @@ proptest! {
 fn malformed_frame_between_good_frames() {
     let (_, messages) = host_stream();
     let mut stream = encode(&messages[0]);
-    // Valid COBS, version 3, but variant 64 does not exist.
-    stream.extend_from_slice(&[0x00, 0x03, 0x03, 0x40, 0x00]);
+    // Valid COBS, this version, but variant 64 does not exist.
+    stream.extend_from_slice(&[0x00, 0x03, PROTOCOL_VERSION as u8, 0x40, 0x00]);
     stream.extend(encode(&messages[1]));
     for chunk in [1, 3, stream.len()] {
         let events = decode_host_stream::<MAX_FRAME_BYTES>(&stream, &[chunk], &messages);
@@ -582,8 +605,8 @@ fn malformed_frame_between_good_frames() {
 #[test]
 fn trailing_bytes_are_malformed() {
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
-    // `ReportRequest` (version 3, variant 8) with one extra byte.
-    let trailing = [0x05, 0x03, 0x08, 0x07, 0x07, 0x00];
+    // `ReportRequest` (this version, variant 8) with one extra byte.
+    let trailing = [0x05, PROTOCOL_VERSION as u8, 0x08, 0x07, 0x07, 0x00];
     match decoder.feed::<HostMessage>(&trailing) {
         Feed::Error { error, remaining } => {
             assert_eq!(
@@ -619,10 +642,10 @@ fn truncated_frame_then_new_frame() {
 
 #[test]
 fn frame_cut_at_a_block_boundary_is_truncated() {
-    // Version 3, `FrameEnd` (variant 7), frame 7, then the stream stops
+    // This version, `FrameEnd` (variant 7), frame 7, then the stream stops
     // before the checksum: valid COBS, too short for postcard.
     let mut decoder: FrameDecoder<64> = FrameDecoder::new();
-    match decoder.feed::<HostMessage>(&[0x04, 0x03, 0x07, 0x07, 0x00]) {
+    match decoder.feed::<HostMessage>(&[0x04, PROTOCOL_VERSION as u8, 0x07, 0x07, 0x00]) {
         Feed::Error { error, .. } => assert_eq!(error, ProtocolError::Truncated),
         other => panic!("{other:?}"),
     }
@@ -713,7 +736,13 @@ fn unknown_version_is_refused_with_both_versions() {
     assert_eq!(report.kind, ErrorKind::UnknownVersion);
     assert_eq!(report.frame_id, None);
     assert!(report.message.contains("version 1"), "{}", report.message);
-    assert!(report.message.contains("version 3"), "{}", report.message);
+    assert!(
+        report
+            .message
+            .contains(&format!("version {PROTOCOL_VERSION}")),
+        "{}",
+        report.message
+    );
     // The report itself travels to the host and reads the same there.
     let frame = encode(&DeviceMessage::Error(report.clone()));
     let mut host_decoder: FrameDecoder<256> = FrameDecoder::new();

@@ -1,7 +1,10 @@
 //! The receiving side's bookkeeping for one FOV: which band comes next,
 //! whether the truth is complete, and the running pixel checksum.
 
-use super::{FrameEnd, FrameStart, GroundTruth, ProtocolError, RowBand, MAX_ROW_BAND_BYTES};
+use super::{
+    FrameEnd, FrameStart, GroundTruth, ProtocolError, RowBand, MAX_ROW_BAND_BYTES,
+    MAX_TRUTH_SPOTS_PER_FOV,
+};
 use crate::checksum::Crc32;
 
 /// Checks that the messages of one FOV arrive as the protocol requires:
@@ -17,6 +20,7 @@ pub struct FrameTracker {
     start: FrameStart,
     next_row: u16,
     next_truth_chunk: u16,
+    truth_spots: usize,
     truth_complete: bool,
     pixels: Crc32,
 }
@@ -31,6 +35,7 @@ impl FrameTracker {
             start,
             next_row: 0,
             next_truth_chunk: 0,
+            truth_spots: 0,
             pixels: Crc32::new(),
         })
     }
@@ -118,6 +123,14 @@ impl FrameTracker {
                 reason: "ground-truth chunks must be numbered 0, 1, 2, ...",
             });
         }
+        let spots = self.truth_spots + truth.spots.len();
+        if spots > MAX_TRUTH_SPOTS_PER_FOV {
+            return Err(ProtocolError::TooMuchTruth {
+                frame_id,
+                limit: MAX_TRUTH_SPOTS_PER_FOV,
+            });
+        }
+        self.truth_spots = spots;
         self.next_truth_chunk = self.next_truth_chunk.wrapping_add(1);
         self.truth_complete = truth.last;
         Ok(())
