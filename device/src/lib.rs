@@ -9,6 +9,7 @@
 //! a [`transport`] SPEC, and [`client`] is the host's end of it.
 
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod codebook;
 pub mod config;

@@ -95,7 +95,7 @@ pub struct Link {
     pub client: AnyClient,
     /// What the device said about itself.
     pub ack: HelloAck,
-    child: Option<Child>,
+    child: Option<Spawned>,
     local: Option<LocalServer>,
     /// What the user asked for, for messages.
     pub spec: String,
@@ -151,7 +151,7 @@ impl Link {
     fn wait(mut self) -> Result<()> {
         drop(self.client);
         if let Some(mut child) = self.child.take() {
-            let status = child.wait()?;
+            let status = child.0.wait()?;
             if !status.success() {
                 bail!("device command exited with {status}");
             }
@@ -165,12 +165,37 @@ impl Link {
     }
 }
 
+/// A device command this host started, in a process group of its own.
+/// Dropped before it exited (the session failed: a timeout, a refusal),
+/// the whole group is killed, so a hung device (which `sh -c` may run as a
+/// grandchild) does not outlive the host.
+struct Spawned(Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            #[cfg(unix)]
+            if let Ok(group) = libc::pid_t::try_from(self.0.id()) {
+                // SAFETY: kill(2) takes plain integers and touches no memory
+                // of ours; the negative pid names the group the child leads
+                // (it was spawned with `process_group(0)`), which holds only
+                // the device command and its children.
+                unsafe {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The client over the transport `spec` names, and what keeps it alive.
 fn connect(
     spec: &str,
     local_config: DeviceConfig,
     timeout: Option<Duration>,
-) -> Result<(AnyClient, Option<Child>, Option<LocalServer>)> {
+) -> Result<(AnyClient, Option<Spawned>, Option<LocalServer>)> {
     match spec.parse::<Transport>()? {
         Transport::Local => {
             let (client, handle) = robofish_device::client::spawn_local(Device::new(local_config))?;
@@ -182,9 +207,13 @@ fn connect(
             ))
         }
         Transport::Exec(command) => {
-            let mut child = Command::new("sh")
-                .arg("-c")
-                .arg(&command)
+            let mut shell = Command::new("sh");
+            shell.arg("-c").arg(&command);
+            // Its own process group, so a failed session can kill the
+            // device and whatever the shell started (see `Spawned`).
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut shell, 0);
+            let mut child = shell
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -192,6 +221,7 @@ fn connect(
                 .with_context(|| format!("cannot start device command '{command}'"))?;
             let stdin = child.stdin.take().context("device stdin")?;
             let stdout = child.stdout.take().context("device stdout")?;
+            let child = Spawned(child);
             Ok((
                 Client::new(timed(stdout, timeout)?, Box::new(BufWriter::new(stdin))),
                 Some(child),

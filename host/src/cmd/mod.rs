@@ -44,6 +44,9 @@ pub enum Command {
     Stream(stream::Cmd),
     /// Stop a device process (needs the device's token).
     Stop(stop::Cmd),
+    /// Run this machine as a device: the robofish-device server (same
+    /// flags), e.g. a workstation next to the microscope serving other hosts.
+    Device(robofish_device::cli::DeviceArgs),
     /// Decode every FOV of an experiment into transcript tables (CSV, Parquet) and QC.
     ///
     /// Resumes (FOVs already written with the same model and codebook are
@@ -77,6 +80,7 @@ impl Command {
             Command::Flash(cmd) => cmd.run(),
             Command::Stream(cmd) => cmd.run(),
             Command::Stop(cmd) => cmd.run(),
+            Command::Device(args) => robofish_device::cli::run(args),
             Command::Run(cmd) => cmd.run(),
             Command::Merge(cmd) => cmd.run(),
             Command::Train(cmd) => cmd.run(),
