@@ -38,6 +38,13 @@ fn check_model(model: Model, h: usize, w: usize) -> usize {
         .unwrap();
 
     let mut streamer = RowStreamer::new(network.clone(), h, w).unwrap();
+    // The plan a device checks against --max-memory is what the streamer
+    // then holds: its rings, plus one row of every output map (17 x w).
+    assert_eq!(
+        RowStreamer::planned_bytes(network.clone(), h, w).unwrap(),
+        streamer.memory_bytes() + 17 * w,
+        "{h}x{w}"
+    );
     let mut seen = 0;
     for y in 0..h {
         let row = image.rows(y, 1).unwrap();
