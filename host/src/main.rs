@@ -15,7 +15,15 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command.run() {
+    let cli = Cli::parse();
+    // Every command that runs the engine (a local device among them) takes
+    // its kernel path from ROBOFISH_KERNELS: refuse an unusable one once,
+    // here, rather than quietly running another path.
+    if let Err(e) = robofish_shared::kernels::KernelPath::from_env() {
+        eprintln!("error: ROBOFISH_KERNELS: {e}");
+        return ExitCode::FAILURE;
+    }
+    match cli.command.run() {
         Ok(()) => ExitCode::SUCCESS,
         // `robofish inspect ... | head` closing the pipe early is not a
         // failure (ripgrep does the same): the reader has what it wanted.
