@@ -7,12 +7,18 @@
 # torch==2.13.0 at ${ROBOFISH_VENV:-~/.cache/robofish/venv}, created when
 # missing (about 4.7 GB from PyPI) and reused when it has that version.
 #
-#   bash scripts/test.sh            # everything
-#   QUICK=1 bash scripts/test.sh    # skip the qemu and forced-scalar runs
+#   bash scripts/test.sh                        # everything
+#   QUICK=1 ALLOW_SKIP=1 bash scripts/test.sh   # skip the qemu and forced-scalar runs
+#
+# A step that cannot run here (no cross tools and not root, or QUICK=1) is
+# listed at the end, and the run fails unless ALLOW_SKIP=1: a green run
+# means every step ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+SKIPPED=()
+skipped() { SKIPPED+=("$*"); printf '\n==> SKIPPED: %s\n' "$*"; }
 
 step "toolchain: rustup targets and components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -26,7 +32,7 @@ if ! have_cross; then
         apt-get update -qq
         apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
     else
-        echo "warning: aarch64-linux-gnu-gcc / qemu-aarch64 missing and not root: aarch64 tests will be skipped" >&2
+        echo "warning: aarch64-linux-gnu-gcc / qemu-aarch64 missing and not root: aarch64 tests will be skipped (the run then fails unless ALLOW_SKIP=1)" >&2
     fi
 fi
 
@@ -62,6 +68,9 @@ step "no_std build of robofish-shared for thumbv7em-none-eabihf (with and withou
 cargo check -p robofish-shared --no-default-features --target thumbv7em-none-eabihf
 cargo check -p robofish-shared --no-default-features --features alloc --target thumbv7em-none-eabihf
 
+step "armv7 build check (32-bit ARM boards: robofish-shared and robofish-device)"
+cargo check -p robofish-shared -p robofish-device --target armv7-unknown-linux-gnueabihf
+
 step "rustdoc with -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -p robofish-shared --no-deps --quiet
 
@@ -85,7 +94,21 @@ if [ "${QUICK:-0}" != 1 ]; then
         done
         step "cross-compiled evaluation: aarch64 device under qemu == native x86, bit for bit"
         bash scripts/cross-device.sh
+    else
+        skipped "aarch64 tests under qemu-aarch64 (cortex-a53, cortex-a76, max) and the cross-device check: no aarch64-linux-gnu-gcc / qemu-aarch64, and not root to install them"
     fi
+else
+    skipped "forced-scalar run, aarch64 tests under qemu and the cross-device check (QUICK=1)"
 fi
 
+if [ "${#SKIPPED[@]}" -gt 0 ]; then
+    printf '\n==> steps that did not run:\n'
+    printf '    - %s\n' "${SKIPPED[@]}"
+    if [ "${ALLOW_SKIP:-0}" != 1 ]; then
+        echo "error: ${#SKIPPED[@]} step(s) skipped; set ALLOW_SKIP=1 to accept a partial run" >&2
+        exit 1
+    fi
+    step "all checks that ran passed (${#SKIPPED[@]} skipped, ALLOW_SKIP=1)"
+    exit 0
+fi
 step "all checks passed"
