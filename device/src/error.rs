@@ -114,7 +114,7 @@ pub enum Error {
     #[error("no model is loaded; flash one first")]
     NoModel,
     /// A FOV arrived while the stored model could not be loaded.
-    #[error("no model: {0}; flash one")]
+    #[error("no model, flash one: {0}")]
     StoredModelFault(String),
     /// The FOV needs more memory than `--max-memory` allows.
     #[error(

@@ -119,6 +119,12 @@ impl Link {
         client
             .authenticate(&ack, options.token.as_ref().map(Token::bytes))
             .with_context(|| format!("authenticating to {spec}"))?;
+        if options.token.is_some() && ack.access == robofish_shared::protocol::Access::Open {
+            eprintln!(
+                "warning: device {spec} has no --token-file: anyone who reaches it may flash it; \
+                 --token-file here was not needed"
+            );
+        }
         if let Some(fault) = &ack.model_fault {
             eprintln!("warning: device {spec} has no model: {fault}");
         }
