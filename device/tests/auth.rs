@@ -36,15 +36,7 @@ fn unauthorized(result: Result<impl std::fmt::Debug, Error>) -> String {
 }
 
 fn small_fov(images: &[u16]) -> Fov<'_> {
-    Fov {
-        height: 16,
-        width: 16,
-        rounds: 8,
-        colours: 2,
-        images,
-        truth: None,
-        stats: None,
-    }
+    common::fov(images, 16, 16)
 }
 
 #[test]

@@ -19,13 +19,8 @@ use common::tcp::TcpDevice;
 
 fn small_fov<'a>(images: &'a [u16], truth: Option<&'a [TruthSpot]>) -> Fov<'a> {
     Fov {
-        height: 16,
-        width: 16,
-        rounds: 8,
-        colours: 2,
-        images,
         truth,
-        stats: None,
+        ..common::fov(images, 16, 16)
     }
 }
 
