@@ -121,7 +121,7 @@ pub enum ProtocolError {
         limit: usize,
     },
     /// A FOV's ground truth holds more than
-    /// [`MAX_TRUTH_SPOTS_PER_FOV`](messages::MAX_TRUTH_SPOTS_PER_FOV) spots.
+    /// [`MAX_TRUTH_SPOTS_PER_FOV`] spots.
     TooMuchTruth {
         /// The FOV.
         frame_id: u32,
