@@ -58,6 +58,67 @@ TIFFFILE_VERSION=2026.3.3
 export LIBTORCH_USE_PYTORCH=1
 export PATH="$VENV/bin:$PATH"
 
+# The kernel paths each step must exercise (shared/tests/common/paths.rs):
+# a test asked to run a required path this CPU lacks fails instead of
+# skipping, and every path a test runs is appended to the step's report,
+# summed up in the table at the end.
+native_required_paths() {
+    local flags paths=scalar
+    flags=" $(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | cut -d: -f2) "
+    has() { [[ "$flags" == *" $1 "* ]]; }
+    case "$(uname -m)" in
+        x86_64)
+            has avx2 && paths+=,avx2
+            has avx2 && has avx_vnni && paths+=,avxvnni
+            has avx512f && has avx512bw && has avx512vl && has avx512_vnni && has avx512vbmi && paths+=,vnni
+            ;;
+        aarch64)
+            has asimd && paths+=,neon
+            has asimd && has asimddp && paths+=,dotprod
+            has asimd && has i8mm && paths+=,i8mm
+            ;;
+    esac
+    echo "$paths"
+}
+qemu_required_paths() {
+    case "$1" in
+        cortex-a53) echo scalar,neon ;;
+        cortex-a76) echo scalar,neon,dotprod ;;
+        max) echo scalar,neon,dotprod,i8mm ;;
+        *) echo "error: no required kernel paths known for qemu CPU $1" >&2; exit 1 ;;
+    esac
+}
+REPORTS="target/path-reports"
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+STEP_NO=0
+# Runs the rest of the line with the required paths $1 and a report file
+# named after the step $2.
+with_paths() {
+    local required="$1" name="$2"
+    shift 2
+    STEP_NO=$((STEP_NO + 1))
+    ROBOFISH_REQUIRED_PATHS="$required" \
+        ROBOFISH_PATH_REPORT="$PWD/$REPORTS/$(printf %02d "$STEP_NO")-$name.tsv" "$@"
+}
+# The exercised-paths table: per step, how many tests ran each path.
+print_paths_table() {
+    local all="scalar avx2 avxvnni vnni neon dotprod i8mm" f p
+    printf '\n==> kernel paths exercised (tests that ran each path, per step)\n'
+    printf '%-28s' step
+    for p in $all; do printf '%9s' "$p"; done
+    printf '\n'
+    for f in "$REPORTS"/*.tsv; do
+        [ -e "$f" ] || continue
+        printf '%-28s' "$(basename "$f" .tsv)"
+        for p in $all; do
+            printf '%9s' "$(awk -F'\t' -v p="$p" '$3 == p { seen[$1 FS $2] = 1 } END { n = 0; for (k in seen) n++; print n ? n : "-" }' "$f")"
+        done
+        printf '\n'
+    done
+}
+NATIVE_PATHS="$(native_required_paths)"
+echo "kernel paths this CPU must exercise: $NATIVE_PATHS"
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -74,22 +135,23 @@ cargo check -p robofish-shared -p robofish-device --target armv7-unknown-linux-g
 step "rustdoc with -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -p robofish-shared --no-deps --quiet
 
-step "native tests (best kernel path of this CPU), without libtorch"
-cargo test --workspace
+step "native tests (every kernel path of this CPU: $NATIVE_PATHS), without libtorch"
+with_paths "$NATIVE_PATHS" native cargo test --workspace
 
 step "robofish-host with the torch feature (training, tch vs tract)"
 cargo test -p robofish-host --features torch
 
 if [ "${QUICK:-0}" != 1 ]; then
     step "forced-scalar run of the whole suite (ROBOFISH_KERNELS=scalar)"
-    ROBOFISH_KERNELS=scalar cargo test --workspace
+    ROBOFISH_KERNELS=scalar with_paths "$NATIVE_PATHS" forced-scalar cargo test --workspace
 
     if have_cross; then
         for cpu in cortex-a53 cortex-a76 max; do
             step "aarch64 tests of robofish-shared under qemu-aarch64 -cpu $cpu"
             # The int8-vs-float comparisons are host-independent arithmetic and
             # take minutes under emulation; bit-exactness is what qemu checks.
-            QEMU_CPU=$cpu cargo test -p robofish-shared --target aarch64-unknown-linux-gnu -- \
+            QEMU_CPU=$cpu with_paths "$(qemu_required_paths $cpu)" "qemu-$cpu" \
+                cargo test -p robofish-shared --target aarch64-unknown-linux-gnu -- \
                 --skip seed_topology --skip dynamic_mode_runs
         done
         step "cross-compiled evaluation: aarch64 device under qemu == native x86, bit for bit"
@@ -100,6 +162,8 @@ if [ "${QUICK:-0}" != 1 ]; then
 else
     skipped "forced-scalar run, aarch64 tests under qemu and the cross-device check (QUICK=1)"
 fi
+
+print_paths_table
 
 if [ "${#SKIPPED[@]}" -gt 0 ]; then
     printf '\n==> steps that did not run:\n'

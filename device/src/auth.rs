@@ -40,6 +40,18 @@ impl Token {
         Ok((token, permission_warning(path)))
     }
 
+    /// The token a `--token-file` flag names, if it names one; a
+    /// permission warning goes to stderr after `program`'s name (device and
+    /// host read the same file format, and warn alike).
+    pub fn from_flag(path: Option<&Path>, program: &str) -> Result<Option<Token>> {
+        let Some(path) = path else { return Ok(None) };
+        let (token, warning) = Token::read_file(path)?;
+        if let Some(warning) = warning {
+            eprintln!("{program}: warning: {warning}");
+        }
+        Ok(Some(token))
+    }
+
     /// The secret's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.0

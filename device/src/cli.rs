@@ -93,16 +93,7 @@ fn parse_seconds(text: &str) -> std::result::Result<f64, String> {
 /// Runs the device until its host leaves (stdio, serial), or until it is
 /// stopped (TCP).
 pub fn run(args: DeviceArgs) -> Result<()> {
-    let token = match &args.token_file {
-        None => None,
-        Some(path) => {
-            let (token, warning) = Token::read_file(path)?;
-            if let Some(warning) = warning {
-                eprintln!("robofish-device: warning: {warning}");
-            }
-            Some(token)
-        }
-    };
+    let token = Token::from_flag(args.token_file.as_deref(), "robofish-device")?;
     let mut config = DeviceConfig {
         batch_rows: args.batch_rows.max(1),
         model_store: args.model_store.clone(),

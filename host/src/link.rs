@@ -72,16 +72,7 @@ fn parse_timeout(text: &str) -> std::result::Result<f64, String> {
 impl LinkArgs {
     /// The options these flags ask for (reads the token file).
     pub fn options(&self) -> Result<LinkOptions> {
-        let token = match &self.token_file {
-            None => None,
-            Some(path) => {
-                let (token, warning) = Token::read_file(path)?;
-                if let Some(warning) = warning {
-                    eprintln!("warning: {warning}");
-                }
-                Some(token)
-            }
-        };
+        let token = Token::from_flag(self.token_file.as_deref(), "robofish")?;
         Ok(LinkOptions {
             token,
             timeout: (self.timeout > 0.0).then(|| Duration::from_secs_f64(self.timeout)),

@@ -59,6 +59,48 @@ pub fn random_quantised(
     random_quantised_with(arch, seed, calib_tiles, size, Observer::MinMax, |_| {})
 }
 
+/// A random model whose heads behave like a trained network's: like
+/// [`random_quantised`], with [`spread_heads`] applied before calibration.
+/// Its position map has a realistic share of pixels above the spot
+/// threshold, so tests of peak finding and thresholds mean something.
+pub fn random_realistic(
+    arch: &ArchConfig,
+    seed: u64,
+    calib_tiles: usize,
+    size: usize,
+    observer: Observer,
+) -> (FloatModel, Model) {
+    random_quantised_with(arch, seed, calib_tiles, size, observer, |float| {
+        spread_heads(float, size)
+    })
+}
+
+/// LeCun-initialised random networks are stable but their sigmoid heads sit
+/// near 0.5 (position codes of only about 105-149, every pixel above the
+/// spot threshold). This scales each head's last convolution so its
+/// pre-activation spans about +-4 on a sample tile of `size x size`, making
+/// the probabilities use the whole [0, 1] range as a trained network's do.
+pub fn spread_heads(float: &mut FloatModel, size: usize) {
+    use crate::model::{ActivationKind, Node};
+    let tile = camera_tile(size, size, 4242);
+    let image =
+        InputImage::planar(Pixels::U16(&tile), 16, size, size).expect("tile matches its size");
+    let acts = float.forward(&image);
+    for (step, node) in float.graph.nodes.iter_mut().enumerate() {
+        if let Node::Conv(conv) = node {
+            if conv.activation == ActivationKind::Sigmoid {
+                let Some(pre) = acts.pre_activations[step].as_ref() else {
+                    continue;
+                };
+                let max = pre.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let gain = 4.0 / max.max(1e-6);
+                conv.weights.iter_mut().for_each(|w| *w *= gain);
+                conv.bias.iter_mut().for_each(|b| *b *= gain);
+            }
+        }
+    }
+}
+
 /// Like [`random_quantised`], with an observer and a hook that may adjust
 /// the float model before calibration.
 pub fn random_quantised_with(

@@ -10,6 +10,7 @@
 //! 1..=62 and multiplier 0. Plus the whole anglerFISH network on every path.
 
 mod common;
+use common::paths;
 
 use proptest::prelude::*;
 use robofish_shared::kernels::{self, scalar, ConvParams, Dims, KernelPath};
@@ -188,17 +189,13 @@ macro_rules! path_tests {
         mod $module {
             use super::*;
 
-            fn supported() -> bool {
-                let yes = $path.is_supported();
-                if !yes {
-                    eprintln!("skipped: this CPU lacks kernel path {}", $path);
-                }
-                yes
+            fn supported(test: &str) -> bool {
+                paths::usable($path, &format!("{}::{test}", stringify!($module)))
             }
 
             #[test]
             fn equals_scalar() {
-                if !supported() {
+                if !supported("equals_scalar") {
                     return;
                 }
                 proptest!(ProptestConfig::with_cases(600), |(case in case())| {
@@ -209,7 +206,7 @@ macro_rules! path_tests {
 
             #[test]
             fn every_shift_and_tail() {
-                if !supported() {
+                if !supported("every_shift_and_tail") {
                     return;
                 }
                 for shift in 1..=62u8 {
@@ -247,7 +244,7 @@ macro_rules! path_tests {
 
             #[test]
             fn larger_layers() {
-                if !supported() {
+                if !supported("larger_layers") {
                     return;
                 }
                 for (i, &(h, w, cin, cout)) in [
@@ -303,8 +300,7 @@ fn full_model_every_path_equals_scalar() {
         let image = InputImage::planar(Pixels::U16(&tile), 16, height, width).unwrap();
         let mut reference = None;
         for &path in KernelPath::ALL {
-            if !path.is_supported() {
-                eprintln!("skipped: this CPU lacks kernel path {path}");
+            if !paths::usable(path, "full_model_every_path_equals_scalar") {
                 continue;
             }
             let network = Network::new(model.clone(), path).unwrap();
@@ -328,6 +324,15 @@ fn full_model_every_path_equals_scalar() {
                 }
             }
         }
+    }
+}
+
+/// The machine's contract: every path `ROBOFISH_REQUIRED_PATHS` names runs
+/// here (scripts/test.sh sets it from the CPU's flags or the qemu model).
+#[test]
+fn required_paths_are_supported_here() {
+    for path in paths::required() {
+        assert!(paths::usable(path, "required_paths_are_supported_here"));
     }
 }
 

@@ -6,7 +6,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use robofish_shared::engine::{InputImage, Network, Pixels};
-use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::ArchConfig;
 
 struct CountingAllocator;
@@ -38,7 +37,7 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 #[test]
 fn run_allocates_nothing() {
     let (_, model) = common::quantised(&ArchConfig::seed().scaled(0.25), 11, 1, 16);
-    for path in KernelPath::ALL.iter().copied().filter(|p| p.is_supported()) {
+    for path in common::paths::under_test("run_allocates_nothing") {
         let network = Network::new(model.clone(), path).unwrap();
         let plan = network.plan(32, 24).unwrap();
         let mut arena = vec![0u8; plan.arena_bytes()];

@@ -5,7 +5,6 @@
 mod common;
 
 use robofish_shared::engine::{InputImage, Network, Pixels};
-use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::ArchConfig;
 
 fn outputs(
@@ -34,11 +33,7 @@ fn outputs(
 #[test]
 fn threaded_equals_single_threaded() {
     let (_, model) = common::quantised(&ArchConfig::seed(), 7, 1, 40);
-    for &path in KernelPath::ALL {
-        if !path.is_supported() {
-            eprintln!("skipped: this CPU lacks kernel path {path}");
-            continue;
-        }
+    for path in common::paths::under_test("threaded_equals_single_threaded") {
         let network = Network::new(model.clone(), path).unwrap();
         // 16x16 at 5 threads: the deepest layers have fewer rows than
         // threads (empty bands).

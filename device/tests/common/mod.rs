@@ -2,6 +2,8 @@
 //! that stores the MHD4 codebook, a device configuration, and FOVs.
 #![allow(dead_code)]
 
+#[path = "../../../shared/tests/common/paths.rs"]
+pub mod paths;
 pub mod tcp;
 
 use std::io::{Read, Write};
@@ -12,13 +14,21 @@ use robofish_shared::codebook::mhd4_words;
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{ArchConfig, CodebookEntry, Model};
 use robofish_shared::protocol::{DeviceMessage, ErrorKind};
-use robofish_shared::synthetic::random_quantised;
+use robofish_shared::ptq::Observer;
+use robofish_shared::synthetic::random_realistic;
 
-/// A random eighth-width static model (`seed` picks its weights) storing
-/// the MHD4 codebook in word order: `Gene000` .. `Gene129`, then the last
-/// 10 words as blanks.
+/// A random eighth-width static model (`seed` picks its weights), heads
+/// spread over the probability range as a trained network's are (so the
+/// spot threshold decides something), storing the MHD4 codebook in word
+/// order: `Gene000` .. `Gene129`, then the last 10 words as blanks.
 pub fn model(seed: u64) -> Model {
-    let (_, mut model) = random_quantised(&ArchConfig::seed().scaled(0.125), seed, 1, 32);
+    let (_, mut model) = random_realistic(
+        &ArchConfig::seed().scaled(0.125),
+        seed,
+        1,
+        32,
+        Observer::MinMax,
+    );
     model.metadata.codebook = Some(
         mhd4_words()
             .iter()
