@@ -1,6 +1,6 @@
 //! The device runtime end to end: band streaming equals whole-image
-//! inference, every fault gets an explicit error without losing later FOVs,
-//! and a soak of 1,000 FOVs over TCP loses nothing.
+//! inference and every fault gets an explicit error without losing later
+//! FOVs (the in-process soak is `soak.rs`, alone in its binary).
 
 mod common;
 
@@ -22,6 +22,9 @@ use robofish_shared::protocol::{
     TruthSpot, PROTOCOL_VERSION,
 };
 use robofish_shared::synthetic::camera_tile;
+
+/// Longest wait for the device's answer before the test fails.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The model these tests stream through.
 fn model() -> Model {
@@ -380,6 +383,8 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
     // Connection 1: garbage, an oversized frame, then disconnect mid-FOV.
     {
         let stream = TcpStream::connect(addr).unwrap();
+        // A device regression fails the test instead of hanging CI.
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let mut raw = stream.try_clone().unwrap();
         let mut client = Client::new(
             BufReader::new(stream.try_clone().unwrap()),
@@ -441,6 +446,7 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
     }
     // Connection 2: the device serves the next host normally.
     let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     let mut client = Client::new(
         BufReader::new(stream.try_clone().unwrap()),
         BufWriter::new(stream),
@@ -467,77 +473,6 @@ fn malformed_and_oversized_frames_over_a_socket_cost_no_later_fov() {
         server.join().unwrap(),
         vec![ServeOutcome::Disconnected, ServeOutcome::Shutdown]
     );
-}
-
-fn resident_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-#[test]
-fn soak_1000_fovs_over_tcp_loses_none_and_memory_stays_flat() {
-    let bytes = encode_model(&model()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let mut device = Device::new(config(2));
-        device.load_model(&bytes).unwrap();
-        let (stream, _) = listener.accept().unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = BufWriter::new(stream);
-        serve(&mut device, &mut reader, &mut writer).unwrap()
-    });
-    let stream = TcpStream::connect(addr).unwrap();
-    let mut client = Client::new(
-        BufReader::new(stream.try_clone().unwrap()),
-        BufWriter::new(stream),
-    );
-    client.hello().unwrap();
-    let tiles: Vec<Vec<u16>> = (0..8).map(|i| camera_tile(16, 16, 500 + i)).collect();
-    let mut rss_after_warmup = 0;
-    for id in 0..1000u32 {
-        let tile = &tiles[id as usize % tiles.len()];
-        client
-            .send_fov(
-                id,
-                &Fov {
-                    height: 16,
-                    width: 16,
-                    rounds: 8,
-                    colours: 2,
-                    images: tile,
-                    truth: None,
-                    stats: None,
-                },
-            )
-            .unwrap();
-        let result = client.collect(id).unwrap();
-        assert!(
-            result.error.is_none() && result.timing.is_some(),
-            "frame {id}: {:?}",
-            result.error
-        );
-        if id == 200 {
-            rss_after_warmup = resident_kb();
-        }
-    }
-    let report = client.report().unwrap();
-    assert_eq!((report.frames, report.failed_frames), (1000, 0));
-    let growth = resident_kb().saturating_sub(rss_after_warmup);
-    assert!(
-        growth < 4 * 1024,
-        "resident memory grew by {growth} KiB over 800 FOVs"
-    );
-    client.shutdown().unwrap();
-    assert_eq!(server.join().unwrap(), ServeOutcome::Shutdown);
 }
 
 #[test]

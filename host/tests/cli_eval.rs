@@ -291,3 +291,35 @@ fn eval_refuses_bad_input_with_a_reason() {
         );
     }
 }
+
+/// The range checks above would pass a matcher that always reported 0: the
+/// shipped seed-trained model on `seed` tiles must score what it does
+/// (`robofish eval --simulate 200`: spot F1 0.93, gene F1 0.91; floors
+/// below that for 3 tiles).
+#[test]
+fn eval_scores_the_shipped_model_on_seed_tiles() {
+    let f = fixture();
+    let json = f.root.join("shipped.json");
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/anglerfish-static.rfm");
+    let mut args: Vec<PathBuf> = vec!["eval".into(), "--data".into(), f.data.clone()];
+    args.extend(["--models".into(), model]);
+    args.extend(["--json".into(), json.clone()]);
+    for flag in ["--runs", "1", "--warmup", "0"] {
+        args.push(flag.into());
+    }
+    ok(robofish(&args));
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let row = &rows[0];
+    println!("{row}");
+    for (key, floor) in [
+        ("spot_f1", 0.8),
+        ("gene_f1", 0.7),
+        ("pos_recall", 0.7),
+        ("bc_recall", 0.7),
+    ] {
+        let value = number(row, key);
+        assert!(value > floor && value <= 1.0, "{key} = {value}: {row}");
+    }
+    assert!(number(row, "rmse") < 0.6, "{row}");
+}

@@ -9,7 +9,7 @@ use robofish_host::checkpoint::Checkpoint;
 use robofish_host::data::Dataset;
 use robofish_host::sim::Split;
 use robofish_shared::codebook::BitOrder;
-use robofish_shared::engine::Network;
+use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
 use robofish_shared::model::{decode_model, ArchConfig, Normalisation, QuantMode};
 use robofish_shared::reference::FloatModel;
@@ -28,15 +28,18 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
     (ckpt, data)
 }
 
-/// Loads `path`, checks its mode and runs it on a test tile of `data`.
-fn runs_in_the_engine(path: &Path, data: &Path, mode: QuantMode) {
+/// Loads `path`, checks its mode, runs it on a test tile of `data` and
+/// compares its probabilities with the float model of `checkpoint` (the
+/// weights it was quantised from): returns the mean absolute and the mean
+/// signed difference, after checking the outputs are not constant.
+fn runs_in_the_engine(path: &Path, checkpoint: &Path, data: &Path, mode: QuantMode) -> (f64, f64) {
     let bytes = std::fs::read(path).unwrap();
     let model = decode_model(&bytes).unwrap();
     assert_eq!(model.metadata.mode, mode);
     let dataset = Dataset::open(data, None).unwrap();
     let tile = &dataset.read_split(Split::Test).unwrap()[0];
     let network = Network::new(model, KernelPath::detect()).unwrap();
-    let (_, barcode) = common::run_int8(&network, &tile.images, tile.height, tile.width);
+    let (position, barcode) = common::run_int8(&network, &tile.images, tile.height, tile.width);
     let distinct = |v: &[u8]| {
         let mut seen = [false; 256];
         v.iter().for_each(|&x| seen[x as usize] = true);
@@ -47,6 +50,27 @@ fn runs_in_the_engine(path: &Path, data: &Path, mode: QuantMode) {
         "{}: constant output",
         path.display()
     );
+    let float = Checkpoint::read(checkpoint)
+        .unwrap()
+        .to_float_model()
+        .unwrap();
+    let image = InputImage::planar(Pixels::U16(&tile.images), 16, tile.height, tile.width).unwrap();
+    let acts = float.forward(&image);
+    let (mut abs, mut signed, mut n) = (0f64, 0f64, 0usize);
+    for (i, int8) in [&position, &barcode].into_iter().enumerate() {
+        for (&q, &f) in int8.iter().zip(&float.output_maps(&acts, i)) {
+            let d = q as f64 / 255.0 - f as f64;
+            abs += d.abs();
+            signed += d;
+            n += 1;
+        }
+    }
+    let (mean, bias) = (abs / n as f64, signed / n as f64);
+    println!(
+        "{}: int8 vs float mean |diff| {mean:.5}, bias {bias:+.5}",
+        path.display()
+    );
+    (mean, bias)
 }
 
 #[test]
@@ -71,7 +95,12 @@ fn static_and_dynamic_files_load_and_run() {
             "--out",
             out_path.to_str().unwrap(),
         ]));
-        runs_in_the_engine(&out_path, &data, expected);
+        let (mean, bias) = runs_in_the_engine(&out_path, &ckpt, &data, expected);
+        // Measured 2026-12-03: LIMITS_QUANTISE_MEASURED.
+        assert!(
+            mean < 0.01 && bias.abs() < 0.002,
+            "{mode}: mean {mean}, bias {bias}"
+        );
     }
     // int8 weights: well under a third of the fp32 checkpoint even at
     // width 1/8, where the per-channel scales, i32 biases, 256-byte
@@ -107,8 +136,18 @@ fn qat_fine_tunes_and_exports_a_qat_file() {
         "--out",
         out_path.to_str().unwrap(),
     ]));
-    runs_in_the_engine(&out_path, &data, QuantMode::Qat);
     let run = dir.join("qat.rfm.qat");
+    // Against the fine-tuned float weights it exported.
+    let (mean, bias) = runs_in_the_engine(
+        &out_path,
+        &run.join("best.safetensors"),
+        &data,
+        QuantMode::Qat,
+    );
+    assert!(
+        mean < 0.01 && bias.abs() < 0.002,
+        "qat: mean {mean}, bias {bias}"
+    );
     for f in ["config.json", "best.safetensors", "metrics.csv"] {
         assert!(run.join(f).exists(), "{f} missing from the QAT run");
     }
