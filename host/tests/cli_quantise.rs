@@ -96,9 +96,10 @@ fn static_and_dynamic_files_load_and_run() {
             out_path.to_str().unwrap(),
         ]));
         let (mean, bias) = runs_in_the_engine(&out_path, &ckpt, &data, expected);
-        // Measured 2026-12-03: LIMITS_QUANTISE_MEASURED.
+        // Measured 2026-12-03: static mean 0.0022, bias +0.0001; dynamic
+        // 0.0015, -0.0001. A one-code shift (1/255 = 0.0039) fails both.
         assert!(
-            mean < 0.01 && bias.abs() < 0.002,
+            mean < 0.004 && bias.abs() < 0.001,
             "{mode}: mean {mean}, bias {bias}"
         );
     }
