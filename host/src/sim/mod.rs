@@ -408,6 +408,70 @@ mod tests {
         }
     }
 
+    /// Dropout, spurious off-bit signal and registration shifts happen at
+    /// their configured rates (the statistics test switches them off).
+    #[test]
+    fn dropout_spurious_bits_and_shifts_follow_their_rates() {
+        let mut config = preset("seed").unwrap();
+        config.bit_dropout = 0.1;
+        config.spurious_rate = 0.05;
+        config.spurious_fraction = 0.3;
+        config.registration_sigma = 0.4;
+        // Every on-bit then carries exactly its emitter's colour brightness.
+        config.round_brightness_sigma = 0.0;
+        let sim = Simulator::new(config.clone(), Codebook::mhd4(130), 21).unwrap();
+        let (mut on, mut dropped, mut off, mut lit) = (0usize, 0usize, 0usize, 0usize);
+        let mut shifts = Vec::new();
+        for index in 0..200 {
+            let tile_config = sim.tile_config(Split::Train, index);
+            let plan = sim.plan(&tile_config, Split::Train, index);
+            for (emitter, amplitudes) in plan.truth.iter().zip(&plan.amplitudes) {
+                for (image, &amplitude) in amplitudes.iter().enumerate() {
+                    let bit = config.bit_order.bit_of_image(image);
+                    let full = emitter.brightness as f64 * config.colour_brightness[image / ROUNDS];
+                    if emitter.word & (1 << bit) != 0 {
+                        on += 1;
+                        if amplitude == 0.0 {
+                            dropped += 1;
+                        } else {
+                            assert!(
+                                (amplitude / full - 1.0).abs() < 1e-9,
+                                "{amplitude} vs {full}"
+                            );
+                        }
+                    } else {
+                        off += 1;
+                        if amplitude != 0.0 {
+                            lit += 1;
+                            assert!(
+                                (amplitude / full - 0.3).abs() < 1e-9,
+                                "{amplitude} vs {full}"
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!(plan.shifts[0], (0.0, 0.0), "round 1 is the reference");
+            shifts.extend(plan.shifts[1..].iter().flat_map(|&(dy, dx)| [dy, dx]));
+        }
+        // 40,000 on-bits and 120,000 off-bits: standard errors 0.0015 and
+        // 0.0006; 2,800 shifts: the sd's standard error is about 0.005.
+        let dropout = dropped as f64 / on as f64;
+        let spurious = lit as f64 / off as f64;
+        assert!((dropout - 0.1).abs() < 0.008, "dropout {dropout} of {on}");
+        assert!(
+            (spurious - 0.05).abs() < 0.004,
+            "spurious {spurious} of {off}"
+        );
+        let n = shifts.len() as f64;
+        let mean = shifts.iter().sum::<f64>() / n;
+        let sd = (shifts.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!(
+            mean.abs() < 0.03 && (sd - 0.4).abs() < 0.03,
+            "shifts: mean {mean}, sd {sd}"
+        );
+    }
+
     #[test]
     fn gene_frequencies_sum_to_one_over_real_genes() {
         let sim = simulator(9);
