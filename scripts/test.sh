@@ -2,7 +2,9 @@
 # The whole robofish test suite, from a fresh clone: installs what it needs
 # (rustup targets and components; Debian cross gcc + qemu-user when root),
 # then runs formatting, lints, the no_std build, native tests, a forced-scalar
-# run and the aarch64 tests under qemu on CPUs with and without dotprod.
+# run, the aarch64 tests under qemu on CPUs with and without dotprod, and a
+# 30-second smoke run of three fuzz targets (nightly + cargo-fuzz, installed
+# when missing). It ends with a table of the kernel paths each step ran.
 # libtorch for the `torch` feature (training) comes from a Python venv with
 # torch==2.13.0 at ${ROBOFISH_VENV:-~/.cache/robofish/venv}, created when
 # missing (about 4.7 GB from PyPI) and reused when it has that version.
@@ -159,8 +161,25 @@ if [ "${QUICK:-0}" != 1 ]; then
     else
         skipped "aarch64 tests under qemu-aarch64 (cortex-a53, cortex-a76, max) and the cross-device check: no aarch64-linux-gnu-gcc / qemu-aarch64, and not root to install them"
     fi
+
+    # The dataset_files target needs the host crate (--features host), whose
+    # sanitizer build takes half an hour: it is left to manual runs, and the
+    # same readers get random and mutated files in host/tests/hostile_input.rs.
+    step "fuzz targets (nightly, AddressSanitizer): build, then 30 s of each of frame_decoder, model_loader, device_session"
+    rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal >/dev/null
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+    mkdir -p target
+    for target in frame_decoder model_loader device_session; do
+        log="$PWD/target/fuzz-$target.log"
+        if ! cargo +nightly fuzz run "$target" -- -max_total_time=30 -print_final_stats=1 >"$log" 2>&1; then
+            tail -n 60 "$log"
+            echo "error: fuzz target $target failed; its log: $log" >&2
+            exit 1
+        fi
+        grep -E '^Done [0-9]+ runs' "$log" | sed "s/^/$target: /"
+    done
 else
-    skipped "forced-scalar run, aarch64 tests under qemu and the cross-device check (QUICK=1)"
+    skipped "forced-scalar run, aarch64 tests under qemu, the cross-device check and the fuzz smoke runs (QUICK=1)"
 fi
 
 print_paths_table

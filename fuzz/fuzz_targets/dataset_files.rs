@@ -1,6 +1,9 @@
 //! Fuzz the readers of dataset files that come from other tools: the
 //! ground-truth CSV, the codebook CSV and the round TIFFs. Any bytes give a
 //! value or an error, never a panic; a decoded image is self-consistent.
+//!
+//! Run: `cargo +nightly fuzz run --features host dataset_files` (the host
+//! crate is behind that feature so the other targets build quickly).
 #![no_main]
 
 use std::io::Cursor;

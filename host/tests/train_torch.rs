@@ -251,6 +251,71 @@ fn trainer_writes_a_run_and_resumes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Batches, augmentation and the learning rate depend on `(seed, epoch)`
+/// and the optimiser's state is saved, so two epochs, a stop and a resume
+/// to three must give the weights of three epochs in one go.
+#[test]
+fn a_resumed_run_equals_an_uninterrupted_one() {
+    let base = std::env::temp_dir().join(format!("robofish-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (once, twice) = (base.join("once"), base.join("twice"));
+    let train = tiles(Split::Train, 16);
+    let val = tiles(Split::Val, 4);
+    let config = |epochs| TrainConfig {
+        arch: narrow(),
+        epochs,
+        batch_size: 8,
+        lr: 1e-3,
+        // Cosine would depend on the planned total, which a resume to more
+        // epochs changes by design.
+        lr_schedule: trainer::LrSchedule::Constant,
+        grad_clip: 0.01,
+        barcode_target: BarcodeTarget::Neighbourhood,
+        seed: 3,
+        augment: true,
+        print_every: 0,
+        data: "test".into(),
+        bit_order: BitOrder::Blocked,
+        normalisation: None,
+        input_stage: robofish_shared::input_stage::InputStage::PerImage,
+        device: "cpu".into(),
+        qat: None,
+    };
+    trainer::train(config(3), &train, &val, &once, Device::Cpu, false).unwrap();
+    trainer::train(config(2), &train, &val, &twice, Device::Cpu, false).unwrap();
+    trainer::train(config(3), &train, &val, &twice, Device::Cpu, true).unwrap();
+    let a = Checkpoint::read(&once.join("last.safetensors")).unwrap();
+    let b = Checkpoint::read(&twice.join("last.safetensors")).unwrap();
+    assert_eq!(a.meta.epoch, 3);
+    assert_eq!(
+        a.tensors.keys().collect::<Vec<_>>(),
+        b.tensors.keys().collect::<Vec<_>>()
+    );
+    let mut worst = 0f32;
+    for (name, t) in &a.tensors {
+        let u = &b.tensors[name];
+        assert_eq!(t.shape, u.shape, "{name}");
+        for (x, y) in t.data.iter().zip(&u.data) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    println!("resumed vs uninterrupted: largest weight difference {worst:e}");
+    assert_eq!(
+        worst, 0.0,
+        "the resumed run drifted from the uninterrupted one"
+    );
+    let metrics = |dir: &std::path::Path| std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    // Same losses and validation figures, epoch by epoch (the last
+    // column, seconds, aside).
+    let losses = |text: String| -> Vec<String> {
+        text.lines()
+            .map(|l| l.rsplit_once(',').map_or(l, |(rest, _)| rest).to_string())
+            .collect()
+    };
+    assert_eq!(losses(metrics(&once)), losses(metrics(&twice)));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 #[test]
 fn cosine_schedule_runs_from_peak_to_a_fiftieth() {
     let s = trainer::LrSchedule::Cosine;

@@ -29,6 +29,8 @@ pub mod quant;
 #[cfg(feature = "alloc")]
 pub mod model;
 pub mod rng;
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+pub mod roofline;
 
 #[cfg(feature = "std")]
 pub mod ptq;
