@@ -112,6 +112,25 @@ fn init_inspect_bench_round_trip() {
         cpu["family"].as_u64().is_some() && cpu["vendor"].as_str().is_some_and(|v| !v.is_empty()),
         "x86_64 CPU identity incomplete: {cpu}"
     );
+    // The roofline of the path used: an x86 SIMD path has one, measured in
+    // the same run, and the model's rate is a positive share of it (below
+    // 1.5: a share above 1 would mean the loop or the MAC count is wrong,
+    // with headroom for clock changes between the two measurements).
+    let path = report["kernel_path"].as_str().unwrap();
+    if cfg!(target_arch = "x86_64") && path != "scalar" {
+        let peak = &report["peak"];
+        let share = peak["share"].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            peak["gmac_per_s_per_core"]
+                .as_f64()
+                .is_some_and(|r| r > 1.0)
+                && share > 0.0
+                && share < 1.5,
+            "{path}: peak {peak}"
+        );
+    } else {
+        assert!(report["peak"].is_null(), "{text}");
+    }
     let out = robofish()
         .arg("bench")
         .arg(&model)

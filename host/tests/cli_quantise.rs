@@ -145,8 +145,9 @@ fn qat_fine_tunes_and_exports_a_qat_file() {
         &data,
         QuantMode::Qat,
     );
+    // Measured 2026-12-03: mean 0.0022, bias -0.00004.
     assert!(
-        mean < 0.01 && bias.abs() < 0.002,
+        mean < 0.004 && bias.abs() < 0.001,
         "qat: mean {mean}, bias {bias}"
     );
     for f in ["config.json", "best.safetensors", "metrics.csv"] {

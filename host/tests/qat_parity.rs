@@ -1,12 +1,15 @@
 //! QAT parity: the fake-quantised tch graph and the int8 model exported
-//! from the same weights and grids agree to within one output step (1/255)
-//! on at least 99.9 % of output values. Only with `--features torch`.
+//! from the same weights and grids give the same output code on at least
+//! 99.9 % of output values, and no value differs by more than one step
+//! (1/255). Only with `--features torch`.
 //!
-//! Why not exactly: libtorch rounds half to even in float arithmetic, the
-//! engine rounds half away from zero in exact integer arithmetic with a
-//! 31-bit fixed-point multiplier, so a value that lands within float error
-//! of a rounding boundary can go either way; such a one-step difference
-//! early in the network occasionally moves an output by a step.
+//! Measured (2026-12-03, AMD Zen 5): 108,800 outputs, 100 % exact, worst
+//! difference 0. Why the limit still allows a few one-step differences:
+//! libtorch rounds half to even in float arithmetic, the engine rounds half
+//! away from zero in exact integer arithmetic with a 31-bit fixed-point
+//! multiplier, so a value that lands within float error of a rounding
+//! boundary can go either way, and libtorch's reduction order varies with
+//! the CPU and thread count.
 #![cfg(feature = "torch")]
 
 mod common;
@@ -144,7 +147,7 @@ fn engine_equals_fake_quantised_graph_within_one_step() {
         );
     }
     let fraction = within_one as f64 / total as f64;
-    if fraction < 0.999 {
+    if (exact as f64) < 0.999 * total as f64 || worst > 1 {
         for tile in &test_tiles {
             layer_report(&network, &net, tile, &meta);
         }
@@ -159,7 +162,11 @@ fn engine_equals_fake_quantised_graph_within_one_step() {
         distinct > 100,
         "outputs must cover much of the range to test anything"
     );
-    assert!(fraction >= 0.999, "only {fraction} within one step");
+    let exact_share = exact as f64 / total as f64;
+    assert!(
+        exact_share >= 0.999 && worst <= 1,
+        "only {exact_share} exact, worst {worst} steps"
+    );
 }
 
 /// Per tensor, how many int8 codes differ between the engine and tch: the

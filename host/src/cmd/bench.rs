@@ -35,6 +35,32 @@ pub struct Cmd {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Skip measuring this CPU's instruction roofline for the kernel path
+    /// (the loop of `cargo bench -p robofish-shared --bench peak`, about a
+    /// tenth of a second), and with it the "% of peak" figure.
+    #[arg(long)]
+    pub no_peak: bool,
+}
+
+/// This core's roofline for the kernel path: the instruction's name and
+/// its rate in GMAC/s on one core, measured now (same clock state as the
+/// model's runs). `None` where robofish has no loop for the path (scalar,
+/// ARM).
+fn roofline(path: KernelPath) -> Option<(&'static str, f64)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use robofish_shared::roofline::Roofline;
+        let roofline = Roofline::of_path(path)?;
+        // 20,000 trips: 15-60 M MACs, a few hundred microseconds per run.
+        roofline
+            .measure(20_000, 9)
+            .map(|rate| (roofline.name(), rate))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 impl Cmd {
@@ -93,6 +119,13 @@ impl Cmd {
         let macs = network.model().graph.macs_per_pixel() * pixels as f64;
         let gmac_per_s = macs / (median * 1e-3) / 1e9;
         let cpu = CpuIdentity::detect();
+        let peak = if self.no_peak {
+            None
+        } else {
+            roofline(network.kernel_path())
+        };
+        // The roofline is per core; the threads each have one.
+        let share = peak.map(|(_, rate)| gmac_per_s / (rate * self.threads as f64));
         if self.json {
             let report = serde_json::json!({
                 "model": self.model.display().to_string(),
@@ -106,6 +139,11 @@ impl Cmd {
                 "gmac": macs / 1e9,
                 "gmac_per_s": gmac_per_s,
                 "arena_bytes": plan.arena_bytes(),
+                "peak": peak.map(|(instruction, rate)| serde_json::json!({
+                    "instruction": instruction,
+                    "gmac_per_s_per_core": rate,
+                    "share": share,
+                })),
             });
             writeln!(io::stdout(), "{report}")?;
         } else {
@@ -123,6 +161,20 @@ impl Cmd {
                 gmac_per_s,
                 plan.arena_bytes()
             )?;
+            match (peak, share) {
+                (Some((instruction, rate)), Some(share)) => writeln!(
+                    io::stdout(),
+                    "peak: {:.0} % of this CPU's {instruction} roofline ({rate:.1} GMAC/s per core x {} thread(s), measured now)",
+                    100.0 * share,
+                    self.threads
+                )?,
+                _ if self.no_peak => {}
+                _ => writeln!(
+                    io::stdout(),
+                    "peak: no roofline loop for kernel path {} on this architecture",
+                    network.kernel_path()
+                )?,
+            }
         }
         Ok(())
     }
