@@ -55,6 +55,10 @@ have_torch || { echo "error: $VENV has no torch $TORCH_VERSION" >&2; exit 1; }
 TIFFFILE_VERSION=2026.3.3
 "$VENV/bin/python3" -c "import tifffile, sys; sys.exit(0 if tifffile.__version__ == '$TIFFFILE_VERSION' else 1)" 2>/dev/null ||
     "$VENV/bin/pip" install -q "tifffile==$TIFFFILE_VERSION"
+# Snakemake runs the workflow test (scripts/test-workflow.sh).
+SNAKEMAKE_VERSION=9.27.1
+[ "$("$VENV/bin/snakemake" --version 2>/dev/null)" = "$SNAKEMAKE_VERSION" ] ||
+    "$VENV/bin/pip" install -q "snakemake==$SNAKEMAKE_VERSION"
 # tch's build finds libtorch through the venv's python; the binary gets an
 # rpath to it (host/build.rs), so nothing is needed at run time.
 export LIBTORCH_USE_PYTORCH=1
@@ -139,6 +143,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p robofish-shared --no-deps --quiet
 
 step "native tests (every kernel path of this CPU: $NATIVE_PATHS), without libtorch"
 with_paths "$NATIVE_PATHS" native cargo test --workspace
+
+step "Snakemake workflow on 4 simulated FOVs (merged == one run; a deleted part alone recomputed)"
+bash scripts/test-workflow.sh target/debug/robofish "$VENV/bin/snakemake"
 
 step "robofish-host with the torch feature (training, tch vs tract)"
 cargo test -p robofish-host --features torch

@@ -206,21 +206,18 @@ fn checkpoint_round_trip_is_exact_and_tract_agrees_with_tch() {
     assert_eq!(to_vec(&c).len(), 16 * 1600);
 }
 
-#[test]
-fn trainer_writes_a_run_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("robofish-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let train = tiles(Split::Train, 16);
-    let val = tiles(Split::Val, 4);
-    let config = |epochs| TrainConfig {
+/// A short run of the narrow network on CPU: per-image input, the
+/// neighbourhood barcode target, augmentation.
+fn run_config(epochs: usize, lr_schedule: trainer::LrSchedule, seed: u64) -> TrainConfig {
+    TrainConfig {
         arch: narrow(),
         epochs,
         batch_size: 8,
         lr: 1e-3,
-        lr_schedule: trainer::LrSchedule::Cosine,
+        lr_schedule,
         grad_clip: 0.01,
         barcode_target: BarcodeTarget::Neighbourhood,
-        seed: 2,
+        seed,
         augment: true,
         print_every: 0,
         data: "test".into(),
@@ -229,7 +226,16 @@ fn trainer_writes_a_run_and_resumes() {
         input_stage: robofish_shared::input_stage::InputStage::PerImage,
         device: "cpu".into(),
         qat: None,
-    };
+    }
+}
+
+#[test]
+fn trainer_writes_a_run_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("robofish-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let train = tiles(Split::Train, 16);
+    let val = tiles(Split::Val, 4);
+    let config = |epochs| run_config(epochs, trainer::LrSchedule::Cosine, 2);
     let first = trainer::train(config(2), &train, &val, &dir, Device::Cpu, false).unwrap();
     assert_eq!(first.epochs.len(), 2);
     for f in [
@@ -265,26 +271,9 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let (once, twice) = (base.join("once"), base.join("twice"));
     let train = tiles(Split::Train, 16);
     let val = tiles(Split::Val, 4);
-    let config = |epochs| TrainConfig {
-        arch: narrow(),
-        epochs,
-        batch_size: 8,
-        lr: 1e-3,
-        // Cosine would depend on the planned total, which a resume to more
-        // epochs changes by design.
-        lr_schedule: trainer::LrSchedule::Constant,
-        grad_clip: 0.01,
-        barcode_target: BarcodeTarget::Neighbourhood,
-        seed: 3,
-        augment: true,
-        print_every: 0,
-        data: "test".into(),
-        bit_order: BitOrder::Blocked,
-        normalisation: None,
-        input_stage: robofish_shared::input_stage::InputStage::PerImage,
-        device: "cpu".into(),
-        qat: None,
-    };
+    // Cosine would depend on the planned total, which a resume to more
+    // epochs changes by design.
+    let config = |epochs| run_config(epochs, trainer::LrSchedule::Constant, 3);
     trainer::train(config(3), &train, &val, &once, Device::Cpu, false).unwrap();
     trainer::train(config(2), &train, &val, &twice, Device::Cpu, false).unwrap();
     trainer::train(config(3), &train, &val, &twice, Device::Cpu, true).unwrap();
