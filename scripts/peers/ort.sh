@@ -11,7 +11,7 @@ PINS=(onnxruntime==1.32.0 onnx==1.23.2 numpy==2.4.6 sympy==1.14.0)
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q "${PINS[@]}"
 
-ONNX=target/peers/anglerfish-fp32.onnx
+ONNX="${ONNX:-target/peers/anglerfish-fp32.onnx}"
 # The fp32 checkpoint models/anglerfish-static.rfm was quantised from
 # (scripts/gpu/train-seed.sh writes it; it is not shipped: 19.6 MB).
 CHECKPOINT="${CHECKPOINT:-runs/gpu-run2/best.safetensors}"

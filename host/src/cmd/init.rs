@@ -39,6 +39,11 @@ pub struct Cmd {
     /// Activation range observer: minmax or a percentile such as 99.99.
     #[arg(long, default_value = "minmax")]
     pub observer: String,
+    /// Also write the random fp32 weights as a checkpoint (safetensors), for
+    /// `robofish export` and the peer benchmarks: latency does not depend on
+    /// the weights, so a peer can be timed at any width without training.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
 }
 
 impl Cmd {
@@ -61,6 +66,17 @@ impl Cmd {
         let normalisation = measure_normalisation(&tiles);
         let float = FloatModel::random(&arch, normalisation, self.seed)?;
         let calib = calibrate_on(&float, &tiles, observer)?;
+        if let Some(path) = &self.checkpoint {
+            robofish_host::checkpoint::Checkpoint::from_float_model(
+                &float,
+                Default::default(),
+                0,
+                f64::NAN,
+            )?
+            .write(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+            writeln!(io::stdout(), "wrote {} (fp32, untrained)", path.display())?;
+        }
         let options = QuantiseOptions {
             name: format!("anglerfish-untrained-w{}", self.width),
             mode: QuantMode::Static,
