@@ -17,7 +17,7 @@ mod common;
 use robofish_host::checkpoint::{Checkpoint, CheckpointMeta};
 use robofish_host::norm::{measure_normalisation, normalise_tile};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile};
-use robofish_host::train::net::Net;
+use robofish_host::train::net::{Net, WeightInit};
 use robofish_shared::codebook::BitOrder;
 use robofish_shared::engine::{InputImage, Network, Pixels};
 use robofish_shared::kernels::KernelPath;
@@ -88,7 +88,7 @@ fn engine_equals_fake_quantised_graph_within_one_step() {
         epoch: 0,
         val_loss: 0.0,
     };
-    let mut net = Net::new(&arch, Device::Cpu, 9).unwrap();
+    let mut net = Net::new(&arch, Device::Cpu, 9, WeightInit::Uniform).unwrap();
     spread_heads(&mut net, &input(&calib_tiles[0], &meta));
     let ckpt = Checkpoint {
         meta: meta.clone(),

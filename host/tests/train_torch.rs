@@ -6,7 +6,7 @@ use robofish_host::norm::{measure_normalisation, normalise_tile};
 use robofish_host::onnx::{onnx_bytes, TractModel};
 use robofish_host::sim::{preset, Codebook, Simulator, Split, Tile};
 use robofish_host::train::loss::{loss, reference_loss, BarcodeTarget};
-use robofish_host::train::net::Net;
+use robofish_host::train::net::{Net, WeightInit};
 use robofish_host::train::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use robofish_host::train::trainer::{self, TensorSet, TrainConfig};
 use robofish_shared::codebook::BitOrder;
@@ -108,7 +108,7 @@ fn narrow_model_loss_falls_well_below_its_start() {
         Device::Cpu,
     )
     .unwrap();
-    let net = Net::new(&narrow(), Device::Cpu, 1).unwrap();
+    let net = Net::new(&narrow(), Device::Cpu, 1, WeightInit::Uniform).unwrap();
     let params = net.trainable();
     // A narrow model takes a larger step than the full network's 1e-3.
     let mut optim = AdamW::new(AdamWConfig::new(3e-3), &params);
@@ -148,11 +148,97 @@ fn narrow_model_loss_falls_well_below_its_start() {
     );
 }
 
+/// How much of the input reaches the heads at initialisation: the spread
+/// over pixels of the barcode logits for one tile of unit-variance noise.
+fn head_spread(init: WeightInit) -> f64 {
+    let arch = ArchConfig::seed().scaled(0.25);
+    let net = Net::new(&arch, Device::Cpu, 4, init).unwrap();
+    tch::manual_seed(8);
+    let x = Tensor::randn([1, 16, 32, 32], (Kind::Float, Device::Cpu));
+    let (pos, bits) = tch::no_grad(|| net.forward_logits(&x).unwrap());
+    if init == WeightInit::He {
+        // The heads start biased towards background.
+        let mean = |t: &Tensor| t.mean(Kind::Double).double_value(&[]);
+        assert!(
+            (mean(&pos) + 4.0).abs() < 1.0,
+            "position logits {}",
+            mean(&pos)
+        );
+        assert!(
+            (mean(&bits) + 2.0).abs() < 1.0,
+            "bit logits {}",
+            mean(&bits)
+        );
+    }
+    // Spread over pixels per bit (not between bits, which the biases set).
+    bits.std_dim(&[2i64, 3][..], true, false)
+        .mean(Kind::Double)
+        .double_value(&[])
+}
+
+#[test]
+fn he_init_carries_the_input_to_the_heads() {
+    let (uniform, he) = (
+        head_spread(WeightInit::Uniform),
+        head_spread(WeightInit::He),
+    );
+    // Measured: uniform UNIFORM_SPREAD, he HE_SPREAD.
+    assert!(he > 0.2 && he < 5.0, "he: barcode logits spread {he}");
+    assert!(uniform < 0.1 * he, "uniform {uniform} vs he {he}");
+}
+
+#[test]
+fn batch_norm_folds_into_the_checkpoint_exactly_enough() {
+    let arch = narrow();
+    let net = Net::new(&arch, Device::Cpu, 6, WeightInit::He)
+        .unwrap()
+        .with_batch_norm();
+    // Statistics and scales far from the identity, as after training.
+    tch::manual_seed(12);
+    tch::no_grad(|| {
+        for p in &net.params {
+            if let Some(bn) = &p.batch_norm {
+                let n = bn.gamma.size()[0];
+                let opts = (Kind::Float, Device::Cpu);
+                let mut set = |t: &Tensor, v: Tensor| {
+                    let _ = t.shallow_clone().copy_(&v);
+                };
+                set(&bn.gamma, Tensor::rand([n], opts) * 2.0 + 0.2);
+                set(&bn.beta, Tensor::randn([n], opts));
+                set(&bn.mean, Tensor::randn([n], opts));
+                set(&bn.var, Tensor::rand([n], opts) * 3.0 + 0.1);
+            }
+        }
+    });
+    let folded = net.to_tensors().unwrap();
+    assert!(
+        folded.keys().all(|k| !k.contains(".bn.")),
+        "{:?}",
+        folded.keys()
+    );
+    let mut plain = Net::new(&arch, Device::Cpu, 7, WeightInit::Uniform).unwrap();
+    plain.load_tensors(&folded).unwrap();
+    let x = Tensor::randn([2, 16, 16, 16], (Kind::Float, Device::Cpu));
+    let (p, b) = tch::no_grad(|| net.forward_logits(&x).unwrap());
+    let (q, c) = tch::no_grad(|| plain.forward_logits(&x).unwrap());
+    let worst = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+    let scale = |a: &Tensor| a.abs().max().double_value(&[]).max(1.0);
+    let (dp, db) = (worst(&p, &q), worst(&b, &c));
+    // Measured: FOLD_DIFF.
+    assert!(dp < 1e-4 * scale(&p) && db < 1e-4 * scale(&b), "{dp} {db}");
+    // Training-mode statistics differ from the running ones: the flag is live.
+    net.batch_statistics.set(true);
+    let (r, _) = tch::no_grad(|| net.forward_logits(&x).unwrap());
+    net.batch_statistics.set(false);
+    assert!(worst(&p, &r) > 1e-2, "batch statistics had no effect");
+    assert_eq!(net.parameter_count(), plain.parameter_count());
+}
+
 #[test]
 fn checkpoint_round_trip_is_exact_and_tract_agrees_with_tch() {
     let mut arch = narrow();
     arch.shared_first_stage = true;
-    let net = Net::new(&arch, Device::Cpu, 5).unwrap();
+    let net = Net::new(&arch, Device::Cpu, 5, WeightInit::Uniform).unwrap();
     let test = tiles(Split::Test, 2);
     let norm = measure_normalisation(&test);
     let ckpt = Checkpoint {
@@ -168,7 +254,7 @@ fn checkpoint_round_trip_is_exact_and_tract_agrees_with_tch() {
     };
     let back = Checkpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap();
     assert_eq!(back, ckpt);
-    let mut other = Net::new(&arch, Device::Cpu, 99).unwrap();
+    let mut other = Net::new(&arch, Device::Cpu, 99, WeightInit::Uniform).unwrap();
     other.load_tensors(&back.tensors).unwrap();
     assert_eq!(other.to_tensors().unwrap(), ckpt.tensors);
 
@@ -217,6 +303,8 @@ fn run_config(epochs: usize, lr_schedule: trainer::LrSchedule, seed: u64) -> Tra
         lr_schedule,
         grad_clip: 0.01,
         barcode_target: BarcodeTarget::Neighbourhood,
+        init: WeightInit::He,
+        batch_norm: false,
         seed,
         augment: true,
         print_every: 0,
@@ -273,7 +361,12 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let val = tiles(Split::Val, 4);
     // Cosine would depend on the planned total, which a resume to more
     // epochs changes by design.
-    let config = |epochs| run_config(epochs, trainer::LrSchedule::Constant, 3);
+    // With batch normalisation: its running statistics must survive the
+    // resume too (last.train.safetensors).
+    let config = |epochs| TrainConfig {
+        batch_norm: true,
+        ..run_config(epochs, trainer::LrSchedule::Constant, 3)
+    };
     trainer::train(config(3), &train, &val, &once, Device::Cpu, false).unwrap();
     trainer::train(config(2), &train, &val, &twice, Device::Cpu, false).unwrap();
     trainer::train(config(3), &train, &val, &twice, Device::Cpu, true).unwrap();

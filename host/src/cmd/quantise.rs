@@ -239,6 +239,9 @@ impl Cmd {
             barcode_target: robofish_host::train::loss::BarcodeTarget::parse(
                 &self.qat.barcode_target,
             )?,
+            // The weights come from the fp32 checkpoint, folded.
+            init: Default::default(),
+            batch_norm: false,
             seed: self.qat.seed,
             augment: self.qat.augment,
             print_every: 0,

@@ -46,6 +46,17 @@ pub struct Cmd {
     /// pixel (its own pixel only, the original's).
     #[arg(long, default_value = "neighbourhood", value_parser = ["neighbourhood", "pixel"])]
     pub barcode_target: String,
+    /// How new weights are drawn: he (variance-preserving normal weights,
+    /// zero biases, heads biased towards background) or uniform (PyTorch's
+    /// default, the original's). Ignored by --resume, which loads them.
+    #[arg(long, default_value = "he", value_parser = ["he", "uniform"])]
+    pub init: String,
+    /// Train with a batch normalisation after every convolution but the
+    /// heads' last; each checkpoint gets them folded into the convolutions,
+    /// so the files (and everything that reads them) are unchanged. The
+    /// unfolded state for --resume goes to RUN_DIR/last.train.safetensors.
+    #[arg(long)]
+    pub batch_norm: bool,
     /// cpu, cuda, or auto (CUDA when libtorch sees a GPU).
     #[arg(long, default_value = "auto", value_parser = ["cpu", "cuda", "auto"])]
     pub device: String,
@@ -125,6 +136,8 @@ impl Cmd {
             },
             grad_clip: self.grad_clip,
             barcode_target: robofish_host::train::loss::BarcodeTarget::parse(&self.barcode_target)?,
+            init: robofish_host::train::net::WeightInit::parse(&self.init)?,
+            batch_norm: self.batch_norm,
             seed: self.seed,
             augment: self.augment,
             print_every: self.print_every,

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::loss::{loss, BarcodeTarget};
-use super::net::Net;
+use super::net::{Net, WeightInit};
 use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
 use crate::checkpoint::{decode_tensors, encode_tensors, write_atomic, Checkpoint, CheckpointMeta};
 use crate::norm::{identity_normalisation, measure_normalisation, network_input};
@@ -58,6 +58,14 @@ pub struct TrainConfig {
     /// original's `pixel`).
     #[serde(default)]
     pub barcode_target: BarcodeTarget,
+    /// How new weights are drawn (runs before this field: the original's
+    /// `uniform`).
+    #[serde(default)]
+    pub init: WeightInit,
+    /// Train with a batch normalisation after each convolution, folded
+    /// into the weights of every checkpoint written ([`Net::with_batch_norm`]).
+    #[serde(default)]
+    pub batch_norm: bool,
     /// Seed of initialisation and batch order.
     pub seed: u64,
     /// Random flips and transposes of each batch.
@@ -361,6 +369,11 @@ impl RunDir {
     pub fn optim(&self) -> PathBuf {
         self.0.join("last.optim.safetensors")
     }
+    /// `last.train.safetensors`: the unfolded weights and batch-norm
+    /// state of a `--batch-norm` run, for `--resume`.
+    pub fn training_state(&self) -> PathBuf {
+        self.0.join("last.train.safetensors")
+    }
     /// `metrics.csv`.
     pub fn metrics(&self) -> PathBuf {
         self.0.join("metrics.csv")
@@ -422,8 +435,24 @@ pub fn train(
         }
         config.normalisation = Some(ckpt.meta.normalisation.clone());
         config.input_stage = ckpt.meta.input_stage;
-        net = Net::new(&config.arch, device, config.seed)?;
-        net.load_tensors(&ckpt.tensors)?;
+        // How the run was set up is the run's, not this command line's.
+        if let Ok(text) = std::fs::read_to_string(run.config()) {
+            if let Ok(first) = serde_json::from_str::<TrainConfig>(&text) {
+                config.init = first.init;
+                config.batch_norm = first.batch_norm;
+            }
+        }
+        net = Net::new(&config.arch, device, config.seed, config.init)?;
+        if config.batch_norm {
+            net = net.with_batch_norm();
+            let path = run.training_state();
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("--resume: cannot read {}", path.display()))?;
+            let (state, _) = decode_tensors(&bytes)?;
+            net.load_tensors(&state)?;
+        } else {
+            net.load_tensors(&ckpt.tensors)?;
+        }
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
         let bytes = std::fs::read(run.optim())
             .with_context(|| format!("--resume: cannot read {}", run.optim().display()))?;
@@ -465,7 +494,10 @@ pub fn train(
         }
         config.normalisation = Some(ckpt.meta.normalisation.clone());
         config.input_stage = ckpt.meta.input_stage;
-        net = Net::new(&config.arch, device, config.seed)?;
+        if config.batch_norm {
+            bail!("QAT fine-tunes the folded network: leave out --batch-norm");
+        }
+        net = Net::new(&config.arch, device, config.seed, config.init)?;
         net.load_tensors(&ckpt.tensors)?;
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
     } else {
@@ -473,7 +505,10 @@ pub fn train(
             InputStage::Fixed => measure_normalisation(train),
             InputStage::PerImage => identity_normalisation(),
         });
-        net = Net::new(&config.arch, device, config.seed)?;
+        net = Net::new(&config.arch, device, config.seed, config.init)?;
+        if config.batch_norm {
+            net = net.with_batch_norm();
+        }
         optim = AdamW::new(AdamWConfig::new(config.lr), &net.trainable());
     }
     net.fake_quant = config.qat.as_ref().map(|q| q.grids.clone());
@@ -528,7 +563,10 @@ pub fn train(
                     b[0] = jitter_statistics(&b[0], &mut rng)?;
                 }
             }
-            let (pl, bl) = net.forward_logits(&b[0])?;
+            net.batch_statistics.set(true);
+            let forward = net.forward_logits(&b[0]);
+            net.batch_statistics.set(false);
+            let (pl, bl) = forward?;
             let l = loss(&pl, &bl, &b[1], &b[2], config.barcode_target)?;
             for p in &params {
                 let mut g = p.grad();
@@ -609,6 +647,11 @@ pub fn train(
             tensors: net.to_tensors()?,
         };
         ckpt.write(&run.last())?;
+        if net.has_batch_norm() {
+            let tensors = net.to_training_tensors()?;
+            let meta = std::collections::HashMap::from([("epoch".to_string(), epoch.to_string())]);
+            write_atomic(&run.training_state(), &encode_tensors(&tensors, meta)?)?;
+        }
         let state = optim.state(&names)?;
         let meta = std::collections::HashMap::from([
             ("step".to_string(), optim.step.to_string()),

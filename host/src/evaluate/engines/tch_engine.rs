@@ -17,7 +17,8 @@ mod with_torch {
     use crate::checkpoint::Checkpoint;
     use crate::norm::network_input;
     use crate::sim::{Tile, IMAGE_COUNT};
-    use crate::train::{net::Net, parse_device};
+    use crate::train::net::{Net, WeightInit};
+    use crate::train::parse_device;
 
     /// The training graph with the checkpoint's weights.
     pub struct TchEngine {
@@ -33,7 +34,7 @@ mod with_torch {
         /// Builds the network on `device` (`cpu`, `cuda` or `auto`).
         pub fn new(checkpoint: &Checkpoint, device: &str) -> Result<TchEngine> {
             let device = parse_device(device)?;
-            let mut net = Net::new(&checkpoint.meta.arch, device, 0)?;
+            let mut net = Net::new(&checkpoint.meta.arch, device, 0, WeightInit::Uniform)?;
             net.load_tensors(&checkpoint.tensors)
                 .context("the checkpoint's tensors do not fit its architecture")?;
             Ok(TchEngine {

@@ -81,11 +81,13 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
             }};
         }
         for g in 0..full {
+            mca_marker!("BEGIN", "avx2");
             // SAFETY: offs[p] is an input pixel; `check_args` makes `full`
             // groups of 4 bytes readable there.
             group!(g, |o: usize, g: usize| unsafe {
                 ctx.input.add(o + 4 * g).cast::<i32>().read_unaligned()
             });
+            mca_marker!("END", "avx2");
         }
         if full < groups {
             // SAFETY: `read_group` stays within the pixel's `cin` bytes.

@@ -88,6 +88,7 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
         // left to LLVM, the intrinsics spilled accumulators every group.
         let bases: [*const i8; P] = core::array::from_fn(|p| ctx.input.wrapping_add(offs[p]));
         for g in 0..full {
+            mca_marker!("BEGIN", "avxvnni");
             let mut w = [_mm256_setzero_si256(); C];
             for (c, wc) in w.iter_mut().enumerate() {
                 // SAFETY: group g of tap t of block b + c, 32 bytes.
@@ -98,6 +99,7 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
                 // `full` groups of 4 bytes readable there.
                 unsafe { pixel_group(&mut acc[p], &w, bases[p], 4 * g, &FLIP) };
             }
+            mca_marker!("END", "avxvnni");
         }
         if full < groups {
             // SAFETY: `read_group` stays within the pixel's `cin` bytes.

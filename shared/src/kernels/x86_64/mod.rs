@@ -41,6 +41,23 @@
 // weights) by the same pixel and block counters; index loops read best.
 #![allow(clippy::needless_range_loop)]
 
+/// Under `--cfg robofish_mca` (scripts/mca.sh), an LLVM-MCA region marker
+/// (`BEGIN` or `END`, and the kernel's name) in the emitted assembly; else
+/// nothing. One loop body per region: one group of 4 input channels.
+/// Defined before the kernel modules, which see it by textual scope.
+macro_rules! mca_marker {
+    ($edge:literal, $kernel:literal) => {
+        #[cfg(robofish_mca)]
+        // SAFETY: an assembler comment; no instruction is emitted.
+        unsafe {
+            core::arch::asm!(
+                concat!("# LLVM-MCA-", $edge, " ", $kernel),
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+    };
+}
+
 pub mod avx2;
 pub mod avxvnni;
 pub mod vnni;

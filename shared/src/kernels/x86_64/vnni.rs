@@ -90,6 +90,7 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
         // and run out of zmm registers (it spilled 4 accumulators).
         let bases: [*const i8; P] = core::array::from_fn(|p| ctx.input.wrapping_add(offs[p]));
         for g in 0..full {
+            mca_marker!("BEGIN", "vnni");
             let mut w = [_mm512_setzero_si512(); C];
             for (c, wc) in w.iter_mut().enumerate() {
                 // SAFETY: group g of tap t of block b + c, 64 bytes.
@@ -100,6 +101,7 @@ unsafe fn tile<const P: usize, const C: usize>(ctx: &ConvCtx<'_>, b: usize, firs
                 // `full` groups of 4 bytes readable there.
                 unsafe { pixel_group(&mut acc[p], &w, bases[p], 4 * g, flip) };
             }
+            mca_marker!("END", "vnni");
         }
         if full < groups {
             // SAFETY: `read_group` stays within the pixel's `cin` bytes.
