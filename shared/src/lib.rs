@@ -17,6 +17,7 @@ pub mod checksum;
 pub mod classical;
 pub mod codebook;
 pub mod engine;
+pub mod fleet;
 pub mod image;
 #[cfg(feature = "alloc")]
 pub mod image_stats;
