@@ -469,7 +469,10 @@ impl core::fmt::Display for FleetError {
                 write!(f, "malformed fleet message: {count} bytes after its end")
             }
             FleetError::Oversized { len, limit } => {
-                write!(f, "fleet message of {len} bytes exceeds the limit of {limit}")
+                write!(
+                    f,
+                    "fleet message of {len} bytes exceeds the limit of {limit}"
+                )
             }
             FleetError::BadBoardId => write!(
                 f,

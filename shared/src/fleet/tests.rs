@@ -119,9 +119,12 @@ fn version_truncation_and_trailing_bytes_are_told_apart() {
     let good = buffer[..len].to_vec();
 
     let mut other_version = vec![0u8; 256];
-    let n = postcard::to_slice(&(FLEET_VERSION + 1, HostHello { run: 9 }), &mut other_version)
-        .unwrap()
-        .len();
+    let n = postcard::to_slice(
+        &(FLEET_VERSION + 1, HostHello { run: 9 }),
+        &mut other_version,
+    )
+    .unwrap()
+    .len();
     assert_eq!(
         decode::<HostHello>(&other_version[..n]),
         Err(FleetError::UnknownVersion {
@@ -148,10 +151,7 @@ fn version_truncation_and_trailing_bytes_are_told_apart() {
     let n = postcard::to_slice(&(FLEET_VERSION, Status::Online(bad)), &mut buffer)
         .unwrap()
         .len();
-    assert_eq!(
-        decode::<Status>(&buffer[..n]),
-        Err(FleetError::BadBoardId)
-    );
+    assert_eq!(decode::<Status>(&buffer[..n]), Err(FleetError::BadBoardId));
 }
 
 #[test]
@@ -175,7 +175,15 @@ fn topics_name_and_parse_each_other() {
         all_boards(BoardLeaf::Status).as_str(),
         "robofish/v1/boards/+/status"
     );
-    for bad in ["", "a/b", "+", "#", "a b", "é", "0123456789abcdef0123456789abcdefX"] {
+    for bad in [
+        "",
+        "a/b",
+        "+",
+        "#",
+        "a b",
+        "é",
+        "0123456789abcdef0123456789abcdefX",
+    ] {
         assert_eq!(check_board_id(bad), Err(FleetError::BadBoardId), "{bad:?}");
         assert!(Topic::Job(bad).name().is_err());
     }
