@@ -17,7 +17,7 @@ use common::broker::{board_command, Broker, Logged};
 use common::{ok, robofish, temp_dir};
 
 const FOVS: usize = 30;
-const LEASE_TIMEOUT_S: f64 = 3.0;
+const LEASE_TIMEOUT_S: f64 = 5.0;
 
 fn shipped_model() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -207,6 +207,10 @@ pub struct JobId {
 
 /// What a board says about itself on its `status` topic (retained).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no_std without a heap cannot box; one status (about 330 bytes) is alive at a time"
+)]
 pub enum Status {
     /// Connected and taking jobs.
     Online(Announce),

@@ -222,7 +222,7 @@ fn pump(
                 failures += 1;
                 // Once per outage, then every 30th try: a broker down for
                 // an hour must not fill the log.
-                if failures == 1 || failures % 30 == 0 {
+                if failures == 1 || failures.is_multiple_of(30) {
                     eprintln!("robofish-device: {why}; retrying");
                 }
                 thread::sleep(

@@ -22,7 +22,7 @@ pub enum HostEvent {
     /// reached): the run ends with this message.
     Fatal(String),
     /// A board's status.
-    Status(String, Status),
+    Status(String, Box<Status>),
     /// A board's heartbeat.
     Heartbeat(String, Heartbeat),
     /// A board's `out` payload (a `Ready` or a result chunk), decoded by
@@ -93,7 +93,7 @@ pub fn connect(
                             return;
                         }
                         failures += 1;
-                        if failures == 1 || failures % 30 == 0 {
+                        if failures == 1 || failures.is_multiple_of(30) {
                             eprintln!("fleet: {why}; retrying");
                         }
                         thread::sleep(Duration::from_millis(200 * u64::from(failures.min(5))));
@@ -116,7 +116,7 @@ fn incoming(topic: &str, payload: &[u8]) -> Option<HostEvent> {
     let parsed = Topic::parse(topic)?;
     let event = match parsed {
         Topic::Status(board) => fleet::decode::<Status>(payload)
-            .map(|status| HostEvent::Status(board.to_string(), status)),
+            .map(|status| HostEvent::Status(board.to_string(), Box::new(status))),
         Topic::Heartbeat(board) => fleet::decode::<Heartbeat>(payload)
             .map(|beat| HostEvent::Heartbeat(board.to_string(), beat)),
         Topic::Out(board) => Ok(HostEvent::Out(board.to_string(), payload.to_vec())),

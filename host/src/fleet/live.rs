@@ -57,7 +57,7 @@ impl BoardStats {
         if let Some(t) = truth {
             match &mut self.truth {
                 Some(all) => all.merge(t),
-                none => *none = Some(t.clone()),
+                none => *none = Some(*t),
             }
         }
     }
@@ -141,7 +141,8 @@ pub struct LiveTable {
     terminal: bool,
     every: Duration,
     last: Option<Instant>,
-    drawn: usize,
+    /// The table on screen (a terminal), redrawn below each log line.
+    shown: Vec<String>,
 }
 
 impl LiveTable {
@@ -152,7 +153,7 @@ impl LiveTable {
             terminal: std::io::stdout().is_terminal(),
             every,
             last: None,
-            drawn: 0,
+            shown: Vec::new(),
         }
     }
 
@@ -175,16 +176,38 @@ impl LiveTable {
         let mut out = std::io::stdout().lock();
         // A closed stdout is not worth failing the run for.
         if self.terminal {
-            if self.drawn > 0 {
-                // Up to the table's first line, and clear to the end.
-                let _ = write!(out, "\x1b[{}A\x1b[J", self.drawn);
-            }
-            self.drawn = lines.len();
+            self.erase(&mut out);
+            self.shown = lines.to_vec();
         }
         for line in lines {
             let _ = writeln!(out, "{line}");
         }
         let _ = out.flush();
+    }
+
+    /// Prints a log line to stderr; on a terminal the table is erased
+    /// first and drawn again below the line, so neither overwrites the
+    /// other.
+    pub fn say(&mut self, line: &str) {
+        if !self.terminal || self.shown.is_empty() {
+            eprintln!("{line}");
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        self.erase(&mut out);
+        let _ = out.flush();
+        eprintln!("{line}");
+        for shown in &self.shown {
+            let _ = writeln!(out, "{shown}");
+        }
+        let _ = out.flush();
+    }
+
+    /// Moves up to the table's first line and clears to the end.
+    fn erase(&self, out: &mut impl Write) {
+        if !self.shown.is_empty() {
+            let _ = write!(out, "\x1b[{}A\x1b[J", self.shown.len());
+        }
     }
 
     /// Whether it redraws in place (log lines must then go elsewhere).

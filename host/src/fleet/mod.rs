@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use robofish_device::fleet::broker::{BrokerUrl, Credentials};
 use robofish_shared::fleet::{
-    self, BoardMessage, JobChunk, JobId, Ready, Status, Topic, MAX_PAYLOAD_BYTES,
+    self, Announce, BoardMessage, JobChunk, JobId, Ready, Status, Topic, MAX_PAYLOAD_BYTES,
 };
 use robofish_shared::protocol::PROTOCOL_VERSION;
 use rumqttc::QoS;
@@ -123,8 +123,10 @@ pub fn run_fleet(data: &FleetData<'_>, options: &FleetOptions) -> Result<FleetOu
         };
         match &event {
             HostEvent::Fatal(why) => bail!("{why}"),
-            HostEvent::Status(_, Status::Online(announce)) => {
-                model_hash = announce.device.model.as_ref().map(|m| m.hash);
+            HostEvent::Status(_, status) => {
+                if let Status::Online(announce) = &**status {
+                    model_hash = announce.device.model.as_ref().map(|m| m.hash);
+                }
             }
             _ => {}
         }
@@ -251,51 +253,31 @@ struct Host<'a> {
 }
 
 impl Host<'_> {
+    /// A log line (stderr), kept clear of the live table on a terminal.
+    fn say(&mut self, line: String) {
+        self.live.say(&line);
+    }
+
     fn stats(&mut self, board: &str) -> &mut BoardStats {
         self.outcome.boards.entry(board.to_string()).or_default()
     }
 
     fn handle(&mut self, event: HostEvent, now: Instant) -> Result<()> {
         match event {
-            HostEvent::Connected => {
-                eprintln!("fleet: connected to the broker (run {:016x})", self.run)
-            }
+            HostEvent::Connected => self.say(format!(
+                "fleet: connected to the broker (run {:016x})",
+                self.run
+            )),
             HostEvent::Fatal(why) => bail!("{why}"),
-            HostEvent::Status(board, Status::Online(announce)) => {
-                let device = &announce.device;
-                self.stats(&board).describe = format!("{} x{}", device.kernel_path, device.threads);
-                let refusal = if device.version == PROTOCOL_VERSION {
-                    self.dispatcher
-                        .online(&board, device.model.as_ref().map(|m| m.hash))
-                } else {
-                    let why = format!(
-                        "it speaks protocol version {}, this host {PROTOCOL_VERSION}",
-                        device.version
-                    );
-                    if let Some(lost) = self.dispatcher.refuse(&board, why.clone()) {
+            HostEvent::Status(board, status) => match *status {
+                Status::Online(announce) => self.online(&board, &announce, now),
+                Status::Offline => {
+                    self.say(format!("fleet: board {board} offline"));
+                    if let Some(lost) = self.dispatcher.offline(&board) {
                         self.record_loss(lost, now);
                     }
-                    Some(why)
-                };
-                match refusal {
-                    Some(why) => eprintln!("fleet: board {board} is not used: {why}"),
-                    None => eprintln!(
-                        "fleet: board {board} online: {} kernels, {} threads, model {}",
-                        device.kernel_path,
-                        device.threads,
-                        device
-                            .model
-                            .as_ref()
-                            .map_or_else(|| "none".into(), |m| format!("{:016x}", m.hash))
-                    ),
                 }
-            }
-            HostEvent::Status(board, Status::Offline) => {
-                eprintln!("fleet: board {board} offline");
-                if let Some(lost) = self.dispatcher.offline(&board) {
-                    self.record_loss(lost, now);
-                }
-            }
+            },
             HostEvent::Heartbeat(board, beat) => self.dispatcher.heartbeat(&board, &beat, now),
             HostEvent::Out(board, payload) => match fleet::decode::<BoardMessage>(&payload) {
                 Ok(BoardMessage::Ready(ready)) => {
@@ -315,11 +297,11 @@ impl Host<'_> {
                     if chunk.index > collecting.next_index
                         || collecting.bytes.len() + chunk.bytes.len() > MAX_RESULT_BYTES
                     {
-                        eprintln!(
+                        self.say(format!(
                             "fleet: board {board}'s result of FOV {} is incomplete or too large; \
                              the FOV goes back in the queue",
                             chunk.job.fov
-                        );
+                        ));
                         self.collecting.remove(&chunk.job);
                         let gave_up = Ready {
                             job: Some(chunk.job),
@@ -340,10 +322,41 @@ impl Host<'_> {
                         self.finish(&board, chunk.job, chunk.model_hash, bytes, now)?;
                     }
                 }
-                Err(e) => eprintln!("fleet: dropped a message from board {board}: {e}"),
+                Err(e) => self.say(format!("fleet: dropped a message from board {board}: {e}")),
             },
         }
         Ok(())
+    }
+
+    /// A board's announcement: used, or refused with the reason.
+    fn online(&mut self, board: &str, announce: &Announce, now: Instant) {
+        let device = &announce.device;
+        self.stats(board).describe = format!("{} x{}", device.kernel_path, device.threads);
+        let refusal = if device.version == PROTOCOL_VERSION {
+            self.dispatcher
+                .online(board, device.model.as_ref().map(|m| m.hash))
+        } else {
+            let why = format!(
+                "it speaks protocol version {}, this host {PROTOCOL_VERSION}",
+                device.version
+            );
+            if let Some(lost) = self.dispatcher.refuse(board, why.clone()) {
+                self.record_loss(lost, now);
+            }
+            Some(why)
+        };
+        match refusal {
+            Some(why) => self.say(format!("fleet: board {board} is not used: {why}")),
+            None => self.say(format!(
+                "fleet: board {board} online: {} kernels, {} threads, model {}",
+                device.kernel_path,
+                device.threads,
+                device
+                    .model
+                    .as_ref()
+                    .map_or_else(|| "none".into(), |m| format!("{:016x}", m.hash))
+            )),
+        }
     }
 
     /// A complete result: kept (the FOV's part written), or dropped.
@@ -363,10 +376,10 @@ impl Host<'_> {
                 Verdict::Stale => "from another host run",
                 _ => "from another model",
             };
-            eprintln!(
+            self.say(format!(
                 "fleet: dropped board {board}'s result of FOV {} (lease {}): {why}",
                 job.fov, job.lease
-            );
+            ));
             return Ok(());
         }
         let latency = self
@@ -379,27 +392,27 @@ impl Host<'_> {
                 device_us,
                 truth,
             }) => {
-                eprintln!(
+                self.say(format!(
                     "fleet: FOV {} decoded on board {board} (lease {}): {transcripts} transcripts",
                     job.fov, job.lease
-                );
+                ));
                 self.outcome.decoded.push(job.fov);
                 self.stats(board)
                     .kept(latency, device_us, truth.as_ref(), now);
             }
             Ok(Assembled::Failed(failure)) => {
-                eprintln!(
+                self.say(format!(
                     "fleet: FOV {} failed on board {board}: {}",
                     job.fov, failure.error
-                );
+                ));
                 write_failure(self.data.parts, &failure)?;
                 self.outcome.failed.push(failure);
             }
             Err(e) => {
-                eprintln!(
+                self.say(format!(
                     "fleet: board {board}'s result of FOV {} is unreadable: {e:#}",
                     job.fov
-                );
+                ));
                 let lost = self.dispatcher.garbled(board, &job);
                 self.record_loss(lost, now);
             }
@@ -473,7 +486,10 @@ impl Host<'_> {
                     fov: job.fov,
                     error: format!("{e:#}"),
                 };
-                eprintln!("fleet: FOV {} failed, skipped: {}", job.fov, failure.error);
+                self.say(format!(
+                    "fleet: FOV {} failed, skipped: {}",
+                    job.fov, failure.error
+                ));
                 write_failure(self.data.parts, &failure)?;
                 self.outcome.failed.push(failure);
                 self.dispatcher.cancel(board, job);
@@ -484,20 +500,20 @@ impl Host<'_> {
         match self.taken_back.remove(&job.fov) {
             Some((when, index)) => {
                 let after = now.duration_since(when);
-                eprintln!(
+                self.say(format!(
                     "fleet: lease {}: FOV {} to board {board} again, {:.3} s after it was taken back",
                     job.lease,
                     job.fov,
                     after.as_secs_f64()
-                );
+                ));
                 if let Some(entry) = self.outcome.requeued.get_mut(index) {
                     entry.1 = Some(after);
                 }
             }
-            None => eprintln!(
+            None => self.say(format!(
                 "fleet: lease {}: FOV {} to board {board}",
                 job.lease, job.fov
-            ),
+            )),
         }
         self.lease_started.insert(job, now);
         self.stats(board).first_lease.get_or_insert(now);
@@ -527,7 +543,7 @@ impl Host<'_> {
 
     /// A lease taken back: logged and counted.
     fn record_loss(&mut self, lost: Requeued, now: Instant) {
-        eprintln!(
+        self.say(format!(
             "fleet: FOV {} taken back from board {} (lease {}): {}{}",
             lost.job.fov,
             lost.board,
@@ -538,7 +554,7 @@ impl Host<'_> {
             } else {
                 "; back in the queue".into()
             }
-        );
+        ));
         self.stats(&lost.board.clone()).lost += 1;
         self.collecting.remove(&lost.job);
         if lost.abandoned {
@@ -551,7 +567,10 @@ impl Host<'_> {
                 ),
             };
             if let Err(e) = write_failure(self.data.parts, &failure) {
-                eprintln!("fleet: cannot record FOV {}'s failure: {e:#}", failure.fov);
+                self.say(format!(
+                    "fleet: cannot record FOV {}'s failure: {e:#}",
+                    failure.fov
+                ));
             }
             self.outcome.failed.push(failure);
         } else {
