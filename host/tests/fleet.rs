@@ -2,8 +2,9 @@
 //! on 127.0.0.1, three `robofish device --fleet` processes, 30 FOVs. One
 //! board is killed mid-FOV and another stalls past the lease timeout; every
 //! FOV still appears exactly once, and the tables equal one `robofish run`
-//! over the same data. A broker with a password file turns away a wrong
-//! password with a message that says so.
+//! over the same data. A broker that restarts mid-run loses nothing: boards
+//! and host reconnect and resume. A broker with a password file turns away
+//! a wrong password with a message that says so.
 
 mod common;
 
@@ -215,6 +216,76 @@ fn thirty_fovs_once_each_when_one_board_dies_and_one_stalls() {
         assert!(fleet == run, "{table} differs from a single run's");
     }
     drop(boards);
+}
+
+#[test]
+fn boards_and_host_resume_after_the_broker_restarts() {
+    const FOVS: usize = 12;
+    let dir = temp_dir("fleet-restart");
+    let data = dir.join("data");
+    ok(robofish([
+        "simulate",
+        "--out",
+        data.to_str().unwrap(),
+        "--train",
+        "1",
+        "--val",
+        "1",
+        "--test",
+        &FOVS.to_string(),
+        "--height",
+        "48",
+        "--width",
+        "48",
+        "--seed",
+        "8",
+    ]));
+    let data = data.display().to_string();
+    let mut broker = Broker::anonymous(&dir.join("broker"));
+    let url = broker.url();
+    let _boards: Vec<Logged> = ["r1", "r2"]
+        .iter()
+        .map(|id| {
+            let extra = ["--heartbeat", "0.2", "--job-timeout", "3"];
+            Logged::spawn(board_command(&url, id, &extra), None)
+        })
+        .collect();
+    let (send, lines) = mpsc::channel();
+    let mut host = Logged::spawn(
+        fleet_command(&url, &data, &dir.join("out"), &["--lease-timeout", "2"]),
+        Some(send),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut kept = 0;
+    while kept < 3 {
+        let (_, line) = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("3 FOVs never decoded:\n{}", host.log()));
+        kept += usize::from(line.contains(" decoded on board "));
+    }
+    broker.restart(Duration::from_millis(500));
+    let (status, stdout) = host.wait(Duration::from_secs(60));
+    let log = host.log();
+    assert!(status.success(), "{stdout}\n{log}");
+    assert!(
+        stdout.contains(&format!("{FOVS} decoded on the fleet, 0 already written (resumed), 0 failed; {FOVS} in the tables")),
+        "{stdout}\n{log}"
+    );
+    let kept: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" decoded on board "))
+        .collect();
+    assert_eq!(kept.len(), FOVS, "{log}");
+    assert!(
+        log.matches("connected to the broker").count() >= 2,
+        "the host reconnected: {log}"
+    );
+    for line in log
+        .lines()
+        .filter(|l| l.contains("connected") || l.contains("taken back") || l.contains("again"))
+    {
+        println!("{line}");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! hands over each chunk's bytes as the chunk arrives, so a board holds one
 //! chunk (and the engine's row rings) rather than a whole FOV. A job that
 //! cannot go on (a chunk missing, nothing for `--job-timeout`, a newer job,
-//! a new host) is given up: the reader reports a reset connection, which
+//! a new host, a reconnection) is given up: the reader reports a reset connection, which
 //! `serve` handles as a host that went away (the FOV in flight is dropped).
 
 use std::io::{self, Read};
@@ -53,6 +53,9 @@ pub enum GaveUp {
     Superseded,
     /// A new host run started: the one that leased this job is gone.
     HostRestarted,
+    /// The board reconnected while waiting for a chunk: the broker kept
+    /// no session, so what was published meanwhile is lost.
+    Reconnected,
     /// The connection failed for good, or the MQTT thread ended.
     Disconnected,
 }
@@ -66,6 +69,7 @@ impl std::fmt::Display for GaveUp {
             GaveUp::TimedOut => f.write_str("no chunk came within --job-timeout"),
             GaveUp::Superseded => f.write_str("the host sent another job"),
             GaveUp::HostRestarted => f.write_str("a new host started"),
+            GaveUp::Reconnected => f.write_str("the board reconnected mid-job (chunks were lost)"),
             GaveUp::Disconnected => f.write_str("the broker connection ended"),
         }
     }
@@ -187,7 +191,10 @@ impl<'a> JobReader<'a> {
                     return Err(self.give_up(GaveUp::HostRestarted))
                 }
                 // Busy: the result (or a Ready) follows the job anyway.
-                Incoming::HostHello(_) | Incoming::Connected => {}
+                Incoming::HostHello(_) => {}
+                // A clean session: chunks published while the board was
+                // away never come, so waiting for them would only time out.
+                Incoming::Connected => return Err(self.give_up(GaveUp::Reconnected)),
                 fatal @ Incoming::Fatal(_) => {
                     self.carried = Some(fatal);
                     return Err(self.give_up(GaveUp::Disconnected));
@@ -244,7 +251,8 @@ mod tests {
         let progress = SharedProgress::default();
         send.send(chunk(1, 0, false, b"xx")).unwrap();
         send.send(chunk(1, 1, false, b"cd")).unwrap();
-        send.send(Incoming::Connected).unwrap();
+        send.send(Incoming::HostHello(1)).unwrap();
+        send.send(chunk(1, 1, false, b"cd")).unwrap();
         send.send(chunk(1, 2, true, b"e")).unwrap();
         let mut reader = JobReader::new(
             &incoming,
@@ -262,9 +270,9 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_a_new_job_a_new_host_and_silence_give_the_job_up() {
+    fn a_gap_a_new_job_a_new_host_a_reconnection_and_silence_give_the_job_up() {
         let progress = SharedProgress::default();
-        let cases: [(Vec<Incoming>, GaveUp, bool); 4] = [
+        let cases: [(Vec<Incoming>, GaveUp, bool); 5] = [
             (
                 vec![chunk(1, 2, false, b"z")],
                 GaveUp::Gap {
@@ -275,6 +283,7 @@ mod tests {
             ),
             (vec![chunk(2, 0, true, b"z")], GaveUp::Superseded, true),
             (vec![Incoming::HostHello(99)], GaveUp::HostRestarted, false),
+            (vec![Incoming::Connected], GaveUp::Reconnected, false),
             (vec![], GaveUp::TimedOut, false),
         ];
         for (messages, why, carries) in cases {

@@ -7,7 +7,8 @@
 //! - A lease is taken back, and its FOV queued again at the front, when its
 //!   board goes offline, says `Ready` naming the lease (it gave the job
 //!   up), or shows no progress for the lease timeout; a board whose lease
-//!   timed out gets no new one until it says it is idle.
+//!   timed out gets no new one until it says it is idle (a `Ready`, a
+//!   result, or a heartbeat with no job in hand).
 //! - The first complete result of a FOV with the fleet's model is kept;
 //!   any later one (a board that was only slow) is a duplicate, dropped
 //!   and counted, as are results of another host run or another model.
@@ -228,8 +229,14 @@ impl Dispatcher {
         lost
     }
 
-    /// A board's heartbeat: progress on its lease.
+    /// A board's heartbeat: progress on its lease; and a board whose lease
+    /// timed out and that beats with no job in hand is idle (its `Ready`
+    /// may have been lost with a broker that restarted).
     pub fn heartbeat(&mut self, board: &str, beat: &Heartbeat, now: Instant) {
+        if beat.job.is_none() && self.boards.get(board) == Some(&BoardState::Unresponsive) {
+            self.boards.insert(board.to_string(), BoardState::Idle);
+            return;
+        }
         let Some(BoardState::Leased(job)) = self.boards.get(board) else {
             return;
         };
@@ -521,10 +528,42 @@ mod tests {
         assert_eq!(lost[0].loss, Loss::TimedOut);
         assert_eq!(d.boards()["a"], BoardState::Unresponsive);
         assert_eq!(d.next_lease(start), None, "no idle board");
+        let busy = Heartbeat {
+            job: Some(job),
+            consumed: 10,
+            answered: 0,
+        };
+        d.heartbeat("a", &busy, start + Duration::from_secs(19));
+        assert_eq!(
+            d.boards()["a"],
+            BoardState::Unresponsive,
+            "still on the old job"
+        );
         // It wakes up and finishes the old lease first: accepted (the FOV
         // had no result yet), and nothing is left in the queue.
         assert_eq!(d.result("a", &job, MODEL), Verdict::Accept);
         assert!(d.finished());
+    }
+
+    #[test]
+    fn an_unresponsive_board_beating_with_no_job_is_idle_again() {
+        let mut d = fleet(2);
+        let start = Instant::now();
+        join(&mut d, "a");
+        let (_, job) = d.next_lease(start).unwrap();
+        assert_eq!(d.expire(start + Duration::from_secs(11)).len(), 1);
+        let idle = Heartbeat {
+            job: None,
+            consumed: 0,
+            answered: 1,
+        };
+        d.heartbeat("a", &idle, start + Duration::from_secs(12));
+        let (_, again) = d.next_lease(start + Duration::from_secs(12)).unwrap();
+        assert_eq!(again.fov, job.fov, "the lost FOV first");
+        // A beat without a job while leased is not a give-up (it may have
+        // been sent before the lease arrived).
+        d.heartbeat("a", &idle, start + Duration::from_secs(13));
+        assert_eq!(d.boards()["a"], BoardState::Leased(again));
     }
 
     #[test]

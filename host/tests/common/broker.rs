@@ -116,6 +116,43 @@ impl Broker {
         panic!("mosquitto did not start listening on 127.0.0.1");
     }
 
+    /// Kills the broker (its clients see the connection drop, and no
+    /// last wills) and starts it again on the same port, with nothing
+    /// retained (persistence is off).
+    pub fn restart(&mut self, down_for: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down_for);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new(mosquitto())
+                .arg("-c")
+                .arg(self.dir.join("mosquitto.conf"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("mosquitto starts");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(2) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port is not free yet: try again
+                }
+                if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    self.child = child;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not come back on port {}",
+                self.port
+            );
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
