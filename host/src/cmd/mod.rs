@@ -59,6 +59,15 @@ pub enum Command {
     /// Combine the per-FOV parts of `run` jobs into one set of tables.
     Merge(merge::Cmd),
     /// Decode an experiment on a fleet of boards through an MQTT broker, into `run`'s tables.
+    ///
+    /// Boards join with `robofish-device --fleet URL --model FILE
+    /// --board-id ID` (or `robofish device --fleet ...`); the host leases
+    /// each idle board one FOV at a time, takes a lease back when its board
+    /// dies or stalls (--lease-timeout) and keeps every FOV exactly once
+    /// (by FOV id and model hash). The parts and tables are `run`'s, so a
+    /// rerun resumes and `robofish merge` combines. Live per-board
+    /// throughput, latency and accuracy show on stdout. See
+    /// docs/scaling-out.md for the topics, QoS, security and limits.
     Fleet(fleet::Cmd),
     /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
     Train(train::Cmd),

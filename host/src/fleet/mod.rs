@@ -33,7 +33,7 @@ use self::dispatch::{BoardState, Dispatcher, Requeued, Verdict};
 use self::live::{table, BoardStats, LiveTable};
 use crate::run::{
     fingerprint, is_done, write_failure, write_part, Detection, FovAssembly, FovFailure, FovSource,
-    Layout, RunIdentity, RunJob,
+    Layout, RunIdentity,
 };
 use crate::sim::Codebook;
 
@@ -143,19 +143,11 @@ pub fn run_fleet(data: &FleetData<'_>, options: &FleetOptions) -> Result<FleetOu
         .iter()
         .partition(|&&fov| is_done(data.parts, fov, &identity));
     let layout = Layout::new(data.source.placements());
-    let job = RunJob {
-        parts: data.parts,
-        source: data.source,
-        selected: data.selected,
-        identity: &identity,
-        codebook: data.codebook,
-        progress: false,
-    };
     let mut host = Host {
         run,
         client: &client,
         data,
-        job: &job,
+        identity: &identity,
         layout: &layout,
         dispatcher: Dispatcher::new(run, &todo, Some(model_hash), options.lease_timeout),
         collecting: HashMap::new(),
@@ -239,7 +231,7 @@ struct Host<'a> {
     run: u64,
     client: &'a rumqttc::Client,
     data: &'a FleetData<'a>,
-    job: &'a RunJob<'a>,
+    identity: &'a RunIdentity,
     layout: &'a Layout,
     dispatcher: Dispatcher,
     collecting: HashMap<JobId, Collecting>,
@@ -423,7 +415,9 @@ impl Host<'_> {
     /// The FOV's part from a board's answer, written; a device error on a
     /// plane fails the FOV (its data would fail on any board).
     fn assemble(&mut self, fov: u32, bytes: Vec<u8>, latency: Duration) -> Result<Assembled> {
-        let mut assembly = FovAssembly::new(self.job, self.layout, fov)?;
+        let data = self.data;
+        let mut assembly =
+            FovAssembly::new(data.source, self.identity, data.codebook, self.layout, fov)?;
         let planes = assembly.planes();
         let checksum = self.codebook_checksum.context("a result before any job")?;
         let results = payload::read_result(bytes, checksum, planes.len())?;

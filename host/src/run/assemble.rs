@@ -10,9 +10,8 @@ use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot};
 use robofish_shared::post::MATCH_RADIUS;
 
 use super::decode::Detection;
-use super::driver::RunJob;
 use super::ownership::Layout;
-use super::parts::FovPart;
+use super::parts::{FovPart, RunIdentity};
 use super::source::{FovPlacement, FovSource, Plane};
 use super::transcript::Transcript;
 use crate::evaluate::spots::{truth_spots, DecodeBook};
@@ -23,7 +22,9 @@ use crate::sim::{Codebook, Tile, IMAGE_COUNT};
 /// accuracy against the truth. `run` decodes the planes itself; `fleet`
 /// gets them from boards.
 pub struct FovAssembly<'j> {
-    job: &'j RunJob<'j>,
+    source: &'j dyn FovSource,
+    identity: &'j RunIdentity,
+    codebook: &'j Codebook,
     layout: &'j Layout,
     placement: FovPlacement,
     part: Option<FovPart>,
@@ -32,17 +33,25 @@ pub struct FovAssembly<'j> {
 }
 
 impl<'j> FovAssembly<'j> {
-    /// An empty part of FOV `fov` of `job.source`.
-    pub fn new(job: &'j RunJob<'j>, layout: &'j Layout, fov: u32) -> Result<Self> {
-        let placement = job
-            .source
+    /// An empty part of FOV `fov` of `source`, decoded by `identity` with
+    /// calls indexing `codebook`.
+    pub fn new(
+        source: &'j dyn FovSource,
+        identity: &'j RunIdentity,
+        codebook: &'j Codebook,
+        layout: &'j Layout,
+        fov: u32,
+    ) -> Result<Self> {
+        let placement = source
             .placements()
             .iter()
             .find(|p| p.fov == fov)
             .with_context(|| format!("the data has no FOV {fov}"))?
             .clone();
         Ok(FovAssembly {
-            job,
+            source,
+            identity,
+            codebook,
             layout,
             placement,
             part: None,
@@ -58,12 +67,11 @@ impl<'j> FovAssembly<'j> {
 
     /// Adds z plane `plane`'s `detections` in `tile`.
     pub fn add_plane(&mut self, plane: Plane, tile: &Tile, detections: &[Detection]) -> Result<()> {
-        let job = self.job;
         let fov = self.placement.fov;
-        let truth = truth_scores(tile, detections, job.codebook)?;
+        let truth = truth_scores(tile, detections, self.codebook)?;
         let part = self.part.get_or_insert_with(|| FovPart {
             fov,
-            identity: job.identity.clone(),
+            identity: self.identity.clone(),
             height: tile.height,
             width: tile.width,
             spots: 0,
@@ -104,7 +112,7 @@ impl<'j> FovAssembly<'j> {
                 part.unassigned += 1;
                 continue;
             };
-            let word = job.codebook.word(usize::from(gene)).with_context(|| {
+            let word = self.codebook.word(usize::from(gene)).with_context(|| {
                 format!("the decoder called word {gene}, which the codebook lacks")
             })?;
             let pixel = (pixel_of(y, tile.height), pixel_of(x, tile.width));
@@ -128,7 +136,7 @@ impl<'j> FovAssembly<'j> {
                 x,
                 y,
                 fov,
-                gene: job
+                gene: self
                     .codebook
                     .name(usize::from(gene))
                     .unwrap_or_default()
@@ -136,7 +144,7 @@ impl<'j> FovAssembly<'j> {
                 transcript_id,
                 confidence: d.confidence,
                 hamming_distance: distance,
-                intensity: intensity(tile, job.source, word, pixel),
+                intensity: intensity(tile, self.source, word, pixel),
             });
         }
         Ok(())

@@ -106,7 +106,7 @@ fn decode_fov(
     fov: u32,
     started: Instant,
 ) -> Result<(FovPart, Vec<Transcript>)> {
-    let mut assembly = FovAssembly::new(job, layout, fov)?;
+    let mut assembly = FovAssembly::new(job.source, job.identity, job.codebook, layout, fov)?;
     for plane in assembly.planes() {
         let tile = job
             .source
