@@ -153,11 +153,12 @@ pub fn run_board(mut device: Device, options: BoardOptions) -> Result<()> {
     worker.run(&mut device, &incoming)
 }
 
-/// The broker's keep-alive: long enough for a busy board's heartbeats,
-/// short enough that a board cut off without a FIN is declared gone (its
-/// last will) within a few of them.
+/// The broker's keep-alive: the broker publishes the last will of a board
+/// cut off without a FIN after one and a half of these. At least 10 s,
+/// so that a board the host merely finds slow (no progress for
+/// `--lease-timeout`) is not also declared gone.
 fn keep_alive(heartbeat: Duration) -> Duration {
-    (heartbeat * 3).max(Duration::from_secs(5))
+    (heartbeat * 5).max(Duration::from_secs(10))
 }
 
 /// Polls the connection for ever: on each connection `on_connect`
