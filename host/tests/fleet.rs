@@ -214,6 +214,20 @@ fn thirty_fovs_once_each_when_one_board_dies_and_one_stalls() {
         "--threads",
         "1",
     ]));
+    // The parts are run's own: `run` over the fleet's output resumes them all.
+    let resumed = ok(robofish([
+        "run",
+        "--data",
+        &data,
+        "--out",
+        out.to_str().unwrap(),
+        "--model",
+        &shipped_model(),
+    ]));
+    assert!(
+        resumed.contains(&format!("0 decoded, {FOVS} already written (resumed)")),
+        "{resumed}"
+    );
     for table in ["detected_transcripts.csv", "counts_per_gene.csv"] {
         let fleet = std::fs::read_to_string(out.join(table)).unwrap();
         let run = std::fs::read_to_string(single.join(table)).unwrap();
