@@ -148,6 +148,13 @@ impl Cmd {
             outcome.duplicates,
             outcome.stale
         )?;
+        if let Some(identity) = &outcome.identity {
+            writeln!(
+                out,
+                "model         {} (every kept result), {:.1} s on the fleet",
+                identity.model, outcome.seconds
+            )?;
+        }
         print_qc(&mut out, &qc, &self.out)?;
         let selected = source.selected().len();
         if selected > 0 && outcome.failed.len() == selected {

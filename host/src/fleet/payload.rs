@@ -19,8 +19,6 @@ pub struct JobBytes {
     pub bytes: Vec<u8>,
     /// What the board's `CodebookAccepted` must report.
     pub codebook_checksum: u32,
-    /// One frame id per z plane, in order.
-    pub planes: usize,
 }
 
 /// The frames of one FOV: `tiles` are its z planes, in order (frame ids
@@ -48,7 +46,6 @@ pub fn job_bytes(codebook: &Codebook, tiles: &[Tile]) -> Result<JobBytes> {
     Ok(JobBytes {
         bytes,
         codebook_checksum,
-        planes: tiles.len(),
     })
 }
 
