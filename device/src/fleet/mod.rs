@@ -90,7 +90,7 @@ pub fn run_board(mut device: Device, options: BoardOptions) -> Result<()> {
     );
     mqtt.set_last_will(LastWill::new(
         &status_topic,
-        offline.clone(),
+        offline,
         QoS::AtLeastOnce,
         true,
     ));
@@ -102,11 +102,11 @@ pub fn run_board(mut device: Device, options: BoardOptions) -> Result<()> {
     thread::Builder::new()
         .name("robofish-mqtt".into())
         .spawn(move || {
-            pump(connection, &url, &to_worker, |client_ok| {
+            pump(connection, &url, &to_worker, |log_refused| {
                 for filter in &subscriptions {
-                    client_ok(announcer.try_subscribe(filter, QoS::AtLeastOnce));
+                    log_refused(announcer.try_subscribe(filter, QoS::AtLeastOnce));
                 }
-                client_ok(announcer.try_publish(
+                log_refused(announcer.try_publish(
                     &status_topic,
                     QoS::AtLeastOnce,
                     true,
