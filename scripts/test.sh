@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole robofish test suite, from a fresh clone: installs what it needs
-# (rustup targets and components; Debian cross gcc + qemu-user when root),
+# (rustup targets and components; Debian cross gcc, qemu-user and mosquitto
+# when root),
 # then runs formatting, lints, the no_std build, native tests, a forced-scalar
 # run, the aarch64 tests under qemu on CPUs with and without dotprod, and a
 # 30-second smoke run of three fuzz targets (nightly + cargo-fuzz, installed
@@ -35,6 +36,20 @@ if ! have_cross; then
         apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
     else
         echo "warning: aarch64-linux-gnu-gcc / qemu-aarch64 missing and not root: aarch64 tests will be skipped (the run then fails unless ALLOW_SKIP=1)" >&2
+    fi
+fi
+
+# The fleet tests (host/tests/fleet.rs) start their own mosquitto broker on
+# 127.0.0.1; without it they fail, naming the package.
+have_mosquitto() { command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; }
+if ! have_mosquitto; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        step "installing mosquitto (the fleet tests' MQTT broker)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq mosquitto >/dev/null
+    else
+        echo "warning: mosquitto missing and not root: the fleet tests will fail (apt-get install mosquitto)" >&2
     fi
 fi
 

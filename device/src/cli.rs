@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::{AuthConfig, Token};
+use crate::fleet::broker::{BrokerAuthArgs, BrokerUrl};
+use crate::fleet::{run_board, BoardOptions};
 use crate::listener::{serve_tcp, Timeouts};
 use crate::upload::remove_stale_upload;
 use crate::{serve, Device, DeviceConfig, SerialPort};
@@ -18,8 +20,30 @@ use robofish_shared::kernels::KernelPath;
 #[derive(Args, Debug)]
 pub struct DeviceArgs {
     /// Talk over standard input/output (how `robofish stream --device exec:...` runs it).
-    #[arg(long, conflicts_with_all = ["listen", "serial"])]
+    #[arg(long, conflicts_with_all = ["listen", "serial", "fleet"])]
     stdio: bool,
+    /// Join a fleet: connect to the MQTT broker at URL (mqtt://HOST[:PORT]),
+    /// announce this board, and decode the FOVs that `robofish fleet
+    /// --broker URL` leases it, one at a time, until stopped. Streaming
+    /// only: the model comes from --model or --model-store, never over
+    /// the broker. See docs/scaling-out.md.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["listen", "serial", "token_file"])]
+    fleet: Option<BrokerUrl>,
+    /// With --fleet: this board's id, its MQTT topic level (1-32 letters,
+    /// digits, '-', '_', '.'); default the machine's host name. Two boards
+    /// must not share one.
+    #[arg(long, value_name = "ID", requires = "fleet")]
+    board_id: Option<String>,
+    #[command(flatten)]
+    broker_auth: BrokerAuthArgs,
+    /// With --fleet: seconds between heartbeats (the host measures a
+    /// lease's progress by them).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds, requires = "fleet")]
+    heartbeat: f64,
+    /// With --fleet: give a job up when its next chunk does not come within
+    /// SECONDS (the host died or the broker lost it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds, requires = "fleet")]
+    job_timeout: f64,
     /// Listen for TCP connections on ADDR (e.g. 127.0.0.1:7878): serves one
     /// host at a time, tells others it is busy, and stays up after each
     /// session (stop it with a signal, or `robofish stop` with the token).
@@ -93,14 +117,20 @@ fn parse_seconds(text: &str) -> std::result::Result<f64, String> {
 /// Runs the device until its host leaves (stdio, serial), or until it is
 /// stopped (TCP).
 pub fn run(args: DeviceArgs) -> Result<()> {
-    let token = Token::from_flag(args.token_file.as_deref(), "robofish-device")?;
+    let token = match args.fleet {
+        // A fleet board streams for whoever the broker lets publish jobs,
+        // and never flashes or stops over it: a token nobody holds.
+        Some(_) => Some(unknowable_token()?),
+        None => Token::from_flag(args.token_file.as_deref(), "robofish-device")?,
+    };
+    let anonymous_streaming = args.allow_anonymous_streaming || args.fleet.is_some();
     let mut config = DeviceConfig {
         batch_rows: args.batch_rows.max(1),
         model_store: args.model_store.clone(),
         kernels: KernelPath::from_env().context("ROBOFISH_KERNELS")?,
         auth: AuthConfig {
             token,
-            anonymous_streaming: args.allow_anonymous_streaming,
+            anonymous_streaming,
         },
         max_memory: args.max_memory,
         ..DeviceConfig::default()
@@ -140,6 +170,22 @@ pub fn run(args: DeviceArgs) -> Result<()> {
             device.set_model_fault(fault);
         }
     }
+    if let Some(url) = args.fleet {
+        let board = match args.board_id {
+            Some(id) => id,
+            None => host_name_id(),
+        };
+        return run_board(
+            device,
+            BoardOptions {
+                url,
+                board,
+                credentials: args.broker_auth.credentials("robofish-device")?,
+                heartbeat: Duration::from_secs_f64(args.heartbeat),
+                job_timeout: Duration::from_secs_f64(args.job_timeout),
+            },
+        );
+    }
     if args.stdio {
         let stdin = std::io::stdin();
         let stdout = std::io::stdout();
@@ -177,5 +223,41 @@ pub fn run(args: DeviceArgs) -> Result<()> {
         serve(&mut device, &mut reader, &mut writer)?;
         return Ok(());
     }
-    bail!("choose a transport: --stdio, --listen ADDR or --serial PATH[@BAUD] (see --help)")
+    bail!(
+        "choose a transport: --stdio, --listen ADDR, --serial PATH[@BAUD] or --fleet URL \
+         (see --help)"
+    )
+}
+
+/// A random token that no host holds: a fleet board's, so that nothing
+/// that arrives over the broker can flash or stop it.
+fn unknowable_token() -> Result<Token> {
+    let secret = crate::auth::fresh_challenge()?;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Token::from_contents(hex.as_bytes())?)
+}
+
+/// The machine's host name as a board id (characters a topic level may
+/// not hold become `-`), `board` when there is none.
+fn host_name_id() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let id: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(robofish_shared::fleet::MAX_BOARD_ID_BYTES)
+        .collect();
+    if id.is_empty() {
+        "board".into()
+    } else {
+        id
+    }
 }

@@ -216,6 +216,22 @@ impl<R: Read, W: Write> Client<R, W> {
     /// device holds exactly what was sent, and returns what it reports
     /// (blanks, minimum distance, whether it corrects errors).
     pub fn send_codebook(&mut self, codebook: &Codebook) -> Result<CodebookInfo> {
+        let sent = self.write_codebook(codebook)?;
+        self.flush()?;
+        let info = self.codebook_answer()?;
+        if info.checksum != sent {
+            return Err(Error::CodebookChecksum {
+                sent,
+                device: info.checksum,
+            });
+        }
+        Ok(info)
+    }
+
+    /// Writes the codebook's chunks without waiting for the answer (a
+    /// fleet job carries them ahead of its FOV) and returns the checksum
+    /// the device's `CodebookAccepted` must report.
+    pub fn write_codebook(&mut self, codebook: &Codebook) -> Result<u32> {
         if codebook.len() > MAX_CODEBOOK_WORDS {
             return Err(Error::CodebookTooLarge {
                 words: codebook.len(),
@@ -235,15 +251,20 @@ impl<R: Read, W: Write> Client<R, W> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let info = self.upload_codebook(&words)?;
-        let sent = codebook_checksum(words.iter().map(|w| (w.name.as_str(), w.word)));
-        if info.checksum != sent {
-            return Err(Error::CodebookChecksum {
-                sent,
-                device: info.checksum,
-            });
+        for chunk in CodebookChunk::chunked(&words) {
+            self.send(&HostMessage::CodebookChunk(chunk))?;
         }
-        Ok(info)
+        Ok(codebook_checksum(
+            words.iter().map(|w| (w.name.as_str(), w.word)),
+        ))
+    }
+
+    /// Reads the device's answer to a codebook upload.
+    pub fn codebook_answer(&mut self) -> Result<CodebookInfo> {
+        match self.recv_for(|| "the device's answer to the codebook".into())? {
+            DeviceMessage::CodebookAccepted(info) => Ok(info),
+            other => Err(unexpected("in reply to a codebook", other)),
+        }
     }
 
     /// Returns the device to its model's codebook.
@@ -256,10 +277,7 @@ impl<R: Read, W: Write> Client<R, W> {
             self.send(&HostMessage::CodebookChunk(chunk))?;
         }
         self.flush()?;
-        match self.recv_for(|| "the device's answer to the codebook".into())? {
-            DeviceMessage::CodebookAccepted(info) => Ok(info),
-            other => Err(unexpected("in reply to a codebook", other)),
-        }
+        self.codebook_answer()
     }
 
     /// Sends one FOV: FrameStart, row bands, truth, FrameEnd.

@@ -6,7 +6,8 @@
 //! [`codebook`] holds the codebook FOVs decode with (the experiment's or
 //! the model's), `frame` streams one FOV through the [`tiling`] strips and
 //! [`spots`] finds and decodes its spots; [`server`] runs a session over a byte stream named by
-//! a [`transport`] SPEC, and [`client`] is the host's end of it.
+//! a [`transport`] SPEC, and [`client`] is the host's end of it; [`fleet`]
+//! runs the device as a board that takes jobs from an MQTT broker.
 
 pub mod auth;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod client;
 pub mod codebook;
 pub mod config;
 pub mod error;
+pub mod fleet;
 mod frame;
 pub mod listener;
 pub mod prepared;

@@ -150,6 +150,17 @@ impl Device {
         self.model.as_ref().map(|m| &m.info)
     }
 
+    /// What the device says about itself, as its `HelloAck` would (with
+    /// no challenge): a fleet board's announcement.
+    pub fn describe(&self) -> robofish_shared::protocol::HelloAck {
+        crate::system::hello_ack(
+            &self.config,
+            self.model_info(),
+            [0; robofish_shared::protocol::CHALLENGE_BYTES],
+            self.model_fault.as_deref(),
+        )
+    }
+
     /// The codebook FOVs starting now decode with.
     pub fn codebook_info(&self) -> CodebookInfo {
         let model = self.model.as_ref().and_then(|m| m.codebook.as_ref());

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod cpu;
 pub mod data;
 pub mod evaluate;
+pub mod fleet;
 pub mod link;
 pub mod norm;
 pub mod onnx;

@@ -2,7 +2,8 @@
 //!
 //! Everything the host and the device must agree on bit for bit lives here:
 //! the int8 model format, the fixed-point arithmetic, the kernels, the
-//! allocation-free engine, post-processing and the wire protocol.
+//! allocation-free engine, post-processing, the wire protocol and the
+//! fleet's MQTT schema ([`fleet`]).
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -17,6 +18,7 @@ pub mod checksum;
 pub mod classical;
 pub mod codebook;
 pub mod engine;
+pub mod fleet;
 pub mod image;
 #[cfg(feature = "alloc")]
 pub mod image_stats;

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod flash;
+pub mod fleet;
 pub mod init;
 pub mod inspect;
 pub mod merge;
@@ -57,6 +58,17 @@ pub enum Command {
     Run(run::Cmd),
     /// Combine the per-FOV parts of `run` jobs into one set of tables.
     Merge(merge::Cmd),
+    /// Decode an experiment on a fleet of boards through an MQTT broker, into `run`'s tables.
+    ///
+    /// Boards join with `robofish-device --fleet URL --model FILE
+    /// --board-id ID` (or `robofish device --fleet ...`); the host leases
+    /// each idle board one FOV at a time, takes a lease back when its board
+    /// dies or stalls (--lease-timeout) and keeps every FOV exactly once
+    /// (by FOV id and model hash). The parts and tables are `run`'s, so a
+    /// rerun resumes and `robofish merge` combines. Live per-board
+    /// throughput, latency and accuracy show on stdout. See
+    /// docs/scaling-out.md for the topics, QoS, security and limits.
+    Fleet(fleet::Cmd),
     /// Train anglerFISH in fp32 through libtorch (needs `--features torch`).
     Train(train::Cmd),
     /// Quantise an fp32 checkpoint to an int8 model (static, dynamic or QAT).
@@ -83,6 +95,7 @@ impl Command {
             Command::Device(args) => robofish_device::cli::run(args),
             Command::Run(cmd) => cmd.run(),
             Command::Merge(cmd) => cmd.run(),
+            Command::Fleet(cmd) => cmd.run(),
             Command::Train(cmd) => cmd.run(),
             Command::Quantise(cmd) => cmd.run(),
             Command::Export(cmd) => cmd.run(),

@@ -11,6 +11,7 @@ use robofish_device::DeviceConfig;
 use robofish_shared::classical::{ClassicalDecoder, Params};
 use robofish_shared::engine::{InputImage, Pixels};
 use robofish_shared::model::decode_model;
+use robofish_shared::protocol::WireSpot;
 
 use super::parts::fingerprint;
 use crate::link::{Link, LinkOptions};
@@ -47,6 +48,18 @@ pub struct Detection {
     pub call: Option<(u16, u8)>,
     /// The call's confidence, 0 ..= 1.
     pub confidence: f32,
+}
+
+impl Detection {
+    /// A spot as a device reports it.
+    pub fn from_wire(spot: &WireSpot) -> Detection {
+        Detection {
+            y: spot.y(),
+            x: spot.x(),
+            call: spot.is_assigned().then_some((spot.gene, spot.distance)),
+            confidence: f32::from(spot.confidence) / 255.0,
+        }
+    }
 }
 
 /// A ready decoder.
@@ -193,16 +206,7 @@ impl Backend {
                 if let Some(e) = result.error {
                     bail!("the device failed on FOV {fov}: {e}");
                 }
-                Ok(result
-                    .spots
-                    .iter()
-                    .map(|s| Detection {
-                        y: s.y(),
-                        x: s.x(),
-                        call: s.is_assigned().then_some((s.gene, s.distance)),
-                        confidence: f32::from(s.confidence) / 255.0,
-                    })
-                    .collect())
+                Ok(result.spots.iter().map(Detection::from_wire).collect())
             }
             Backend::Classical {
                 params,

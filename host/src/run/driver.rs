@@ -2,23 +2,20 @@
 //! keep what each FOV owns, write its part; a FOV that fails is reported,
 //! recorded and skipped, and the others go on.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use robofish_shared::post::metrics::{evaluate_spots, PredictedSpot};
-use robofish_shared::post::MATCH_RADIUS;
 
-use super::decode::{Backend, Detection};
+use super::assemble::FovAssembly;
+use super::decode::Backend;
 use super::ownership::Layout;
 use super::parts::{is_done, write_failure, write_part, FovFailure, FovPart, RunIdentity};
 use super::source::FovSource;
 use super::transcript::Transcript;
-use crate::evaluate::spots::{truth_spots, DecodeBook};
-use crate::sim::{Codebook, Tile, IMAGE_COUNT};
+use crate::sim::Codebook;
 
 /// What to run.
 pub struct RunJob<'a> {
@@ -109,159 +106,14 @@ fn decode_fov(
     fov: u32,
     started: Instant,
 ) -> Result<(FovPart, Vec<Transcript>)> {
-    let placement = job
-        .source
-        .placements()
-        .iter()
-        .find(|p| p.fov == fov)
-        .with_context(|| format!("the data has no FOV {fov}"))?
-        .clone();
-    let mut part: Option<FovPart> = None;
-    let mut transcripts = Vec::new();
-    let mut ids = HashSet::new();
-    let several = placement.planes.len() > 1;
-    for plane in &placement.planes {
+    let mut assembly = FovAssembly::new(job.source, job.identity, job.codebook, layout, fov)?;
+    for plane in assembly.planes() {
         let tile = job
             .source
             .read(fov, plane.index)
             .with_context(|| format!("cannot read z plane {} of the FOV", plane.index))?;
         let detections = backend.decode(fov, &tile)?;
-        let truth = truth_scores(&tile, &detections, job.codebook)?;
-        let part = part.get_or_insert_with(|| FovPart {
-            fov,
-            identity: job.identity.clone(),
-            height: tile.height,
-            width: tile.width,
-            spots: 0,
-            unassigned: 0,
-            dropped_in_overlap: 0,
-            transcripts: 0,
-            truth: None,
-            seconds: 0.0,
-            placement: placement.clone(),
-        });
-        if (tile.height, tile.width) != (part.height, part.width) {
-            bail!(
-                "z plane {} is {} x {} but plane {} is {} x {}",
-                plane.index,
-                tile.height,
-                tile.width,
-                placement.planes[0].index,
-                part.height,
-                part.width
-            );
-        }
-        part.spots += detections.len() as u64;
-        match (&mut part.truth, truth) {
-            (Some(all), Some(this)) => all.merge(&this),
-            (all @ None, this) => *all = this,
-            (Some(_), None) => {}
-        }
-        let size = (tile.height, tile.width);
-        for d in &detections {
-            let (x, y) = (f64::from(d.x) + 0.5, f64::from(d.y) + 0.5);
-            let global = layout.to_global(fov, x, y);
-            if !layout.owns(fov, global, size) {
-                part.dropped_in_overlap += 1;
-                continue;
-            }
-            let Some((gene, distance)) = d.call else {
-                part.unassigned += 1;
-                continue;
-            };
-            let word = job.codebook.word(usize::from(gene)).with_context(|| {
-                format!("the decoder called word {gene}, which the codebook lacks")
-            })?;
-            let pixel = (pixel_of(y, tile.height), pixel_of(x, tile.width));
-            let stem = if several {
-                format!("{fov}-z{}-{}-{}", plane.index, pixel.0, pixel.1)
-            } else {
-                format!("{fov}-{}-{}", pixel.0, pixel.1)
-            };
-            let mut transcript_id = stem.clone();
-            // Two spots on one pixel (possible for the classical decoder).
-            let mut n = 1;
-            while !ids.insert(transcript_id.clone()) {
-                n += 1;
-                transcript_id = format!("{stem}-{n}");
-            }
-            transcripts.push(Transcript {
-                barcode_id: u32::from(gene),
-                global_x: global.0,
-                global_y: global.1,
-                global_z: plane.z,
-                x,
-                y,
-                fov,
-                gene: job
-                    .codebook
-                    .name(usize::from(gene))
-                    .unwrap_or_default()
-                    .to_string(),
-                transcript_id,
-                confidence: d.confidence,
-                hamming_distance: distance,
-                intensity: intensity(&tile, job.source, word, pixel),
-            });
-        }
+        assembly.add_plane(plane, &tile, &detections)?;
     }
-    let mut part = part.with_context(|| format!("FOV {fov} has no z plane to decode"))?;
-    part.transcripts = transcripts.len() as u64;
-    part.seconds = started.elapsed().as_secs_f64();
-    Ok((part, transcripts))
-}
-
-/// The pixel a coordinate (pixel centres at +0.5) falls in, kept inside.
-fn pixel_of(v: f64, len: usize) -> usize {
-    (v.floor().max(0.0) as usize).min(len.saturating_sub(1))
-}
-
-/// Mean of `word`'s on-bit images at `pixel` minus the mean of its off-bit
-/// images (camera counts).
-fn intensity(tile: &Tile, source: &dyn FovSource, word: u16, (row, col): (usize, usize)) -> f32 {
-    let order = source.bit_order();
-    let (mut on, mut off) = ((0.0, 0u32), (0.0, 0u32));
-    for bit in 0..IMAGE_COUNT {
-        let value = f64::from(tile.bit_image(bit, order)[row * tile.width + col]);
-        let sum = if word >> bit & 1 == 1 {
-            &mut on
-        } else {
-            &mut off
-        };
-        sum.0 += value;
-        sum.1 += 1;
-    }
-    let mean = |(sum, n): (f64, u32)| if n == 0 { 0.0 } else { sum / f64::from(n) };
-    (mean(on) - mean(off)) as f32
-}
-
-/// Spot and gene accuracy of all the FOV's detections against its truth,
-/// when it has truth.
-fn truth_scores(
-    tile: &Tile,
-    detections: &[Detection],
-    codebook: &Codebook,
-) -> Result<Option<robofish_shared::post::metrics::SpotEvaluation>> {
-    if tile.truth.is_empty() {
-        return Ok(None);
-    }
-    // By word, so the truth's genes are the calls' whichever codebook
-    // the truth was written with.
-    let truth = truth_spots(
-        tile,
-        Some(&DecodeBook::from_codebook(codebook, "experiment")),
-    );
-    let predicted: Vec<PredictedSpot> = detections
-        .iter()
-        .map(|d| PredictedSpot {
-            y: d.y,
-            x: d.x,
-            gene: d.call.map(|c| c.0),
-            blank: d.call.is_some_and(|c| codebook.is_blank(usize::from(c.0))),
-        })
-        .collect();
-    Ok(Some(
-        evaluate_spots(&truth, &predicted, MATCH_RADIUS)
-            .context("cannot match spots to the ground truth")?,
-    ))
+    assembly.finish(started.elapsed().as_secs_f64())
 }

@@ -36,6 +36,7 @@
 //! `qc.png`. Every file is written to a temporary name and renamed, so a
 //! crash never leaves a file that looks complete.
 
+mod assemble;
 mod atomic;
 mod decode;
 mod driver;
@@ -48,12 +49,16 @@ mod source;
 mod tables;
 mod transcript;
 
+pub use assemble::FovAssembly;
 pub use atomic::write_bytes as write_atomic;
 pub use decode::{prepare, Backend, Detection, Method, Prepared};
 pub use driver::{run_fovs, RunJob, RunOutcome};
 pub use ownership::Layout;
 pub use parquet_out::write_parquet;
-pub use parts::{fingerprint, load_parts, parts_dir, FovFailure, FovPart, PartSet, RunIdentity};
+pub use parts::{
+    fingerprint, is_done, load_parts, parts_dir, write_failure, write_part, FovFailure, FovPart,
+    PartSet, RunIdentity,
+};
 pub use qc::Qc;
 pub use source::{DatasetSource, FovPlacement, FovSource, Plane};
 pub use tables::{print_qc, write_tables};

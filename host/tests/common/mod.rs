@@ -2,6 +2,8 @@
 //! folders, and one int8 forward pass.
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
