@@ -182,7 +182,8 @@ fn he_init_carries_the_input_to_the_heads() {
         head_spread(WeightInit::Uniform),
         head_spread(WeightInit::He),
     );
-    // Measured: uniform UNIFORM_SPREAD, he HE_SPREAD.
+    println!("barcode logits' spread over pixels at init: uniform {uniform:.2e}, he {he:.3}");
+    // Measured: uniform 8-9e-5 (the input is lost among the biases), he 2.15.
     assert!(he > 0.2 && he < 5.0, "he: barcode logits spread {he}");
     assert!(uniform < 0.1 * he, "uniform {uniform} vs he {he}");
 }
@@ -193,20 +194,20 @@ fn batch_norm_folds_into_the_checkpoint_exactly_enough() {
     let net = Net::new(&arch, Device::Cpu, 6, WeightInit::He)
         .unwrap()
         .with_batch_norm();
-    // Statistics and scales far from the identity, as after training.
+    // Statistics and scales away from the identity, as after training
+    // (but not so far that ~14 layers blow the logits up: the check is
+    // relative to their size).
     tch::manual_seed(12);
     tch::no_grad(|| {
         for p in &net.params {
             if let Some(bn) = &p.batch_norm {
                 let n = bn.gamma.size()[0];
                 let opts = (Kind::Float, Device::Cpu);
-                let mut set = |t: &Tensor, v: Tensor| {
-                    let _ = t.shallow_clone().copy_(&v);
-                };
-                set(&bn.gamma, Tensor::rand([n], opts) * 2.0 + 0.2);
-                set(&bn.beta, Tensor::randn([n], opts));
-                set(&bn.mean, Tensor::randn([n], opts));
-                set(&bn.var, Tensor::rand([n], opts) * 3.0 + 0.1);
+                let set = |t: &Tensor, v: Tensor| t.shallow_clone().copy_(&v);
+                set(&bn.gamma, Tensor::rand([n], opts) * 0.6 + 0.7);
+                set(&bn.beta, Tensor::randn([n], opts) * 0.2);
+                set(&bn.mean, Tensor::randn([n], opts) * 0.2);
+                set(&bn.var, Tensor::rand([n], opts) * 0.6 + 0.7);
             }
         }
     });
@@ -223,9 +224,16 @@ fn batch_norm_folds_into_the_checkpoint_exactly_enough() {
     let (q, c) = tch::no_grad(|| plain.forward_logits(&x).unwrap());
     let worst = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
     let scale = |a: &Tensor| a.abs().max().double_value(&[]).max(1.0);
-    let (dp, db) = (worst(&p, &q), worst(&b, &c));
-    // Measured: FOLD_DIFF.
-    assert!(dp < 1e-4 * scale(&p) && db < 1e-4 * scale(&b), "{dp} {db}");
+    let (dp, db) = (worst(&p, &q) / scale(&p), worst(&b, &c) / scale(&b));
+    println!(
+        "folded vs batch-normalised logits: largest difference {dp:.1e} (position), {db:.1e} \
+         (bits) of the largest logit ({:.1}, {:.1})",
+        scale(&p),
+        scale(&b)
+    );
+    // Measured 9.3e-6 / 2.6e-6: f32 rounding of the folded weights, which
+    // libtorch's thread count moves; a wrong fold is off by O(1).
+    assert!(dp < 1e-4 && db < 1e-4, "{dp} {db}");
     // Training-mode statistics differ from the running ones: the flag is live.
     net.batch_statistics.set(true);
     let (r, _) = tch::no_grad(|| net.forward_logits(&x).unwrap());
