@@ -71,6 +71,48 @@ fn static_and_qat_models_find_the_simulated_spots_on_the_device() {
     }
 }
 
+/// F1 of `model` streamed through a local device over 2 FOVs of 96x96
+/// from `preset`.
+fn streamed_f1(model: &str, preset: &str) -> f64 {
+    let model = shipped(model);
+    let out = robofish([
+        "stream",
+        "--device",
+        "local",
+        "--model",
+        model.to_str().unwrap(),
+        "--simulate",
+        preset,
+        "--fovs",
+        "2",
+        "--size",
+        "96x96",
+        "--truth",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    f1(&stdout)
+}
+
+#[test]
+fn the_wide_domain_model_finds_spots_from_a_camera_it_never_saw() {
+    let bytes = std::fs::read(shipped("anglerfish-w025-wide-static.rfm")).unwrap();
+    let model = decode_model(&bytes).unwrap();
+    assert_eq!(model.metadata.mode, QuantMode::Static);
+    assert_eq!(model.parameter_count(), 309_245, "width 0.25");
+    // `heldout-camera`: 12 bits, offset 900 ADU, gain 6 ADU/e-, per-pixel
+    // offsets. Measured 2026-12-04: F1 0.886 (wide-domain, per-image
+    // input stage) against 0.007 (seed-trained, fixed normalisation).
+    let wide = streamed_f1("anglerfish-w025-wide-static.rfm", "heldout-camera");
+    let seed = streamed_f1("anglerfish-static.rfm", "heldout-camera");
+    assert!(wide > 0.75, "wide-domain model: F1 {wide}");
+    assert!(seed < 0.2, "the seed model should not work here: F1 {seed}");
+}
+
 #[test]
 fn the_device_refuses_the_dynamic_model_with_a_reason() {
     let model = shipped("anglerfish-dynamic.rfm");
