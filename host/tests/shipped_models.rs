@@ -100,10 +100,14 @@ fn streamed_f1(model: &str, preset: &str) -> f64 {
 
 #[test]
 fn the_wide_domain_model_finds_spots_from_a_camera_it_never_saw() {
-    let bytes = std::fs::read(shipped("anglerfish-w025-wide-static.rfm")).unwrap();
-    let model = decode_model(&bytes).unwrap();
-    assert_eq!(model.metadata.mode, QuantMode::Static);
-    assert_eq!(model.parameter_count(), 309_245, "width 0.25");
+    for (file, mode) in [
+        ("anglerfish-w025-wide-static.rfm", QuantMode::Static),
+        ("anglerfish-w025-wide-qat.rfm", QuantMode::Qat),
+    ] {
+        let model = decode_model(&std::fs::read(shipped(file)).unwrap()).unwrap();
+        assert_eq!(model.metadata.mode, mode, "{file}");
+        assert_eq!(model.parameter_count(), 309_245, "{file}: width 0.25");
+    }
     // `heldout-camera`: 12 bits, offset 900 ADU, gain 6 ADU/e-, per-pixel
     // offsets. Measured 2026-12-04: F1 0.886 (wide-domain, per-image
     // input stage) against 0.007 (seed-trained, fixed normalisation).
