@@ -31,10 +31,10 @@ fn shipped_model() -> String {
         .to_string()
 }
 
-/// 30 test FOVs of 48 x 48: big enough that a board is still on a FOV
+/// `fovs` test FOVs of 48 x 48: big enough that a board is still on a FOV
 /// (a quarter of a second or more with one thread) well after the host
 /// said it leased it (before it sends the bytes).
-fn dataset(dir: &Path) -> String {
+fn dataset(dir: &Path, fovs: usize, seed: u64) -> String {
     let data = dir.join("data");
     ok(robofish([
         "simulate",
@@ -45,13 +45,13 @@ fn dataset(dir: &Path) -> String {
         "--val",
         "1",
         "--test",
-        &FOVS.to_string(),
+        &fovs.to_string(),
         "--height",
         "48",
         "--width",
         "48",
         "--seed",
-        "5",
+        &seed.to_string(),
     ]));
     data.display().to_string()
 }
@@ -100,7 +100,7 @@ fn next_lease(
 #[test]
 fn thirty_fovs_once_each_when_one_board_dies_and_one_stalls() {
     let dir = temp_dir("fleet");
-    let data = dataset(&dir);
+    let data = dataset(&dir, FOVS, 5);
     let broker = Broker::anonymous(&dir.join("broker"));
     let url = broker.url();
     println!("broker: {} on 127.0.0.1:{}", Broker::version(), broker.port);
@@ -241,25 +241,7 @@ fn thirty_fovs_once_each_when_one_board_dies_and_one_stalls() {
 fn boards_and_host_resume_after_the_broker_restarts() {
     const FOVS: usize = 12;
     let dir = temp_dir("fleet-restart");
-    let data = dir.join("data");
-    ok(robofish([
-        "simulate",
-        "--out",
-        data.to_str().unwrap(),
-        "--train",
-        "1",
-        "--val",
-        "1",
-        "--test",
-        &FOVS.to_string(),
-        "--height",
-        "48",
-        "--width",
-        "48",
-        "--seed",
-        "8",
-    ]));
-    let data = data.display().to_string();
+    let data = dataset(&dir, FOVS, 8);
     let mut broker = Broker::anonymous(&dir.join("broker"));
     let url = broker.url();
     let _boards: Vec<Logged> = ["r1", "r2"]
