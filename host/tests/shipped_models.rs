@@ -111,6 +111,18 @@ fn the_wide_domain_model_finds_spots_from_a_camera_it_never_saw() {
     // `heldout-camera`: 12 bits, offset 900 ADU, gain 6 ADU/e-, per-pixel
     // offsets. Measured 2026-12-04: F1 0.886 (wide-domain, per-image
     // input stage) against 0.007 (seed-trained, fixed normalisation).
+    // `inspect` tells the two input stages apart.
+    for (file, says) in [
+        ("anglerfish-w025-wide-static.rfm", "input stage   per image"),
+        (
+            "anglerfish-static.rfm",
+            "(fixed: right for the training camera only)",
+        ),
+    ] {
+        let out = robofish(["inspect", shipped(file).to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(says), "{file}: no '{says}' in\n{text}");
+    }
     let wide = streamed_f1("anglerfish-w025-wide-static.rfm", "heldout-camera");
     let seed = streamed_f1("anglerfish-static.rfm", "heldout-camera");
     assert!(wide > 0.75, "wide-domain model: F1 {wide}");

@@ -177,15 +177,27 @@ fn print_summary(out: &mut impl Write, model: &Model) -> io::Result<()> {
         "MACs          {:.3} M per pixel",
         graph.macs_per_pixel() / 1e6
     )?;
-    let norm = &meta.normalisation;
-    writeln!(
-        out,
-        "normalisation (raw - mean) / std; mean {:.1}..{:.1}, std {:.1}..{:.1}",
-        norm.mean.iter().cloned().fold(f32::INFINITY, f32::min),
-        norm.mean.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
-        norm.std.iter().cloned().fold(f32::INFINITY, f32::min),
-        norm.std.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
-    )?;
+    match model.input_stage.kind() {
+        // The stored (mean, std) of a per-image model are the identity and
+        // say nothing about the input.
+        robofish_shared::input_stage::InputStage::PerImage => writeln!(
+            out,
+            "input stage   per image: (raw - the image's median) / its robust noise, measured \
+             on every image (any camera offset, gain or bit depth)"
+        )?,
+        robofish_shared::input_stage::InputStage::Fixed => {
+            let norm = &meta.normalisation;
+            writeln!(
+                out,
+                "normalisation (raw - mean) / std; mean {:.1}..{:.1}, std {:.1}..{:.1} (fixed: \
+                 right for the training camera only)",
+                norm.mean.iter().cloned().fold(f32::INFINITY, f32::min),
+                norm.mean.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+                norm.std.iter().cloned().fold(f32::INFINITY, f32::min),
+                norm.std.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+            )?
+        }
+    }
     writeln!(out, "bit order     {:?}", meta.bit_order)?;
     match &meta.codebook {
         Some(words) => {
