@@ -113,13 +113,8 @@ pub fn stream_tiles(link: &mut Link, job: &StreamJob<'_>) -> Result<StreamSummar
             })
             .collect();
         let fov = Fov {
-            height: tile.height,
-            width: tile.width,
-            rounds: 8,
-            colours: 2,
-            images: &tile.images,
             truth: truth.then_some(truth_spots.as_slice()),
-            stats: None,
+            ..tile_fov(tile)
         };
         link.client.send_fov(id as u32, &fov)?;
         let result: FovResult = link.client.collect(id as u32)?;
@@ -154,6 +149,20 @@ const SPOTS_HEADER: &str = "frame,row,col,dy,dx,gene,distance,confidence";
 /// One `--spots-out` row: the gene by name (its index when the names are
 /// unknown, empty when unassigned) and the Hamming distance of the call
 /// (empty when the spot was not decoded).
+/// A tile as the device protocol's FOV (8 rounds x 2 colours), without
+/// truth or precomputed statistics.
+pub fn tile_fov(tile: &Tile) -> Fov<'_> {
+    Fov {
+        height: tile.height,
+        width: tile.width,
+        rounds: 8,
+        colours: 2,
+        images: &tile.images,
+        truth: None,
+        stats: None,
+    }
+}
+
 fn write_spot(out: &mut impl Write, frame: usize, s: &WireSpot, genes: &GeneNames) -> Result<()> {
     let gene = match (s.is_assigned(), genes.name(s.gene)) {
         (false, _) => String::new(),

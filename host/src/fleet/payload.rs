@@ -7,7 +7,7 @@
 use std::io::{Cursor, Empty, Sink};
 
 use anyhow::{bail, Context, Result};
-use robofish_device::client::{Client, Fov, FovResult};
+use robofish_device::client::{Client, FovResult};
 use robofish_shared::fleet::MAX_CHUNK_BYTES;
 
 use crate::sim::{Codebook, Tile};
@@ -29,15 +29,7 @@ pub fn job_bytes(codebook: &Codebook, tiles: &[Tile]) -> Result<JobBytes> {
         .write_codebook(codebook)
         .context("encoding the codebook")?;
     for (frame_id, tile) in tiles.iter().enumerate() {
-        let fov = Fov {
-            height: tile.height,
-            width: tile.width,
-            rounds: 8,
-            colours: 2,
-            images: &tile.images,
-            truth: None,
-            stats: None,
-        };
+        let fov = crate::streaming::tile_fov(tile);
         client
             .send_fov(frame_id as u32, &fov)
             .with_context(|| format!("encoding z plane {frame_id}"))?;

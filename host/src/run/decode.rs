@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use robofish_device::client::Fov;
 use robofish_device::DeviceConfig;
 use robofish_shared::classical::{ClassicalDecoder, Params};
 use robofish_shared::engine::{InputImage, Pixels};
@@ -192,15 +191,7 @@ impl Backend {
     pub fn decode(&mut self, fov: u32, tile: &Tile) -> Result<Vec<Detection>> {
         match self {
             Backend::Network(link) => {
-                let frame = Fov {
-                    height: tile.height,
-                    width: tile.width,
-                    rounds: 8,
-                    colours: 2,
-                    images: &tile.images,
-                    truth: None,
-                    stats: None,
-                };
+                let frame = crate::streaming::tile_fov(tile);
                 link.client.send_fov(fov, &frame)?;
                 let result = link.client.collect(fov)?;
                 if let Some(e) = result.error {
